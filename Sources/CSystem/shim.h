@@ -1,0 +1,17 @@
+#ifndef SLIPWAY_CSYSTEM_SHIM_H
+#define SLIPWAY_CSYSTEM_SHIM_H
+// Linux calls that Swift's Glibc module leaves out, because glibc declares them only under
+// _GNU_SOURCE. They let descriptors be close-on-exec from birth: with separate fcntl calls, a
+// process spawned by another thread in between could inherit a client socket or a pipe.
+#include <spawn.h>
+#include <sys/socket.h>
+
+int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+int pipe2(int pipefd[2], int flags);
+int eventfd(unsigned int initval, int flags);
+// glibc 2.34+: closes every descriptor from `from` up in the child, a second guard against leaks.
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+#define SLIPWAY_EFD_CLOEXEC 02000000
+#define SLIPWAY_EFD_NONBLOCK 04000
+#endif

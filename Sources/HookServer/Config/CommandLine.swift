@@ -1,0 +1,164 @@
+/// What the command line asks for.
+enum Command {
+    case serve(Configuration)
+    case help
+    case version
+}
+
+/// An invalid flag or value; main prints it and exits 2.
+struct UsageError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Parses `slipway [serve] [--flag value | --flag=value]...` over the SLIPWAY_* environment.
+enum CommandLineParser {
+    static let version = "0.1.0"
+
+    private struct Option: Sendable {
+        let flag: String
+        let env: String?
+        let valueName: String?
+        let help: String
+        let apply: @Sendable (inout Configuration, String, String) throws(UsageError) -> Void
+    }
+
+    private static let options: [Option] = [
+        Option(flag: "--host", env: "SLIPWAY_HOST", valueName: "ADDR", help: "address to listen on (default 127.0.0.1)") { c, v, f throws(UsageError) in
+            guard !v.isEmpty, !v.contains(" ") else { throw UsageError(message: "\(f): invalid host '\(v)'") }
+            c.host = v
+        },
+        Option(flag: "--port", env: "SLIPWAY_PORT", valueName: "N", help: "port for the dashboard, API and webhooks (default 5000)") { c, v, f throws(UsageError) in
+            c.port = try integer(v, flag: f, in: 0...65535)
+        },
+        Option(flag: "--data-dir", env: "SLIPWAY_DATA_DIR", valueName: "DIR", help: "database, repository mirrors and logs (default ./data)") { c, v, f throws(UsageError) in
+            guard !v.isEmpty else { throw UsageError(message: "\(f): must not be empty") }
+            c.dataDir = v
+        },
+        Option(flag: "--app-ports", env: "SLIPWAY_APP_PORTS", valueName: "LOW-HIGH", help: "public ports for apps (default 8001-8100)") { c, v, f throws(UsageError) in
+            let parts = v.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 1, high <= 65535, low <= high else {
+                throw UsageError(message: "\(f): expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, got '\(v)'")
+            }
+            c.appPorts = low...high
+        },
+        Option(flag: "--apps-host", env: "SLIPWAY_APPS_HOST", valueName: "HOST", help: "host shown in app URLs (default: --host)") { c, v, _ in c.appsHost = v },
+        Option(flag: "--public-url", env: "SLIPWAY_PUBLIC_URL", valueName: "URL", help: "base URL of this server, for webhook URLs") { c, v, f throws(UsageError) in
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), v.count > 8, !v.contains(" ") else {
+                throw UsageError(message: "\(f): expected an http:// or https:// URL, got '\(v)'")
+            }
+            c.publicURL = v
+        },
+        Option(flag: "--allow-local-repos", env: "SLIPWAY_ALLOW_LOCAL_REPOS", valueName: nil, help: "accept file:// URLs and local paths as repositories") { c, v, f throws(UsageError) in
+            c.allowLocalRepos = try boolean(v, flag: f)
+        },
+        Option(flag: "--templates-dir", env: "SLIPWAY_TEMPLATES_DIR", valueName: "DIR", help: "HTML templates (default: Templates beside the binary)") { c, v, _ in c.templatesDir = v },
+        Option(flag: "--max-connections", env: "SLIPWAY_MAX_CONNECTIONS", valueName: "N", help: "simultaneous client connections (default 1024)") { c, v, f throws(UsageError) in
+            c.maxConnections = try integer(v, flag: f, in: 1...100_000)
+        },
+        Option(flag: "--header-timeout", env: "SLIPWAY_HEADER_TIMEOUT", valueName: "SECONDS", help: "time to receive request headers (default 10)") { c, v, f throws(UsageError) in
+            c.headerTimeout = try integer(v, flag: f, in: 1...3600)
+        },
+        Option(flag: "--idle-timeout", env: "SLIPWAY_IDLE_TIMEOUT", valueName: "SECONDS", help: "keep-alive idle time (default 75)") { c, v, f throws(UsageError) in
+            c.idleTimeout = try integer(v, flag: f, in: 1...3600)
+        },
+        Option(flag: "--body-timeout", env: "SLIPWAY_BODY_TIMEOUT", valueName: "SECONDS", help: "time between reads of a request body (default 10)") { c, v, f throws(UsageError) in
+            c.bodyTimeout = try integer(v, flag: f, in: 1...3600)
+        },
+        Option(flag: "--max-builds", env: "SLIPWAY_MAX_BUILDS", valueName: "N", help: "deployments of different apps at once (default 2)") { c, v, f throws(UsageError) in
+            c.maxBuilds = try integer(v, flag: f, in: 1...64)
+        },
+        Option(flag: "--keep-images", env: "SLIPWAY_KEEP_IMAGES", valueName: "N", help: "images kept per app for rollback (default 5)") { c, v, f throws(UsageError) in
+            c.keepImages = try integer(v, flag: f, in: 1...1000)
+        },
+        Option(flag: "--build-timeout", env: "SLIPWAY_BUILD_TIMEOUT", valueName: "SECONDS", help: "docker build time limit (default 900)") { c, v, f throws(UsageError) in
+            c.buildTimeout = try integer(v, flag: f, in: 1...86400)
+        },
+        Option(flag: "--health-timeout", env: "SLIPWAY_HEALTH_TIMEOUT", valueName: "SECONDS", help: "time for a new container to pass its health check (default 60)") { c, v, f throws(UsageError) in
+            c.healthTimeout = try integer(v, flag: f, in: 1...3600)
+        },
+        Option(flag: "--drain-timeout", env: "SLIPWAY_DRAIN_TIMEOUT", valueName: "SECONDS", help: "drain period for the old container's connections (default 10)") { c, v, f throws(UsageError) in
+            c.drainTimeout = try integer(v, flag: f, in: 0...3600)
+        },
+    ]
+
+    static func parse(_ arguments: [String], environment: [String: String]) throws(UsageError) -> Command {
+        var config = Configuration()
+        config.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        config.apiToken = environment["SLIPWAY_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        for option in options {
+            if let env = option.env, let value = environment[env], !value.isEmpty {
+                try option.apply(&config, value, env)
+            }
+        }
+        var args = arguments[...]
+        if let first = args.first, !first.hasPrefix("-") {
+            guard first == "serve" else { throw UsageError(message: "unknown command '\(first)' (try slipway --help)") }
+            args = args.dropFirst()
+        }
+        while let arg = args.popFirst() {
+            if arg == "--help" || arg == "-h" { return .help }
+            if arg == "--version" || arg == "-V" { return .version }
+            var name = arg
+            var inline: String?
+            if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") {
+                name = String(arg[..<eq])
+                inline = String(arg[arg.index(after: eq)...])
+            }
+            guard let option = options.first(where: { $0.flag == name }) else {
+                throw UsageError(message: "unknown flag '\(name)' (try slipway --help)")
+            }
+            let value: String
+            if option.valueName == nil {
+                value = inline ?? "1"
+            } else if let inline {
+                value = inline
+            } else {
+                guard let next = args.popFirst() else { throw UsageError(message: "\(name): missing value") }
+                value = next
+            }
+            try option.apply(&config, value, name)
+        }
+        return .serve(config)
+    }
+
+    static var helpText: String {
+        var text = """
+        slipway \(version): a self-hosted continuous-deploy server
+
+        Usage: slipway [serve] [flags]
+               slipway --help | --version
+
+        Flags (each also read from its environment variable; flags win):
+
+        """
+        for option in options {
+            let left = option.flag + (option.valueName.map { " " + $0 } ?? "")
+            text += "  " + left.padding(toLength: 28, withPad: " ", startingAt: 0) + option.help
+            if let env = option.env { text += " [\(env)]" }
+            text += "\n"
+        }
+        text += """
+
+        Secrets (environment only): SLIPWAY_ADMIN_PASSWORD, SLIPWAY_API_TOKEN. When unset on the first
+        start, each is generated, stored as a hash and printed once.
+
+        """
+        return text
+    }
+
+    private static func integer(_ v: String, flag: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        guard let n = Int(v), range.contains(n) else {
+            throw UsageError(message: "\(flag): expected an integer in \(range.lowerBound)-\(range.upperBound), got '\(v)'")
+        }
+        return n
+    }
+
+    private static func boolean(_ v: String, flag: String) throws(UsageError) -> Bool {
+        switch v.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw UsageError(message: "\(flag): expected 1 or 0, got '\(v)'")
+        }
+    }
+}

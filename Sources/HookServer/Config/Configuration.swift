@@ -1,0 +1,49 @@
+/// Everything `slipway serve` is told by flags and environment variables; flags win.
+struct Configuration: Sendable {
+    var host = "127.0.0.1"
+    var port = 5000
+    var dataDir = "./data"
+    var appPorts: ClosedRange<Int> = 8001...8100
+    var appsHost: String?
+    var publicURL: String?
+    var allowLocalRepos = false
+    var templatesDir: String?
+    var maxConnections = 1024
+    var headerTimeout = 10
+    var idleTimeout = 75
+    var bodyTimeout = 10
+    var maxBuilds = 2
+    var keepImages = 5
+    var buildTimeout = 900
+    var healthTimeout = 60
+    var drainTimeout = 10
+    var adminPassword: String?
+    var apiToken: String?
+
+    /// The host shown in app URLs: --apps-host, else --host (0.0.0.0 is no address to browse to).
+    var effectiveAppsHost: String {
+        if let appsHost, !appsHost.isEmpty { return appsHost }
+        return host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host
+    }
+
+    /// The base for webhook URLs and links, without a trailing slash.
+    var effectivePublicURL: String {
+        if var url = publicURL, !url.isEmpty {
+            while url.hasSuffix("/") { url.removeLast() }
+            return url
+        }
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
+    }
+
+    var serverOptions: ServerOptions {
+        var o = ServerOptions()
+        o.host = host
+        o.port = port
+        o.maxConnections = maxConnections
+        o.headerTimeoutMilliseconds = headerTimeout * 1000
+        o.idleTimeoutMilliseconds = idleTimeout * 1000
+        o.bodyTimeoutMilliseconds = bodyTimeout * 1000
+        return o
+    }
+}

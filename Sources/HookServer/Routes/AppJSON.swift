@@ -1,0 +1,25 @@
+import Pipeline
+
+/// The API's JSON shape of an app. Env var values and the webhook secret are never included.
+enum AppJSON {
+    static func encode(_ app: App, api: APIContext, env: [String], includeSecret: Bool = false) -> JSON {
+        var pairs: [(String, JSON)] = [
+            ("name", .string(app.name)),
+            ("repo_url", .string(app.repoURL)),
+            ("branch", .string(app.branch)),
+            ("port", .from(app.port)),
+            ("url", .string("http://\(api.config.effectiveAppsHost):\(app.port)")),
+            ("status", .string(app.status.rawValue)),
+            ("internal_port", .from(app.internalPort)),
+            ("health_path", .string(app.healthPath)),
+            ("memory_mb", .from(app.memoryMB)),
+            ("cpus", .from(app.cpus)),
+            ("env_keys", .array(env.map { .string($0) })),
+            ("live_deployment_id", .from(app.liveDeploymentID)),
+            ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)")),
+            ("created_at", .string(app.createdAt)),
+        ]
+        if includeSecret { pairs.append(("webhook_secret", .string(app.webhookSecret))) }
+        return .object(pairs)
+    }
+}

@@ -1,0 +1,5 @@
+extension Router {
+    mutating func addHealthRoutes() {
+        get("/healthz") { _ in .text("ok") }
+    }
+}

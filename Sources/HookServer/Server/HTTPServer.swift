@@ -1,0 +1,90 @@
+import CSystem
+import Foundation
+import Glibc
+import Pipeline
+import Synchronization
+
+/// The HTTP/1.1 server: an accept loop and a thread per connection.
+///
+/// Threads rather than an event loop: each connection's reads block only its own thread (with
+/// poll deadlines), so a slow or idle client can never delay another, and handlers may block on
+/// SQLite or a process without starving anything. The connection limit bounds the thread count;
+/// threads get small stacks, so 1,000 idle clients cost little memory.
+final class HTTPServer: Sendable {
+    let options: ServerOptions
+    let responder: Responder
+    let listenFD: Int32
+    /// An eventfd that becomes readable at shutdown, waking the accept loop and idle connections.
+    let wakeFD: Int32
+    private let activeConnections = Atomic<Int>(0)
+    private let shuttingDown = Atomic<Bool>(false)
+
+    init(options: ServerOptions, router: Router) throws {
+        self.options = options
+        self.responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
+        self.listenFD = try Socket.listen(host: options.host, port: options.port)
+        self.wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+    }
+
+    var port: Int { Socket.localPort(listenFD) }
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
+    var connectionCount: Int { activeConnections.load(ordering: .relaxed) }
+
+    /// Accepts until shutdown, then waits for in-flight requests (up to the grace period).
+    func run() {
+        while !isShuttingDown {
+            do {
+                guard try Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wakeFD) == .ready else { continue }
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let fd = withUnsafeMutablePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        accept4(listenFD, $0, &length, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+                    }
+                }
+                if fd < 0 {
+                    let code = errno
+                    if code == EMFILE || code == ENFILE {
+                        // Out of descriptors: back off instead of spinning on a listener that stays readable.
+                        Log.warning("accept: out of file descriptors")
+                        usleep(50_000)
+                    }
+                    continue
+                }
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                admit(fd, remoteAddress: Socket.address(of: storage))
+            } catch {
+                Log.error("accept loop: \(error)")
+                usleep(10_000)
+            }
+        }
+        close(listenFD)
+        let deadline = monotonicMilliseconds() + options.shutdownGraceMilliseconds
+        while connectionCount > 0 && monotonicMilliseconds() < deadline { usleep(10_000) }
+    }
+
+    private func admit(_ fd: Int32, remoteAddress: String) {
+        if activeConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue > options.maxConnections {
+            activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+            // Over the limit: a short 503 instead of leaving the client hanging in the backlog.
+            let reply = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n".utf8)
+            _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+            return
+        }
+        let thread = Thread { [self] in
+            HTTPConnection(fd: fd, remoteAddress: remoteAddress, server: self).run()
+            activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        }
+        thread.stackSize = 512 * 1024
+        thread.start()
+    }
+
+    /// Stops accepting and wakes idle connections; in-flight requests finish.
+    func shutdown() {
+        shuttingDown.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+}

@@ -1,0 +1,35 @@
+import Pipeline
+
+/// Turns a request into a response: routing, then the handler, with every error converted in one place.
+struct Responder: Sendable {
+    let router: Router
+    let defaultBodyLimit: Int
+
+    func bodyLimit(for resolution: Router.Resolution) -> Int {
+        if case .matched(let route, _) = resolution { return route.bodyLimit ?? defaultBodyLimit }
+        return defaultBodyLimit
+    }
+
+    func respond(to request: HTTPRequest, resolution: Router.Resolution) -> HTTPResponse {
+        switch resolution {
+        case .notFound:
+            return .error(HTTPError.notFound("not found"), path: request.path)
+        case .badPath:
+            return .error(HTTPError.badRequest("malformed path"), path: request.path)
+        case .methodNotAllowed(let allow):
+            return .error(HTTPError(405, "method not allowed", headers: [("Allow", allow.joined(separator: ", "))]), path: request.path)
+        case .matched(let route, let parameters):
+            var request = request
+            request.parameters = parameters
+            do {
+                return try route.handler(request)
+            } catch let error as any HTTPResponseError {
+                return .error(error, path: request.path)
+            } catch {
+                // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
+                Log.error("\(request.method) \(request.path) failed: \(error)")
+                return .error(HTTPError(500, "internal server error"), path: request.path)
+            }
+        }
+    }
+}

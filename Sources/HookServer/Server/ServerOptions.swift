@@ -1,0 +1,19 @@
+/// Socket-level settings of the HTTP server.
+struct ServerOptions: Sendable {
+    var host = "127.0.0.1"
+    var port = 5000
+    var limits = HTTPLimits()
+    /// Time allowed from a request's first byte to the end of its headers (Go's ReadHeaderTimeout).
+    var headerTimeoutMilliseconds = 10_000
+    /// Time a kept-alive connection may sit idle between requests (nginx's keepalive_timeout is 75 s).
+    var idleTimeoutMilliseconds = 75_000
+    /// Time allowed between two reads of a body (nginx's client_body_timeout)...
+    var bodyTimeoutMilliseconds = 10_000
+    /// ...and for a whole body, so a trickle cannot hold a connection for ever.
+    var bodyTotalTimeoutMilliseconds = 120_000
+    /// A client that stops reading our response is dropped after this.
+    var writeTimeoutMilliseconds = 30_000
+    var maxConnections = 1024
+    /// SIGTERM waits this long for in-flight requests before exiting anyway.
+    var shutdownGraceMilliseconds = 30_000
+}

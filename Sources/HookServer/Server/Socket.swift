@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+
+/// Thin helpers over POSIX sockets. Every descriptor is opened close-on-exec so the git and
+/// docker processes Slipway spawns never inherit a client connection or the listener.
+enum Socket {
+    /// A listening TCP socket on host:port ("" or "*" for every address).
+    static func listen(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let node = (host.isEmpty || host == "*") ? nil : host
+        let rc = getaddrinfo(node, String(port), &hints, &list)
+        guard rc == 0, let first = list else {
+            throw ListenError(message: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(list) }
+        var lastError: (any Error)?
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let info = entry {
+            entry = info.pointee.ai_next
+            do {
+                let fd = try syscall("socket") { socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0) }
+                var one: Int32 = 1
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                do {
+                    try syscall("bind") { bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) }
+                    try syscall("listen") { Glibc.listen(fd, backlog) }
+                } catch {
+                    close(fd)
+                    throw error
+                }
+                return fd
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError.map { ListenError(message: "cannot listen on \(host):\(port): \($0)") } ?? ListenError(message: "no address for \(host)")
+    }
+
+    /// The local port a socket is bound to (for --port 0).
+    static func localPort(_ fd: Int32) -> Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return port(of: storage)
+    }
+
+    static func port(of storage: sockaddr_storage) -> Int {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } }
+        default:
+            return 0
+        }
+    }
+
+    /// "127.0.0.1" or "::1" for a peer address.
+    static func address(of storage: sockaddr_storage) -> String {
+        var storage = storage
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                var addr = p.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+            } }
+        case AF_INET6:
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                var addr = p.pointee.sin6_addr
+                _ = inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
+            } }
+        default:
+            return "unknown"
+        }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Waits until `fd` is ready for `events` or `wakeFD` fires. Returns false on timeout.
+    enum WaitResult { case ready, timeout, woken }
+
+    static func wait(_ fd: Int32, events: Int16, timeoutMilliseconds: Int, wakeFD: Int32? = nil) throws(IOError) -> WaitResult {
+        var fds = [pollfd(fd: fd, events: events, revents: 0)]
+        if let wakeFD { fds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)) }
+        let n = try syscall("poll") { poll(&fds, nfds_t(fds.count), Int32(clamping: max(0, timeoutMilliseconds))) }
+        if n == 0 { return .timeout }
+        if fds.count > 1, fds[1].revents != 0 { return .woken }
+        return .ready
+    }
+}
+
+struct ListenError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Monotonic milliseconds, for deadlines that wall-clock changes cannot disturb.
+func monotonicMilliseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}

@@ -1,0 +1,32 @@
+import Dispatch
+import Foundation
+import Glibc
+import Pipeline
+
+// A client that disappears mid-write must give EPIPE, not kill the process.
+signal(SIGPIPE, SIG_IGN)
+
+let command: Command
+do {
+    command = try CommandLineParser.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+} catch {
+    FileHandle.standardError.write(Data("slipway: \(error.message)\n".utf8))
+    exit(2)
+}
+
+switch command {
+case .help:
+    print(CommandLineParser.helpText, terminator: "")
+    exit(0)
+case .version:
+    print("slipway \(CommandLineParser.version)")
+    exit(0)
+case .serve(let config):
+    do {
+        let app = try Application(config: config)
+        exit(app.run())
+    } catch {
+        Log.error("start-up failed: \(error)")
+        exit(1)
+    }
+}

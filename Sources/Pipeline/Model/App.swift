@@ -1,0 +1,40 @@
+/// A deployed application: a repository and branch served on a stable public port.
+public struct App: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var repoURL: String
+    public var branch: String
+    public var port: Int
+    public var internalPort: Int
+    public var healthPath: String
+    public var memoryMB: Int?
+    public var cpus: Double?
+    public var webhookSecret: String
+    public var status: AppStatus
+    public var liveDeploymentID: Int?
+    public var createdAt: String
+
+    public static let defaultInternalPort = 5000
+    public static let defaultHealthPath = "/"
+    public static let defaultBranch = "main"
+}
+
+/// The settings a user gives when creating an app or editing it.
+public struct AppSettings: Sendable, Equatable {
+    public var repoURL: String
+    public var branch: String = App.defaultBranch
+    public var internalPort: Int = App.defaultInternalPort
+    public var healthPath: String = App.defaultHealthPath
+    public var memoryMB: Int?
+    public var cpus: Double?
+
+    public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
+                healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil) {
+        self.repoURL = repoURL
+        self.branch = branch
+        self.internalPort = internalPort
+        self.healthPath = healthPath
+        self.memoryMB = memoryMB
+        self.cpus = cpus
+    }
+}

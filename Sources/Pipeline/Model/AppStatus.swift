@@ -1,0 +1,4 @@
+/// What an app is doing, as shown on the dashboard and in the API.
+public enum AppStatus: String, Sendable, CaseIterable {
+    case new, deploying, running, stopped, crashed, failed
+}

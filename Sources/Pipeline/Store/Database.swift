@@ -1,0 +1,47 @@
+import CSQLite
+import Synchronization
+
+/// The one SQLite database in the data directory. Every use of its connection is serialized by a mutex,
+/// as GRDB's DatabaseQueue does; SQLite work here is short, so contention stays low.
+public final class Database: Sendable {
+    private let connection: Mutex<Connection>
+    public let path: String
+
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws(SQLiteError) {
+        let conn = try Connection(path: path)
+        sqlite3_busy_timeout(conn.handle, busyTimeoutMilliseconds)
+        // WAL lets readers (the dashboard) proceed while a deployment writes; it must be checked,
+        // because SQLite silently keeps the old mode where WAL is impossible.
+        let mode = try conn.queryOne("PRAGMA journal_mode = WAL")?.string(0)
+        guard mode?.lowercased() == "wal" else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode is \(mode ?? "unknown"), expected wal", sql: "PRAGMA journal_mode = WAL")
+        }
+        try conn.execute("PRAGMA foreign_keys = ON")
+        try conn.execute("PRAGMA synchronous = NORMAL")
+        guard try conn.queryOne("PRAGMA foreign_keys")?.int(0) == 1 else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "foreign keys could not be enabled", sql: "PRAGMA foreign_keys")
+        }
+        self.path = path
+        self.connection = Mutex(conn)
+    }
+
+    /// Runs `body` with exclusive use of the connection.
+    public func read<T>(_ body: (Connection) throws -> T) throws -> T {
+        try connection.withLock { conn in try body(conn) }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func write<T>(_ body: (Connection) throws -> T) throws -> T {
+        try connection.withLock { conn in
+            try conn.execute("BEGIN IMMEDIATE")
+            do {
+                let result = try body(conn)
+                try conn.execute("COMMIT")
+                return result
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

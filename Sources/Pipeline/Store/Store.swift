@@ -1,0 +1,127 @@
+import Foundation
+
+/// Slipway's persistent state: apps, deployments, webhook deliveries, env vars and settings,
+/// in one SQLite file.
+public final class Store: Sendable {
+    public let database: Database
+
+    public static let fileName = "slipway.db"
+
+    public init(path: String) throws {
+        database = try Database(path: path)
+        try Migrations.apply(to: database)
+    }
+
+    public var schemaVersion: Int {
+        (try? database.read { try $0.queryOne("PRAGMA user_version")?.int(0) }) ?? 0
+    }
+
+    // MARK: settings
+
+    public func setting(_ key: String) throws -> String? {
+        try database.read { try $0.queryOne("SELECT value FROM settings WHERE key = ?", key)?.string(0) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) throws {
+        try database.write {
+            try $0.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+        }
+    }
+
+    // MARK: apps
+
+    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at"
+
+    static func app(from row: Row) -> App {
+        App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.int(4),
+            internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
+            webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
+            liveDeploymentID: row.optionalInt(11), createdAt: row.string(12))
+    }
+
+    public func apps() throws -> [App] {
+        try database.read { try $0.query("SELECT \(Self.appColumns) FROM apps ORDER BY name").map(Self.app) }
+    }
+
+    public func app(named name: String) throws -> App? {
+        try database.read { try $0.queryOne("SELECT \(Self.appColumns) FROM apps WHERE name = ?", name).map(Self.app) }
+    }
+
+    public func app(id: Int) throws -> App? {
+        try database.read { try $0.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map(Self.app) }
+    }
+
+    public func usedPorts() throws -> Set<Int> {
+        try database.read { Set(try $0.query("SELECT port FROM apps").map { $0.int(0) }) }
+    }
+
+    /// Inserts an app with the given port; throws `StoreError.nameTaken` or `.portTaken` on a clash.
+    public func createApp(name: String, settings: AppSettings, port: Int, env: [(String, String)]) throws -> App {
+        do {
+            return try database.write { conn in
+                try conn.execute("""
+                    INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                    """, name, settings.repoURL, settings.branch, port, settings.internalPort, settings.healthPath,
+                    settings.memoryMB, settings.cpus, Secrets.newWebhookSecret(), Timestamp.now())
+                let id = conn.lastInsertRowID
+                for (key, value) in env {
+                    try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
+                }
+                return try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map(Self.app)!
+            }
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            if error.message.contains("apps.name") { throw StoreError.nameTaken(name) }
+            if error.message.contains("apps.port") { throw StoreError.portTaken(port) }
+            throw error
+        }
+    }
+
+    public func updateSettings(appID: Int, _ settings: AppSettings) throws {
+        try database.write {
+            try $0.execute("""
+                UPDATE apps SET repo_url = ?, branch = ?, internal_port = ?, health_path = ?, memory_mb = ?, cpus = ? WHERE id = ?
+                """, settings.repoURL, settings.branch, settings.internalPort, settings.healthPath, settings.memoryMB, settings.cpus, appID)
+        }
+    }
+
+    public func setStatus(appID: Int, _ status: AppStatus) throws {
+        try database.write { try $0.execute("UPDATE apps SET status = ? WHERE id = ?", status.rawValue, appID) }
+    }
+
+    public func setWebhookSecret(appID: Int, _ secret: String) throws {
+        try database.write { try $0.execute("UPDATE apps SET webhook_secret = ? WHERE id = ?", secret, appID) }
+    }
+
+    public func deleteApp(id: Int) throws {
+        try database.write { try $0.execute("DELETE FROM apps WHERE id = ?", id) }
+    }
+
+    // MARK: env vars
+
+    public func env(appID: Int) throws -> [(name: String, value: String)] {
+        try database.read { try $0.query("SELECT name, value FROM env_vars WHERE app_id = ? ORDER BY name", appID).map { ($0.string(0), $0.string(1)) } }
+    }
+
+    /// Replaces the whole set of env vars.
+    public func replaceEnv(appID: Int, _ env: [(String, String)]) throws {
+        try database.write { conn in
+            try conn.execute("DELETE FROM env_vars WHERE app_id = ?", appID)
+            for (key, value) in env {
+                try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", appID, key, value)
+            }
+        }
+    }
+}
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    case nameTaken(String)
+    case portTaken(Int)
+
+    public var description: String {
+        switch self {
+        case .nameTaken(let name): return "an app named \(name) already exists"
+        case .portTaken(let port): return "port \(port) is already taken"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import Synchronization
+
+/// One line per event on stderr: time, level, message. Secrets must never be passed in.
+public enum Log {
+    public enum Level: String, Sendable { case debug = "DEBUG", info = "INFO", warning = "WARN", error = "ERROR" }
+
+    private static let lock = Mutex(())
+
+    public static func info(_ message: String) { write(.info, message) }
+    public static func warning(_ message: String) { write(.warning, message) }
+    public static func error(_ message: String) { write(.error, message) }
+
+    public static func write(_ level: Level, _ message: String) {
+        // One write(2) per line, under a lock, so lines from different threads never interleave.
+        let line = "\(Timestamp.now()) \(level.rawValue) \(message.replacingOccurrences(of: "\n", with: " "))\n"
+        lock.withLock { _ in
+            var bytes = Array(line.utf8)
+            bytes.withUnsafeMutableBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0 { if errno == EINTR { continue }; return }
+                    offset += n
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+@testable import Pipeline
+
+final class StoreTests: XCTestCase {
+    private var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "slipway-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private func store() throws -> Store { try Store(path: dir + "/slipway.db") }
+
+    func testOpensInWALWithForeignKeysAndMigrates() throws {
+        let s = try store()
+        XCTAssertEqual(try s.database.read { try $0.queryOne("PRAGMA journal_mode")?.string(0) }, "wal")
+        XCTAssertEqual(try s.database.read { try $0.queryOne("PRAGMA foreign_keys")?.int(0) }, 1)
+        XCTAssertEqual(s.schemaVersion, Migrations.all.count)
+        // A second open finds the schema current and changes nothing.
+        XCTAssertEqual(try store().schemaVersion, Migrations.all.count)
+    }
+
+    func testErrorsNameTheSQLAndCarrySQLitesMessage() throws {
+        let s = try store()
+        XCTAssertThrowsError(try s.database.read { try $0.execute("INSERT INTO nowhere VALUES (1)") }) { error in
+            let e = error as! SQLiteError
+            XCTAssertEqual(e.sql, "INSERT INTO nowhere VALUES (1)")
+            XCTAssertTrue(e.message.contains("no such table"))
+            XCTAssertTrue(e.description.contains("while executing `INSERT INTO nowhere VALUES (1)`"))
+        }
+    }
+
+    func testForeignKeysAreEnforced() throws {
+        let s = try store()
+        XCTAssertThrowsError(try s.createDeployment(appID: 999, trigger: .manual)) { error in
+            XCTAssertTrue((error as! SQLiteError).isConstraintViolation)
+        }
+    }
+
+    func testAppsAndDeploymentsRoundTrip() throws {
+        let s = try store()
+        let app = try s.createApp(name: "web", settings: AppSettings(repoURL: "https://example.com/web.git"), port: 8001, env: [("A", "1")])
+        XCTAssertEqual(app.status, .new)
+        XCTAssertEqual(app.webhookSecret.count, 64)
+        XCTAssertThrowsError(try s.createApp(name: "web", settings: AppSettings(repoURL: "x"), port: 8002, env: [])) {
+            XCTAssertEqual($0 as? StoreError, .nameTaken("web"))
+        }
+        XCTAssertThrowsError(try s.createApp(name: "other", settings: AppSettings(repoURL: "x"), port: 8001, env: [])) {
+            XCTAssertEqual($0 as? StoreError, .portTaken(8001))
+        }
+        var d = try s.createDeployment(appID: app.id, trigger: .manual, ref: "main")
+        XCTAssertEqual(d.status, .queued)
+        d.status = .succeeded
+        d.steps = [("clone", 120), ("build", 3400)]
+        d.finishedAt = Timestamp.now()
+        try s.markLive(d)
+        let reread = try s.deployment(id: d.id)!
+        XCTAssertEqual(reread.steps.map(\.name), ["clone", "build"])
+        XCTAssertEqual(try s.app(id: app.id)?.liveDeploymentID, d.id)
+        XCTAssertEqual(try s.app(id: app.id)?.status, .running)
+        XCTAssertEqual(try s.env(appID: app.id).map(\.name), ["A"])
+        // Deleting an app takes its deployments and env vars with it.
+        try s.deleteApp(id: app.id)
+        XCTAssertNil(try s.deployment(id: d.id))
+        XCTAssertEqual(try s.database.read { try $0.queryOne("SELECT COUNT(*) FROM env_vars")?.int(0) }, 0)
+    }
+
+    func testImportsTheSeedsDeployedAppsTable() throws {
+        // The seed's schema, as it left databases behind.
+        let seed = try Database(path: dir + "/slipway.db")
+        try seed.write {
+            try $0.execute("""
+            CREATE TABLE deployed_apps (id INTEGER PRIMARY KEY AUTOINCREMENT, app_name TEXT, github_url TEXT, status TEXT, port INTEGER, container_id TEXT, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+            INSERT INTO deployed_apps (app_name, github_url, status, port, container_id, created_at) VALUES ('My_App', 'https://github.com/a/my-app', 'Körs', 8001, 'abc123', '2024-05-01 10:00:00');
+            INSERT INTO deployed_apps (app_name, github_url, status, port, container_id) VALUES ('other', 'https://github.com/a/other', 'Stoppad', 8002, NULL);
+            """)
+        }
+        let s = try store()
+        let apps = try s.apps()
+        XCTAssertEqual(apps.map(\.name), ["my-app", "other"])
+        XCTAssertEqual(apps[0].repoURL, "https://github.com/a/my-app")
+        XCTAssertEqual(apps[0].status, .running)
+        XCTAssertEqual(apps[0].port, 8001)
+        XCTAssertEqual(apps[0].createdAt, "2024-05-01T10:00:00.000Z")
+        XCTAssertEqual(apps[1].status, .stopped)
+        XCTAssertEqual(try s.database.read { try $0.queryOne("SELECT container_id FROM apps WHERE name = 'my-app'")?.string(0) }, "abc123")
+        // The seed's table is left as it was.
+        XCTAssertEqual(try s.database.read { try $0.queryOne("SELECT COUNT(*) FROM deployed_apps")?.int(0) }, 2)
+    }
+
+    func testStatementsAreFinalizedSoTheDatabaseCloses() throws {
+        var s: Store? = try store()
+        _ = try s!.apps()
+        _ = try? s!.database.read { try $0.execute("SELECT * FROM nowhere") }
+        s = nil
+        // With every statement finalized, close succeeded and the WAL was checkpointed away.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/slipway.db-wal"))
+    }
+}

@@ -11,6 +11,7 @@ int pipe2(int pipefd[2], int flags);
 int eventfd(unsigned int initval, int flags);
 // glibc 2.34+: closes every descriptor from `from` up in the child, a second guard against leaks.
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
 
 #define SLIPWAY_EFD_CLOEXEC 02000000
 #define SLIPWAY_EFD_NONBLOCK 04000

@@ -2,12 +2,15 @@ import Dispatch
 import Foundation
 import Glibc
 import Pipeline
+import SlipwayCrypto
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
 final class Application: Sendable {
     let config: Configuration
     let store: Store
     let credentials: Credentials
+    let service: AppService
+    let supervisor: AppSupervisor
     let server: HTTPServer
 
     init(config: Configuration) throws {
@@ -16,9 +19,30 @@ final class Application: Sendable {
         store = try Store(path: config.dataDir + "/" + Store.fileName)
         credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken)
 
+        let instanceID: String
+        if let existing = try store.setting("instance_id") {
+            instanceID = existing
+        } else {
+            instanceID = PasswordHash.randomToken(bytes: 6)
+            try store.setSetting("instance_id", instanceID)
+        }
+        let settings = PipelineSettings(
+            dataDir: config.dataDir, bindHost: config.host, appPorts: config.appPorts, allowLocalRepos: config.allowLocalRepos,
+            maxBuilds: config.maxBuilds, keepImages: config.keepImages, buildTimeoutSeconds: Double(config.buildTimeout),
+            healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
+            extraLabels: config.containerLabels, instanceID: instanceID)
+        let runner = SpawnedProcessRunner()
+        service = try AppService(store: store, runtime: DockerCLI(runner: runner),
+                                 git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
+                                 settings: settings)
+        supervisor = AppSupervisor(service: service)
+        // Recovery settles what a crash left behind before any new deployment may start.
+        service.queue.pause()
+        try supervisor.prepare()
+
         var router = Router()
         router.addHealthRoutes()
-        let api = APIContext(store: store, credentials: credentials, config: config)
+        let api = APIContext(service: service, credentials: credentials, config: config)
         router.addAPIRoutes(api)
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
@@ -35,9 +59,12 @@ final class Application: Sendable {
             source.resume()
             return source
         }
+        supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         server.run()
         signals.forEach { $0.cancel() }
+        supervisor.stop()
+        service.shutdown()
         Log.info("stopped")
         return 0
     }

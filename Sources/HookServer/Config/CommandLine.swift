@@ -1,3 +1,5 @@
+import Pipeline
+
 /// What the command line asks for.
 enum Command {
     case serve(Configuration)
@@ -76,6 +78,14 @@ enum CommandLineParser {
         },
         Option(flag: "--health-timeout", env: "SLIPWAY_HEALTH_TIMEOUT", valueName: "SECONDS", help: "time for a new container to pass its health check (default 60)") { c, v, f throws(UsageError) in
             c.healthTimeout = try integer(v, flag: f, in: 1...3600)
+        },
+        Option(flag: "--container-label", env: "SLIPWAY_CONTAINER_LABEL", valueName: "KEY=VALUE", help: "extra label on every container and image (repeatable)") { c, v, f throws(UsageError) in
+            let parts = v.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, ![Naming.managedLabel, Naming.instanceLabel, Naming.appLabel, Naming.deploymentLabel].contains(String(parts[0])),
+                  v.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: ",") }) else {
+                throw UsageError(message: "\(f): expected KEY=VALUE without spaces or commas, got '\(v)'")
+            }
+            c.containerLabels.append((String(parts[0]), String(parts[1])))
         },
         Option(flag: "--drain-timeout", env: "SLIPWAY_DRAIN_TIMEOUT", valueName: "SECONDS", help: "drain period for the old container's connections (default 10)") { c, v, f throws(UsageError) in
             c.drainTimeout = try integer(v, flag: f, in: 0...3600)

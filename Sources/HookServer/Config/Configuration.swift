@@ -17,6 +17,8 @@ struct Configuration: Sendable {
     var buildTimeout = 900
     var healthTimeout = 60
     var drainTimeout = 10
+    /// Extra labels for every container and image ("key=value").
+    var containerLabels: [(String, String)] = []
     var adminPassword: String?
     var apiToken: String?
 

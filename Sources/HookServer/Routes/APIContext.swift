@@ -2,9 +2,11 @@ import Pipeline
 
 /// What the API handlers share.
 struct APIContext: Sendable {
-    let store: Store
+    let service: AppService
     let credentials: Credentials
     let config: Configuration
+
+    var store: Store { service.store }
 
     /// Wraps a handler so it runs only with a valid bearer token.
     func authenticated(_ handler: @escaping Handler) -> Handler {
@@ -14,5 +16,26 @@ struct APIContext: Sendable {
             }
             return try handler(request)
         }
+    }
+
+    func app(_ request: HTTPRequest) throws -> App {
+        let name = request.parameter("name")
+        guard let app = try store.app(named: name) else { throw HTTPError.notFound("no app named \(name)") }
+        return app
+    }
+
+    func deployment(_ request: HTTPRequest) throws -> Deployment {
+        guard let id = Int(request.parameter("id")), let d = try store.deployment(id: id) else {
+            throw HTTPError.notFound("no deployment \(request.parameter("id"))")
+        }
+        return d
+    }
+
+    func appJSON(_ app: App, includeSecret: Bool = false) throws -> JSON {
+        AppJSON.encode(app, api: self, env: try store.env(appID: app.id).map(\.name), includeSecret: includeSecret)
+    }
+
+    func deploymentJSON(_ d: Deployment) throws -> JSON {
+        DeploymentJSON.encode(d, liveID: try store.app(id: d.appID)?.liveDeploymentID)
     }
 }

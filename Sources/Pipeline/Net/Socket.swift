@@ -1,11 +1,12 @@
+import CSystem
 import Foundation
 import Glibc
 
 /// Thin helpers over POSIX sockets. Every descriptor is opened close-on-exec so the git and
 /// docker processes Slipway spawns never inherit a client connection or the listener.
-enum Socket {
+public enum Socket {
     /// A listening TCP socket on host:port ("" or "*" for every address).
-    static func listen(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
+    public static func listen(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -40,15 +41,50 @@ enum Socket {
         throw lastError.map { ListenError(message: "cannot listen on \(host):\(port): \($0)") } ?? ListenError(message: "no address for \(host)")
     }
 
+    /// A non-blocking TCP connection to an IPv4 loopback or numeric address, within a deadline.
+    public static func connect(ipv4 host: String, port: Int, timeoutMilliseconds: Int) throws(IOError) -> Int32 {
+        let fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc < 0 {
+            let code = errno
+            guard code == EINPROGRESS || code == EINTR else { close(fd); throw IOError(function: "connect", errno: code) }
+            let ready = (try? wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) == .ready
+            guard ready else {
+                close(fd)
+                throw IOError(function: "connect", errno: ETIMEDOUT)
+            }
+            var soError: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
+            if soError != 0 { close(fd); throw IOError(function: "connect", errno: soError) }
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        return fd
+    }
+
+    /// Whether host:port can be bound right now.
+    public static func canBind(host: String, port: Int) -> Bool {
+        guard let fd = try? listen(host: host, port: port, backlog: 1) else { return false }
+        close(fd)
+        return true
+    }
+
     /// The local port a socket is bound to (for --port 0).
-    static func localPort(_ fd: Int32) -> Int {
+    public static func localPort(_ fd: Int32) -> Int {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return port(of: storage)
     }
 
-    static func port(of storage: sockaddr_storage) -> Int {
+    public static func port(of storage: sockaddr_storage) -> Int {
         var storage = storage
         switch Int32(storage.ss_family) {
         case AF_INET:
@@ -61,7 +97,7 @@ enum Socket {
     }
 
     /// "127.0.0.1" or "::1" for a peer address.
-    static func address(of storage: sockaddr_storage) -> String {
+    public static func address(of storage: sockaddr_storage) -> String {
         var storage = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         switch Int32(storage.ss_family) {
@@ -82,9 +118,9 @@ enum Socket {
     }
 
     /// Waits until `fd` is ready for `events` or `wakeFD` fires. Returns false on timeout.
-    enum WaitResult { case ready, timeout, woken }
+    public enum WaitResult { case ready, timeout, woken }
 
-    static func wait(_ fd: Int32, events: Int16, timeoutMilliseconds: Int, wakeFD: Int32? = nil) throws(IOError) -> WaitResult {
+    public static func wait(_ fd: Int32, events: Int16, timeoutMilliseconds: Int, wakeFD: Int32? = nil) throws(IOError) -> WaitResult {
         var fds = [pollfd(fd: fd, events: events, revents: 0)]
         if let wakeFD { fds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)) }
         let n = try syscall("poll") { poll(&fds, nfds_t(fds.count), Int32(clamping: max(0, timeoutMilliseconds))) }
@@ -94,13 +130,13 @@ enum Socket {
     }
 }
 
-struct ListenError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct ListenError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// Monotonic milliseconds, for deadlines that wall-clock changes cannot disturb.
-func monotonicMilliseconds() -> Int {
+public func monotonicMilliseconds() -> Int {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000

@@ -1,0 +1,74 @@
+import Pipeline
+
+/// Reads a JSON object body field by field, refusing fields it does not know, so a typo such
+/// as "brnach" is an error instead of being silently ignored.
+struct JSONBody {
+    private let pairs: [(String, JSON)]
+    private var seen = Set<String>()
+
+    init(_ request: HTTPRequest, allowEmpty: Bool = true) throws {
+        if let type = request.headers["Content-Type"], !request.body.isEmpty,
+           !type.lowercased().hasPrefix("application/json") {
+            throw HTTPError(415, "the body must be JSON sent with Content-Type: application/json")
+        }
+        if request.body.isEmpty || request.body.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+            guard allowEmpty else { throw HTTPError.badRequest("a JSON object body is required") }
+            pairs = []
+            return
+        }
+        let value: JSON
+        do { value = try JSONParser.parse(request.body) } catch { throw HTTPError.badRequest("the body is not valid JSON: \(error.message) at byte \(error.offset)") }
+        guard let object = value.objectValue else { throw HTTPError.badRequest("the body must be a JSON object") }
+        pairs = object
+    }
+
+    private mutating func value(_ key: String) -> JSON? {
+        seen.insert(key)
+        guard let v = pairs.last(where: { $0.0 == key })?.1 else { return nil }
+        if case .null = v { return nil }
+        return v
+    }
+
+    func has(_ key: String) -> Bool { pairs.contains { $0.0 == key } }
+
+    mutating func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.stringValue else { throw ValidationError(key, "\(key) must be a string") }
+        return s
+    }
+
+    mutating func int(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let n = v.intValue else { throw ValidationError(key, "\(key) must be an integer") }
+        return n
+    }
+
+    mutating func double(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let n = v.numberValue else { throw ValidationError(key, "\(key) must be a number") }
+        return n
+    }
+
+    mutating func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.boolValue else { throw ValidationError(key, "\(key) must be true or false") }
+        return b
+    }
+
+    /// {"NAME": "value", ...}
+    mutating func stringMap(_ key: String) throws -> [(String, String)]? {
+        guard let v = value(key) else { return nil }
+        guard let object = v.objectValue else { throw ValidationError(key, "\(key) must be an object of strings") }
+        return try object.map { name, value in
+            guard let s = value.stringValue else { throw ValidationError(key, "\(key): the value of \(name) must be a string") }
+            return (name, s)
+        }
+    }
+
+    /// Call after reading every known field.
+    func rejectUnknown() throws {
+        if let unknown = pairs.first(where: { !seen.contains($0.0) }) {
+            throw ValidationError(unknown.0, "unknown field '\(unknown.0)'")
+        }
+    }
+}

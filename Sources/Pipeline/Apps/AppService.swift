@@ -1,0 +1,218 @@
+import Foundation
+
+/// What the API and the dashboard do to apps: create, deploy, roll back, stop, start, delete.
+public final class AppService: Sendable {
+    public let store: Store
+    public let runtime: any ContainerRuntime
+    public let git: any GitSource
+    public let settings: PipelineSettings
+    public let forwarders: ForwarderRegistry
+    public let queue: DeploymentQueue
+    let deployer: Deployer
+
+    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings) throws {
+        self.store = store
+        self.runtime = runtime
+        self.git = git
+        self.settings = settings
+        for dir in [settings.reposDir, settings.logsDir, settings.buildsDir] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        forwarders = ForwarderRegistry()
+        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders)
+        queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
+    }
+
+    // MARK: creating and editing
+
+    public struct NewApp: Sendable {
+        public var name: String?
+        public var settings: AppSettings
+        public var env: [(String, String)]
+        public var deploy: Bool
+
+        public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool) {
+            self.name = name
+            self.settings = settings
+            self.env = env
+            self.deploy = deploy
+        }
+    }
+
+    public func validate(_ s: AppSettings) throws(ValidationError) {
+        try AppValidation.repoURL(s.repoURL, allowLocal: settings.allowLocalRepos)
+        try AppValidation.branch(s.branch)
+        try AppValidation.internalPort(s.internalPort)
+        try AppValidation.healthPath(s.healthPath)
+        if let m = s.memoryMB { try AppValidation.memoryMB(m) }
+        if let c = s.cpus { try AppValidation.cpus(c) }
+    }
+
+    /// Creates the app, takes its port, and queues its first deployment unless told not to.
+    public func create(_ request: NewApp) throws -> (app: App, deployment: Deployment?) {
+        try validate(request.settings)
+        try AppValidation.env(request.env)
+        let name = request.name ?? AppName.derive(from: request.settings.repoURL)
+        try AppValidation.name(name)
+        if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
+
+        let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost)
+        let app: App
+        do {
+            app = try store.createApp(name: name, settings: request.settings, port: forwarder.port, env: request.env)
+        } catch {
+            forwarder.close()
+            throw error
+        }
+        forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
+        forwarders.set(forwarder, for: app.id)
+        Log.info("app \(name) created on port \(app.port)")
+        let deployment = request.deploy ? try deploy(app, trigger: .manual) : nil
+        return (app, deployment)
+    }
+
+    public func updateSettings(_ app: App, _ s: AppSettings, env: [(String, String)]?) throws -> App {
+        try validate(s)
+        if let env { try AppValidation.env(env) }
+        try store.updateSettings(appID: app.id, s)
+        if let env { try store.replaceEnv(appID: app.id, env) }
+        return try store.app(id: app.id) ?? app
+    }
+
+    // MARK: deploying
+
+    /// Stores a queued deployment and hands it to the queue.
+    @discardableResult
+    public func deploy(_ app: App, trigger: DeploymentTrigger, ref: String? = nil, sourceDeploymentID: Int? = nil,
+                       deliveryID: String? = nil, commitMessage: String? = nil, commitAuthor: String? = nil) throws -> Deployment {
+        if let ref { try AppValidation.ref(ref) }
+        let d = try store.createDeployment(appID: app.id, trigger: trigger, ref: ref, sourceDeploymentID: sourceDeploymentID,
+                                           deliveryID: deliveryID, commitMessage: commitMessage, commitAuthor: commitAuthor)
+        Log.info("deployment \(d.id) of \(app.name) queued (\(trigger.rawValue))")
+        queue.enqueue(d)
+        return d
+    }
+
+    public struct RollbackImpossible: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Rolls back to `targetID`, or by default to the deployment that was live before the current one.
+    public func rollback(_ app: App, to targetID: Int?) throws -> Deployment {
+        let history = try store.deployments(appID: app.id, limit: 10_000)
+        let target: Deployment
+        if let targetID {
+            guard let found = history.first(where: { $0.id == targetID }) else {
+                throw ValidationError("deployment_id", "deployment \(targetID) is not a deployment of \(app.name)")
+            }
+            guard found.status == .succeeded else {
+                throw ValidationError("deployment_id", "deployment \(targetID) did not succeed, so it cannot be rolled back to")
+            }
+            target = found
+        } else {
+            let live = app.liveDeploymentID ?? Int.max
+            guard let previous = history.first(where: { $0.status == .succeeded && $0.id < live }) else {
+                throw RollbackImpossible(message: "\(app.name) has no earlier successful deployment to roll back to")
+            }
+            target = previous
+        }
+        return try deploy(app, trigger: .rollback, sourceDeploymentID: target.id)
+    }
+
+    public func cancel(_ deployment: Deployment) throws -> Deployment {
+        guard !deployment.status.isFinished else {
+            throw RollbackImpossible(message: "deployment \(deployment.id) has already finished (\(deployment.status.rawValue))")
+        }
+        queue.cancel(deploymentID: deployment.id)
+        // A running deployment stops at its next check; wait briefly so the answer shows it.
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if let d = try store.deployment(id: deployment.id), d.status.isFinished { return d }
+            usleep(50_000)
+        }
+        return try store.deployment(id: deployment.id) ?? deployment
+    }
+
+    // MARK: running state
+
+    private func liveContainer(_ app: App) throws -> (deployment: Deployment, name: String) {
+        guard let id = app.liveDeploymentID, let d = try store.deployment(id: id) else {
+            throw RollbackImpossible(message: "\(app.name) has no live deployment")
+        }
+        return (d, Naming.container(app: app.name, deployment: d.id))
+    }
+
+    public func stop(_ app: App) throws -> App {
+        let (_, name) = try liveContainer(app)
+        forwarders.forwarder(for: app.id)?.setUpstream(port: nil, unavailableMessage: "\(app.name) is stopped")
+        try store.setStatus(appID: app.id, .stopped)
+        try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+        Log.info("app \(app.name) stopped")
+        return try store.app(id: app.id) ?? app
+    }
+
+    public func start(_ app: App) throws -> App {
+        let (d, name) = try liveContainer(app)
+        try ensureRunning(app, deployment: d, name: name)
+        try store.setStatus(appID: app.id, .running)
+        Log.info("app \(app.name) started")
+        return try store.app(id: app.id) ?? app
+    }
+
+    public func restart(_ app: App) throws -> App {
+        let (d, name) = try liveContainer(app)
+        try? runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+        try ensureRunning(app, deployment: d, name: name)
+        try store.setStatus(appID: app.id, .running)
+        Log.info("app \(app.name) restarted")
+        return try store.app(id: app.id) ?? app
+    }
+
+    /// Starts the live container, re-creating it from its image when it is gone, and points the port at it.
+    func ensureRunning(_ app: App, deployment d: Deployment, name: String) throws {
+        let state = try runtime.state(container: name)
+        if state == nil {
+            guard let image = d.image else { throw RollbackImpossible(message: "the live deployment has no image") }
+            let env = try store.env(appID: app.id)
+            let spec = ContainerSpec(name: name, image: image, labels: Naming.labels(app: app.name, deployment: d.id, settings: settings),
+                                     envNames: env.map(\.name), internalPort: app.internalPort, memoryMB: app.memoryMB, cpus: app.cpus)
+            _ = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: .discard())
+        } else if state?.status != "running" {
+            try runtime.start(container: name)
+        }
+        let port = try runtime.hostPort(container: name, internalPort: app.internalPort)
+        forwarders.forwarder(for: app.id)?.setUpstream(port: port)
+    }
+
+    public func runtimeLogs(_ app: App, tail: Int) throws -> String {
+        let (_, name) = try liveContainer(app)
+        return try runtime.logs(container: name, tail: tail)
+    }
+
+    // MARK: deleting
+
+    /// Removes everything of the app: deployments in flight, containers, images, mirror, logs, port and rows.
+    public func delete(_ app: App) throws {
+        queue.cancelAll(appID: app.id)
+        forwarders.remove(appID: app.id)
+        let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
+        for container in try runtime.containers(labels: labels) {
+            try runtime.remove(container: container.id)
+        }
+        for image in try runtime.images(labels: labels) {
+            try? runtime.removeImage(image)
+        }
+        let history = try store.deployments(appID: app.id, limit: 100_000)
+        for d in history {
+            try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
+        }
+        git.remove(appName: app.name)
+        try store.deleteApp(id: app.id)
+        Log.info("app \(app.name) deleted")
+    }
+
+    public func shutdown() {
+        forwarders.closeAll()
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+
+/// Brings apps back after a crash of Slipway, a container or the Docker engine, and keeps each
+/// app's status true to what its container is doing.
+///
+/// At start-up it settles what the last run left behind; then it looks every couple of seconds
+/// with a single `docker ps`. It never touches a container without this instance's label.
+public final class AppSupervisor: Sendable {
+    private let service: AppService
+    private let recovered = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let dockerAvailable = Atomic<Bool>(false)
+
+    public init(service: AppService) {
+        self.service = service
+    }
+
+    public var isDockerAvailable: Bool { dockerAvailable.load(ordering: .relaxed) }
+
+    /// Marks deployments the last run left unfinished as interrupted and opens every app's port.
+    /// Runs before the server accepts requests; needs no Docker.
+    public func prepare() throws {
+        let store = service.store
+        for var d in try store.unfinishedDeployments() {
+            d.status = .interrupted
+            d.error = "interrupted: Slipway stopped before this deployment finished"
+            d.finishedAt = Timestamp.now()
+            let log = DeploymentLog(path: service.settings.logPath(deploymentID: d.id))
+            log.line("deployment interrupted: Slipway stopped before it finished")
+            log.close()
+            d.logPath = log.path
+            try store.save(d)
+            Log.warning("deployment \(d.id) of \(d.appName) was interrupted by a restart")
+        }
+        for app in try store.apps() {
+            if app.status == .deploying {
+                try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)
+            }
+            do {
+                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port)
+                forwarder.setUpstream(port: nil, unavailableMessage: app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting")
+                service.forwarders.set(forwarder, for: app.id)
+            } catch {
+                Log.error("app \(app.name): cannot listen on port \(app.port): \(error)")
+            }
+        }
+    }
+
+    /// Starts the periodic loop on a thread of its own; `afterFirstTick` runs once recovery has had its chance.
+    public func start(afterFirstTick: @escaping @Sendable () -> Void = {}) {
+        let thread = Thread { [self] in
+            var first = true
+            while !stopped.load(ordering: .acquiring) {
+                tick()
+                if first {
+                    first = false
+                    afterFirstTick()
+                }
+                var waited = 0.0
+                while waited < service.settings.supervisorIntervalSeconds && !stopped.load(ordering: .acquiring) {
+                    usleep(100_000)
+                    waited += 0.1
+                }
+            }
+        }
+        thread.start()
+    }
+
+    public func stop() { stopped.store(true, ordering: .releasing) }
+
+    /// One look at Docker: recover on the first success, then reconcile statuses.
+    public func tick() {
+        let available = service.runtime.isAvailable()
+        let was = dockerAvailable.exchange(available, ordering: .acquiringAndReleasing)
+        guard available else {
+            if was { Log.warning("the Docker engine is unavailable") }
+            return
+        }
+        if !was { Log.info("the Docker engine is available") }
+        do {
+            if !recovered.load(ordering: .acquiring) {
+                try recover()
+                recovered.store(true, ordering: .releasing)
+            }
+            try reconcile()
+        } catch {
+            Log.error("supervisor: \(error)")
+        }
+    }
+
+    private var instanceLabel: String { "\(Naming.instanceLabel)=\(service.settings.instanceID)" }
+
+    /// Once per run: remove leftovers of interrupted deployments and labelled orphans, start live apps.
+    func recover() throws {
+        let store = service.store
+        let apps = try store.apps()
+        var liveNames = Set<String>()
+        for app in apps {
+            if let id = app.liveDeploymentID { liveNames.insert(Naming.container(app: app.name, deployment: id)) }
+        }
+        for container in try service.runtime.containers(labels: [instanceLabel]) where !liveNames.contains(container.name) {
+            // A deployment running right now (queued after start-up) is not an orphan.
+            if let appName = container.labels[Naming.appLabel], let app = apps.first(where: { $0.name == appName }),
+               service.queue.isBusy(appID: app.id) { continue }
+            Log.info("removing leftover container \(container.name)")
+            try? service.runtime.remove(container: container.id)
+        }
+        // Images of deployments that never succeeded are of no use for rollback.
+        for app in apps {
+            let history = try store.deployments(appID: app.id, limit: 10_000)
+            for d in history where d.status == .interrupted || d.status == .failed || d.status == .cancelled {
+                if let image = d.image, !history.contains(where: { $0.status == .succeeded && $0.image == image }) {
+                    try? service.runtime.removeImage(image)
+                }
+            }
+        }
+        for app in apps where app.status != .stopped {
+            guard let id = app.liveDeploymentID, let d = try store.deployment(id: id) else { continue }
+            do {
+                try service.ensureRunning(app, deployment: d, name: Naming.container(app: app.name, deployment: id))
+                if app.status != .running { try store.setStatus(appID: app.id, .running) }
+                Log.info("app \(app.name) serving on port \(app.port)")
+            } catch {
+                Log.error("app \(app.name) could not be started: \(error)")
+                try? store.setStatus(appID: app.id, .crashed)
+            }
+        }
+    }
+
+    /// Marks apps crashed or running by what their live container does, and follows port changes
+    /// (a container restarted by Docker may be published on a new port).
+    func reconcile() throws {
+        let store = service.store
+        let containers = try service.runtime.containers(labels: [instanceLabel])
+        for app in try store.apps() {
+            guard let id = app.liveDeploymentID, app.status != .stopped, app.status != .deploying else { continue }
+            if service.queue.isRunning(appID: app.id) { continue }
+            let name = Naming.container(app: app.name, deployment: id)
+            let container = containers.first { $0.name == name }
+            let forwarder = service.forwarders.forwarder(for: app.id)
+            if let container, container.running, let port = container.hostPort {
+                if forwarder?.upstream?.port != port { forwarder?.setUpstream(port: port) }
+                if app.status != .running {
+                    try store.setStatus(appID: app.id, .running)
+                    Log.info("app \(app.name) is running again")
+                }
+            } else if container == nil {
+                // Gone (removed by hand, or lost with the engine): re-create it from its image.
+                guard let d = try store.deployment(id: id) else { continue }
+                Log.warning("app \(app.name): live container missing, re-creating it")
+                do {
+                    try service.ensureRunning(app, deployment: d, name: name)
+                    try store.setStatus(appID: app.id, .running)
+                } catch {
+                    Log.error("app \(app.name): cannot re-create its container: \(error)")
+                    if app.status != .crashed { try store.setStatus(appID: app.id, .crashed) }
+                }
+            } else if app.status != .crashed {
+                try store.setStatus(appID: app.id, .crashed)
+                Log.warning("app \(app.name) crashed: its container is not running")
+            }
+        }
+    }
+}

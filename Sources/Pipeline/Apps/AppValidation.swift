@@ -1,0 +1,66 @@
+/// Checks of user-supplied app settings, shared by the API and the dashboard's forms.
+public enum AppValidation {
+    public static func name(_ name: String) throws(ValidationError) {
+        guard AppName.isValid(name) else {
+            throw ValidationError("name", "name must be 1 to 40 lowercase letters, digits and dashes, not starting or ending with a dash")
+        }
+    }
+
+    public static func repoURL(_ url: String, allowLocal: Bool) throws(ValidationError) {
+        do { _ = try RepositoryURL.validate(url, allowLocal: allowLocal) } catch { throw ValidationError("repo_url", error.reason) }
+    }
+
+    public static func branch(_ branch: String) throws(ValidationError) {
+        guard BranchName.isValid(branch) else { throw ValidationError("branch", "branch is not a valid git branch name") }
+    }
+
+    public static func internalPort(_ port: Int) throws(ValidationError) {
+        guard (1...65535).contains(port) else { throw ValidationError("internal_port", "internal_port must be between 1 and 65535") }
+    }
+
+    public static func healthPath(_ path: String) throws(ValidationError) {
+        guard path.hasPrefix("/"), path.utf8.count <= 1024,
+              path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw ValidationError("health_path", "health_path must start with '/' and contain no spaces or control characters")
+        }
+    }
+
+    public static func memoryMB(_ mb: Int) throws(ValidationError) {
+        // Docker refuses less than 6 MB.
+        guard (6...1_048_576).contains(mb) else { throw ValidationError("memory_mb", "memory_mb must be between 6 and 1048576") }
+    }
+
+    public static func cpus(_ cpus: Double) throws(ValidationError) {
+        guard cpus > 0, cpus <= 256 else { throw ValidationError("cpus", "cpus must be greater than 0 and at most 256") }
+    }
+
+    public static func envName(_ name: String) throws(ValidationError) {
+        let bytes = Array(name.utf8)
+        func isLetter(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f }
+        guard let first = bytes.first, isLetter(first), bytes.count <= 256,
+              bytes.allSatisfy({ isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+            throw ValidationError("env", "env: invalid variable name (use letters, digits and _, not starting with a digit)")
+        }
+    }
+
+    public static func envValue(_ name: String, _ value: String) throws(ValidationError) {
+        guard !value.utf8.contains(0x0a), !value.utf8.contains(0x0d), !value.utf8.contains(0), value.utf8.count <= 32 * 1024 else {
+            throw ValidationError("env", "env: the value of \(name) must not contain a newline or NUL")
+        }
+    }
+
+    public static func env(_ pairs: [(String, String)]) throws(ValidationError) {
+        for (name, value) in pairs {
+            try envName(name)
+            try envValue(name, value)
+        }
+    }
+
+    /// A revision given by a user: a branch, tag or sha, never an option.
+    public static func ref(_ ref: String) throws(ValidationError) {
+        guard !ref.isEmpty, !ref.hasPrefix("-"), ref.utf8.count <= 255,
+              ref.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }), !ref.contains("..") else {
+            throw ValidationError("ref", "ref must be a branch, tag or commit sha")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// Runs one deployment through its steps: clone → build → start → check → swap → record.
+/// Whatever fails, the version that was live keeps serving: the old container is only touched
+/// after the new one has passed its health check and taken over the port.
+public final class Deployer: Sendable {
+    let store: Store
+    let runtime: any ContainerRuntime
+    let git: any GitSource
+    let settings: PipelineSettings
+    let forwarders: ForwarderRegistry
+
+    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, forwarders: ForwarderRegistry) {
+        self.store = store
+        self.runtime = runtime
+        self.git = git
+        self.settings = settings
+        self.forwarders = forwarders
+    }
+
+    /// Runs `deploymentID` to a terminal state. Never throws: failures are recorded on the deployment.
+    public func execute(deploymentID: Int, cancellation: Cancellation) {
+        guard var deployment = try? store.deployment(id: deploymentID), deployment.status == .queued,
+              let app = try? store.app(id: deployment.appID) else { return }
+        let log = DeploymentLog(path: settings.logPath(deploymentID: deploymentID))
+        defer { log.close() }
+        let statusBefore = app.status
+        deployment.startedAt = Timestamp.now()
+        deployment.logPath = log.path
+        log.line("deployment \(deployment.id) of \(app.name) (trigger: \(deployment.trigger.rawValue))")
+        try? store.save(deployment)
+        try? store.setStatus(appID: app.id, .deploying)
+
+        let progress = Progress(deployment)
+        do {
+            try run(progress, app: app, log: log, cancellation: cancellation)
+        } catch {
+            deployment = progress.d
+            let createdContainer = progress.createdContainer, builtImage = progress.builtImage
+            let cancelled = error is DeploymentCancelled || cancellation.isCancelled
+            let message = cancelled ? "cancelled" : Self.describe(error)
+            log.line(cancelled ? "deployment cancelled" : "deployment failed: \(message)")
+            if let createdContainer {
+                if !cancelled, let tail = try? runtime.logs(container: createdContainer, tail: 30), !tail.isEmpty {
+                    log.line("last lines of the new container's log:")
+                    tail.split(separator: "\n").forEach { log.output(String($0)) }
+                }
+                try? runtime.remove(container: createdContainer)
+            }
+            if let builtImage { try? runtime.removeImage(builtImage) }
+            deployment.status = cancelled ? .cancelled : .failed
+            deployment.error = message
+            deployment.finishedAt = Timestamp.now()
+            try? store.save(deployment)
+            let current = try? store.app(id: app.id)
+            let restored: AppStatus = current?.liveDeploymentID == nil ? .failed : (statusBefore == .deploying || statusBefore == .new ? .running : statusBefore)
+            try? store.setStatus(appID: app.id, restored)
+        }
+    }
+
+    /// The deployment being run, and what it created that a failure must remove.
+    private final class Progress {
+        var d: Deployment
+        var createdContainer: String?
+        var builtImage: String?
+        init(_ d: Deployment) { self.d = d }
+    }
+
+    private func run(_ p: Progress, app: App, log: DeploymentLog, cancellation: Cancellation) throws {
+        guard runtime.isAvailable() else { throw DeployError("Docker is unavailable: cannot reach the Docker engine") }
+        var image: String?
+        if p.d.trigger == .rollback, let sourceID = p.d.sourceDeploymentID, let source = try store.deployment(id: sourceID) {
+            p.d.commitSHA = source.commitSHA
+            p.d.commitMessage = source.commitMessage
+            p.d.commitAuthor = source.commitAuthor
+            p.d.ref = source.commitSHA
+            if let sourceImage = source.image, runtime.imageExists(sourceImage) {
+                log.line("rolling back to deployment \(sourceID): reusing image \(sourceImage), no build")
+                image = sourceImage
+            } else {
+                log.line("image of deployment \(sourceID) was pruned: rebuilding commit \(source.commitSHA ?? "?")")
+            }
+        }
+
+        if image == nil {
+            try timed(p, .cloning, "clone", log) {
+                let commit = try git.fetchAndResolve(app: app, revision: p.d.ref, log: log, cancellation: cancellation)
+                p.d.commitSHA = commit.sha
+                if p.d.trigger != .webhook || p.d.commitMessage == nil { p.d.commitMessage = commit.subject }
+                if p.d.trigger != .webhook || p.d.commitAuthor == nil { p.d.commitAuthor = commit.author }
+                log.line("commit \(commit.sha): \(commit.subject) (\(commit.author))")
+            }
+            try checkCancelled(cancellation)
+            try timed(p, .building, "build", log) {
+                try FileManager.default.createDirectory(atPath: settings.buildsDir, withIntermediateDirectories: true)
+                let context = settings.buildsDir + "/context-\(p.d.id).tar"
+                defer { try? FileManager.default.removeItem(atPath: context) }
+                try git.exportTree(app: app, sha: p.d.commitSHA!, to: context, log: log)
+                let tag = Naming.image(app: app.name, deployment: p.d.id)
+                p.builtImage = tag
+                try runtime.build(tag: tag, labels: Naming.labels(app: app.name, deployment: p.d.id, settings: settings),
+                                  contextTar: context, timeoutSeconds: settings.buildTimeoutSeconds, log: log, cancellation: cancellation)
+                p.d.image = tag
+            }
+        } else {
+            p.d.image = image
+        }
+        try checkCancelled(cancellation)
+
+        var hostPort = 0
+        try timed(p, .starting, "start", log) {
+            let env = try store.env(appID: app.id)
+            let spec = ContainerSpec(name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
+                                     labels: Naming.labels(app: app.name, deployment: p.d.id, settings: settings),
+                                     envNames: env.map(\.name), internalPort: app.internalPort,
+                                     memoryMB: app.memoryMB, cpus: app.cpus)
+            try? runtime.remove(container: spec.name)
+            p.createdContainer = spec.name
+            p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
+            hostPort = try runtime.hostPort(container: spec.name, internalPort: app.internalPort)
+            log.line("container \(spec.name) listening on 127.0.0.1:\(hostPort)")
+        }
+
+        try timed(p, .checking, "check", log) {
+            let container = p.createdContainer!
+            log.line("health check: GET \(app.healthPath) on 127.0.0.1:\(hostPort), up to \(Int(settings.healthTimeoutSeconds)) s")
+            let outcome = HealthCheck.wait(port: hostPort, path: app.healthPath, timeoutSeconds: settings.healthTimeoutSeconds,
+                                           containerState: { try? runtime.state(container: container) },
+                                           cancellation: cancellation, log: log)
+            switch outcome {
+            case .healthy(let status): log.line("health check passed (HTTP \(status))")
+            case .exited(let code): throw DeployError("the container exited (exit code \(code)) before passing its health check")
+            case .timedOut(let problem): throw DeployError("health check failed: GET \(app.healthPath) did not answer below 500 within \(Int(settings.healthTimeoutSeconds)) s (\(problem))")
+            case .cancelled: throw DeploymentCancelled()
+            }
+        }
+        try checkCancelled(cancellation)
+
+        // The swap: from here the deployment cannot fail, so it is no longer cancellable.
+        let started = Date()
+        log.step("swap")
+        let previous = app.liveDeploymentID.flatMap { try? store.deployment(id: $0) }
+        let forwarder = forwarders.forwarder(for: app.id)
+        let oldUpstream = forwarder?.setUpstream(port: hostPort)
+        log.line("port \(app.port) now forwards to the new container")
+        p.d.steps.append(("swap", Int(Date().timeIntervalSince(started) * 1000)))
+        p.d.status = .succeeded
+        p.d.finishedAt = Timestamp.now()
+        try store.markLive(p.d)
+        p.createdContainer = nil
+        p.builtImage = nil
+        log.line("deployment \(p.d.id) is live")
+
+        if let previous {
+            let drain = settings.drainSeconds, grace = settings.stopGraceSeconds
+            let runtime = self.runtime
+            let name = Naming.container(app: app.name, deployment: previous.id)
+            // Draining waits for open connections, so it runs off this worker, freeing it for the next deployment.
+            Thread.detachNewThread {
+                if let oldUpstream, let forwarder { forwarder.drain(oldUpstream, seconds: drain) }
+                try? runtime.stop(container: name, graceSeconds: grace)
+                try? runtime.remove(container: name)
+            }
+        }
+        pruneImages(app: app, log: log)
+    }
+
+    /// Keeps the images of the last N succeeded deployments; history rows stay.
+    func pruneImages(app: App, log: DeploymentLog) {
+        guard let history = try? store.deployments(appID: app.id, limit: 10_000) else { return }
+        let succeeded = history.filter { $0.status == .succeeded && $0.image != nil }
+        var kept = Set<String>()
+        for d in succeeded where kept.count < settings.keepImages { kept.insert(d.image!) }
+        let all = Set(succeeded.compactMap(\.image))
+        for image in all.subtracting(kept).sorted() {
+            if (try? runtime.removeImage(image)) != nil { log.line("pruned old image \(image)") }
+        }
+    }
+
+    private func timed(_ p: Progress, _ status: DeploymentStatus, _ step: String, _ log: DeploymentLog, _ body: () throws -> Void) throws {
+        p.d.status = status
+        try store.save(p.d)
+        log.step(step)
+        let started = Date()
+        defer {
+            p.d.steps.append((step, Int(Date().timeIntervalSince(started) * 1000)))
+            try? store.save(p.d)
+        }
+        try body()
+    }
+
+    private func checkCancelled(_ cancellation: Cancellation) throws {
+        if cancellation.isCancelled { throw DeploymentCancelled() }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? SQLiteError, e.isDiskFull { return "the data directory's disk is full" }
+        if let e = error as? CocoaError, e.code == .fileWriteOutOfSpace { return "the data directory's disk is full" }
+        return String(describing: error)
+    }
+}
+
+public struct DeployError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// One deployment at a time per app, up to `maxBuilds` apps at once. A deployment that arrives
+/// while another of the same app is waiting supersedes the waiting one: only the newest matters.
+public final class DeploymentQueue: Sendable {
+    private struct State {
+        var running: [Int: (deploymentID: Int, cancellation: Cancellation)] = [:]
+        /// appID → the one deployment waiting for that app.
+        var waiting: [Int: Int] = [:]
+        /// Apps with a waiting deployment, in arrival order.
+        var order: [Int] = []
+        var workers = 0
+        var paused = false
+    }
+
+    private let state = Mutex(State())
+    private let store: Store
+    private let deployer: Deployer
+    private let maxBuilds: Int
+    private let settings: PipelineSettings
+
+    public init(store: Store, deployer: Deployer, settings: PipelineSettings) {
+        self.store = store
+        self.deployer = deployer
+        self.maxBuilds = settings.maxBuilds
+        self.settings = settings
+    }
+
+    /// Queues a deployment already stored with status queued.
+    public func enqueue(_ deployment: Deployment) {
+        let superseded = state.withLock { s -> Int? in
+            let old = s.waiting[deployment.appID]
+            s.waiting[deployment.appID] = deployment.id
+            if old == nil { s.order.append(deployment.appID) }
+            return old
+        }
+        if let superseded { finish(superseded, status: .superseded, note: "superseded by deployment \(deployment.id)") }
+        schedule()
+    }
+
+    /// Cancels a waiting or running deployment. Returns false when it is neither.
+    @discardableResult
+    public func cancel(deploymentID: Int) -> Bool {
+        let outcome = state.withLock { s -> (waiting: Bool, running: Bool) in
+            if let appID = s.waiting.first(where: { $0.value == deploymentID })?.key {
+                s.waiting[appID] = nil
+                s.order.removeAll { $0 == appID }
+                return (true, false)
+            }
+            if let entry = s.running.values.first(where: { $0.deploymentID == deploymentID }) {
+                entry.cancellation.cancel()
+                return (false, true)
+            }
+            return (false, false)
+        }
+        if outcome.waiting { finish(deploymentID, status: .cancelled, note: "cancelled before it started") }
+        return outcome.waiting || outcome.running
+    }
+
+    /// Cancels everything of one app (before it is deleted) and waits for its worker to stop.
+    public func cancelAll(appID: Int, waitSeconds: Double = 30) {
+        let waiting = state.withLock { s -> Int? in
+            let id = s.waiting.removeValue(forKey: appID)
+            s.order.removeAll { $0 == appID }
+            s.running[appID]?.cancellation.cancel()
+            return id
+        }
+        if let waiting { finish(waiting, status: .cancelled, note: "cancelled: the app is being deleted") }
+        let deadline = Date().addingTimeInterval(waitSeconds)
+        while isRunning(appID: appID) && Date() < deadline { usleep(50_000) }
+    }
+
+    public func isRunning(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil } }
+
+    public func isBusy(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil || $0.waiting[appID] != nil } }
+
+    /// Holds new work until `resume` (used while start-up recovery runs).
+    public func pause() { state.withLock { $0.paused = true } }
+
+    public func resume() {
+        state.withLock { $0.paused = false }
+        schedule()
+    }
+
+    private func schedule() {
+        while true {
+            let next = state.withLock { s -> (appID: Int, deploymentID: Int, cancellation: Cancellation)? in
+                guard !s.paused, s.workers < maxBuilds,
+                      let index = s.order.firstIndex(where: { s.running[$0] == nil }) else { return nil }
+                let appID = s.order.remove(at: index)
+                guard let id = s.waiting.removeValue(forKey: appID) else { return nil }
+                let cancellation = Cancellation()
+                s.running[appID] = (id, cancellation)
+                s.workers += 1
+                return (appID, id, cancellation)
+            }
+            guard let next else { return }
+            // Deployments block on git and docker for minutes, so each gets a thread of its own,
+            // away from the Swift concurrency pool.
+            let thread = Thread { [self] in
+                deployer.execute(deploymentID: next.deploymentID, cancellation: next.cancellation)
+                state.withLock { s in
+                    s.running[next.appID] = nil
+                    s.workers -= 1
+                }
+                schedule()
+            }
+            thread.start()
+        }
+    }
+
+    private func finish(_ deploymentID: Int, status: DeploymentStatus, note: String) {
+        guard var d = try? store.deployment(id: deploymentID), !d.status.isFinished else { return }
+        d.status = status
+        d.finishedAt = Timestamp.now()
+        d.error = status == .cancelled ? "cancelled" : nil
+        let log = DeploymentLog(path: settings.logPath(deploymentID: deploymentID))
+        log.line(note)
+        log.close()
+        d.logPath = log.path
+        try? store.save(d)
+    }
+}

@@ -1,0 +1,58 @@
+/// The deployment pipeline's configuration, from the command line.
+public struct PipelineSettings: Sendable {
+    public var dataDir: String
+    /// Where app ports listen (the server's --host).
+    public var bindHost: String
+    public var appPorts: ClosedRange<Int>
+    public var allowLocalRepos: Bool
+    public var maxBuilds: Int
+    public var keepImages: Int
+    public var buildTimeoutSeconds: Double
+    public var healthTimeoutSeconds: Double
+    public var drainSeconds: Double
+    /// Graceful stop for containers before docker kills them.
+    public var stopGraceSeconds: Int = 10
+    /// Labels added to every container and image, besides Slipway's own.
+    public var extraLabels: [(String, String)]
+    /// Tells this server's containers from another Slipway's on the same engine.
+    public var instanceID: String
+    public var supervisorIntervalSeconds: Double = 2
+
+    public init(dataDir: String, bindHost: String, appPorts: ClosedRange<Int>, allowLocalRepos: Bool, maxBuilds: Int,
+                keepImages: Int, buildTimeoutSeconds: Double, healthTimeoutSeconds: Double, drainSeconds: Double,
+                extraLabels: [(String, String)], instanceID: String) {
+        self.dataDir = dataDir
+        self.bindHost = bindHost
+        self.appPorts = appPorts
+        self.allowLocalRepos = allowLocalRepos
+        self.maxBuilds = maxBuilds
+        self.keepImages = keepImages
+        self.buildTimeoutSeconds = buildTimeoutSeconds
+        self.healthTimeoutSeconds = healthTimeoutSeconds
+        self.drainSeconds = drainSeconds
+        self.extraLabels = extraLabels
+        self.instanceID = instanceID
+    }
+
+    public var reposDir: String { dataDir + "/repos" }
+    public var logsDir: String { dataDir + "/logs" }
+    public var buildsDir: String { dataDir + "/builds" }
+
+    public func logPath(deploymentID: Int) -> String { logsDir + "/deployment-\(deploymentID).log" }
+}
+
+/// Names and labels of what Slipway creates in Docker.
+public enum Naming {
+    public static let managedLabel = "slipway.managed"
+    public static let instanceLabel = "slipway.instance"
+    public static let appLabel = "slipway.app"
+    public static let deploymentLabel = "slipway.deployment"
+
+    public static func image(app: String, deployment: Int) -> String { "slipway/\(app):\(deployment)" }
+    public static func container(app: String, deployment: Int) -> String { "slipway-\(app)-\(deployment)" }
+
+    public static func labels(app: String, deployment: Int, settings: PipelineSettings) -> [(String, String)] {
+        [(managedLabel, "true"), (instanceLabel, settings.instanceID), (appLabel, app), (deploymentLabel, String(deployment))]
+            + settings.extraLabels
+    }
+}

@@ -1,0 +1,185 @@
+import CSystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// Owns an app's public port and relays each TCP connection to the app's current container.
+///
+/// This is what makes the swap zero-downtime: the new container is published on a port of its
+/// own, and switching is one assignment here. Connections already open stay with the container
+/// they started on (counted per upstream, so the old one can be drained); new ones go to the new
+/// one. With no container (app stopped, or not yet deployed) the port answers 503.
+public final class PortForwarder: Sendable {
+    public struct Upstream: Sendable, Equatable {
+        public let generation: Int
+        public let port: Int
+    }
+
+    private struct State {
+        var upstream: Upstream?
+        var nextGeneration = 1
+        var connections: [Int: Int] = [:]
+        var closed = false
+        var unavailableMessage = "no version of this app is running"
+    }
+
+    public let host: String
+    public let port: Int
+    private let listenFD: Int32
+    private let wakeFD: Int32
+    private let state = Mutex(State())
+    private let acceptThreadDone = Atomic<Bool>(false)
+
+    public init(host: String, port: Int) throws {
+        self.host = host
+        self.port = port
+        listenFD = try Socket.listen(host: host, port: port)
+        wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+        let thread = Thread { [self] in acceptLoop() }
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    /// Points new connections at a container's loopback port (nil: answer 503). Returns the old upstream.
+    @discardableResult
+    public func setUpstream(port: Int?, unavailableMessage: String? = nil) -> Upstream? {
+        state.withLock { s in
+            let old = s.upstream
+            if let port {
+                if old?.port == port { return old }
+                s.upstream = Upstream(generation: s.nextGeneration, port: port)
+                s.nextGeneration += 1
+            } else {
+                s.upstream = nil
+            }
+            if let unavailableMessage { s.unavailableMessage = unavailableMessage }
+            return old
+        }
+    }
+
+    public var upstream: Upstream? { state.withLock { $0.upstream } }
+
+    /// Open connections relayed to `generation`.
+    public func openConnections(to generation: Int) -> Int {
+        state.withLock { $0.connections[generation] ?? 0 }
+    }
+
+    /// Waits until the old upstream has no open connections, or the drain period ends.
+    public func drain(_ old: Upstream, seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while openConnections(to: old.generation) > 0 && Date() < deadline { usleep(20_000) }
+    }
+
+    /// Stops listening; relayed connections end on their own.
+    public func close() {
+        let first = state.withLock { s -> Bool in
+            defer { s.closed = true }
+            return !s.closed
+        }
+        guard first else { return }
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+        // The accept thread closes the listener, so it is never closed while polled.
+        let deadline = monotonicMilliseconds() + 2000
+        while !acceptThreadDone.load(ordering: .acquiring) && monotonicMilliseconds() < deadline { usleep(2000) }
+    }
+
+    private func acceptLoop() {
+        defer {
+            Glibc.close(listenFD)
+            acceptThreadDone.store(true, ordering: .releasing)
+        }
+        while !state.withLock({ $0.closed }) {
+            guard (try? Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wakeFD)) == .ready else { continue }
+            let fd = accept4(listenFD, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            if fd < 0 {
+                if errno == EMFILE || errno == ENFILE { usleep(50_000) }
+                continue
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let target = state.withLock { s -> (Upstream?, String) in
+                if let u = s.upstream { s.connections[u.generation, default: 0] += 1 }
+                return (s.upstream, s.unavailableMessage)
+            }
+            let thread = Thread { [self] in
+                relay(client: fd, to: target.0, unavailable: target.1)
+                if let u = target.0 {
+                    state.withLock { s in
+                        s.connections[u.generation, default: 1] -= 1
+                        if s.connections[u.generation] == 0 { s.connections[u.generation] = nil }
+                    }
+                }
+            }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+    }
+
+    private func relay(client: Int32, to upstream: Upstream?, unavailable: String) {
+        defer { Glibc.close(client) }
+        guard let upstream else {
+            reply(client, status: "503 Service Unavailable", message: unavailable)
+            return
+        }
+        guard let server = try? Socket.connect(ipv4: "127.0.0.1", port: upstream.port, timeoutMilliseconds: 5000) else {
+            reply(client, status: "502 Bad Gateway", message: "the app is not answering")
+            return
+        }
+        defer { Glibc.close(server) }
+        // The upstream socket is non-blocking from connect; relaying is simpler with both blocking.
+        _ = fcntl(server, F_SETFL, fcntl(server, F_GETFL) & ~O_NONBLOCK)
+        pump(client, server)
+    }
+
+    /// Copies both ways until both directions have ended, passing half-closes along.
+    private func pump(_ a: Int32, _ b: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var aOpen = true, bOpen = true
+        while aOpen || bOpen {
+            var fds = [pollfd(fd: aOpen ? a : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: bOpen ? b : -1, events: Int16(POLLIN), revents: 0)]
+            let n = poll(&fds, 2, 300_000)
+            if n < 0 { if errno == EINTR { continue }; return }
+            if n == 0 { return } // five idle minutes: give the descriptors back
+            for (index, (from, to)) in [(a, b), (b, a)].enumerated() where fds[index].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
+                if count > 0 {
+                    guard writeAll(to, buffer, count) else { return }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    if count < 0 { return }
+                    shutdown(to, Int32(SHUT_WR))
+                    if index == 0 { aOpen = false } else { bOpen = false }
+                }
+            }
+        }
+    }
+
+    private func writeAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
+        var offset = 0
+        while offset < count {
+            let n = buffer.withUnsafeBytes { send(fd, $0.baseAddress! + offset, count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+
+    private func reply(_ fd: Int32, status: String, message: String) {
+        let body = message + "\n"
+        let text = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\(body)"
+        _ = writeAll(fd, Array(text.utf8), text.utf8.count)
+        // Read briefly what the client sent so the close does not become a reset that loses the reply.
+        shutdown(fd, Int32(SHUT_WR))
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        let deadline = monotonicMilliseconds() + 200
+        while monotonicMilliseconds() < deadline {
+            var p = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            guard poll(&p, 1, 50) > 0 else { continue }
+            if scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) <= 0 { break }
+        }
+    }
+}

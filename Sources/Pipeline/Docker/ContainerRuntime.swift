@@ -1,0 +1,27 @@
+/// The container engine, as the deployer needs it. DockerCLI is the real one; tests may fake it.
+public protocol ContainerRuntime: Sendable {
+    func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double,
+               log: DeploymentLog, cancellation: Cancellation?) throws
+    /// Creates and starts a container; `env` values reach it without ever being on a command line.
+    func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String
+    /// The loopback port docker published the container's internal port on.
+    func hostPort(container: String, internalPort: Int) throws -> Int
+    /// "running", "exited", ... and the exit code; nil when the container does not exist.
+    func state(container: String) throws -> (status: String, exitCode: Int)?
+    func start(container: String) throws
+    func stop(container: String, graceSeconds: Int) throws
+    func remove(container: String) throws
+    func removeImage(_ image: String) throws
+    func imageExists(_ image: String) -> Bool
+    func logs(container: String, tail: Int) throws -> String
+    /// Containers carrying every one of `labels` ("key=value").
+    func containers(labels: [String]) throws -> [ContainerInfo]
+    func images(labels: [String]) throws -> [String]
+    func isAvailable() -> Bool
+}
+
+public struct ContainerError: Error, CustomStringConvertible, Sendable {
+    public let operation: String
+    public let message: String
+    public var description: String { message.isEmpty ? "docker \(operation) failed" : "docker \(operation) failed: \(message)" }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// ContainerRuntime over the docker command-line client.
+public struct DockerCLI: ContainerRuntime {
+    public let runner: any ProcessRunner
+    public let executable: String
+
+    public init(runner: any ProcessRunner, executable: String = "docker") {
+        self.runner = runner
+        self.executable = executable
+    }
+
+    @discardableResult
+    private func docker(_ args: [String], operation: String, timeout: Double = 120, env: [String: String] = [:],
+                        stdin: String? = nil) throws -> String {
+        let result = try runner.run(ProcessSpec(executable, args, environment: env, standardInputPath: stdin), timeoutSeconds: timeout)
+        guard result.termination.isSuccess else {
+            throw ContainerError(operation: operation, message: Self.lastLines(result.output, 3))
+        }
+        return result.output
+    }
+
+    static func lastLines(_ text: String, _ count: Int) -> String {
+        text.split(separator: "\n").suffix(count).joined(separator: " | ")
+    }
+
+    public func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double,
+                      log: DeploymentLog, cancellation: Cancellation?) throws {
+        let spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels),
+                               environment: ["DOCKER_BUILDKIT": "0"], standardInputPath: contextTar)
+        log.command(spec)
+        let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
+        if result.cancelled { throw DeploymentCancelled() }
+        if result.timedOut { throw ContainerError(operation: "build", message: "timed out after \(Int(timeoutSeconds)) s") }
+        guard result.termination.isSuccess else {
+            throw ContainerError(operation: "build", message: Self.lastLines(result.output, 1))
+        }
+    }
+
+    public func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
+        let process = ProcessSpec(executable, DockerCommands.run(spec), environment: Dictionary(env, uniquingKeysWith: { $1 }))
+        log.command(process)
+        let result = try runner.run(process, timeoutSeconds: 120)
+        guard result.termination.isSuccess else {
+            throw ContainerError(operation: "run", message: Self.lastLines(result.output, 2))
+        }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    public func hostPort(container: String, internalPort: Int) throws -> Int {
+        let out = try docker(DockerCommands.port(container: container, internalPort: internalPort), operation: "port")
+        // "127.0.0.1:49153", possibly one line per address family.
+        for line in out.split(separator: "\n") {
+            if let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)) {
+                return port
+            }
+        }
+        throw ContainerError(operation: "port", message: "no published port for \(internalPort)/tcp")
+    }
+
+    public func state(container: String) throws -> (status: String, exitCode: Int)? {
+        let result = try runner.run(ProcessSpec(executable, DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
+        guard result.termination.isSuccess else {
+            if result.output.lowercased().contains("no such") { return nil }
+            throw ContainerError(operation: "inspect", message: Self.lastLines(result.output, 1))
+        }
+        let parts = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        guard parts.count == 2 else { return nil }
+        return (String(parts[0]), Int(parts[1]) ?? -1)
+    }
+
+    public func start(container: String) throws { try docker(DockerCommands.start(container: container), operation: "start") }
+
+    public func stop(container: String, graceSeconds: Int) throws {
+        try docker(DockerCommands.stop(container: container, seconds: graceSeconds), operation: "stop", timeout: Double(graceSeconds + 30))
+    }
+
+    public func remove(container: String) throws {
+        let result = try runner.run(ProcessSpec(executable, DockerCommands.removeContainer(container)), timeoutSeconds: 60)
+        if !result.termination.isSuccess && !result.output.lowercased().contains("no such") {
+            throw ContainerError(operation: "rm", message: Self.lastLines(result.output, 1))
+        }
+    }
+
+    public func removeImage(_ image: String) throws {
+        let result = try runner.run(ProcessSpec(executable, DockerCommands.removeImage(image)), timeoutSeconds: 60)
+        if !result.termination.isSuccess && !result.output.lowercased().contains("no such") {
+            throw ContainerError(operation: "rmi", message: Self.lastLines(result.output, 1))
+        }
+    }
+
+    public func imageExists(_ image: String) -> Bool {
+        (try? runner.run(ProcessSpec(executable, DockerCommands.imageExists(image)), timeoutSeconds: 30).termination.isSuccess) ?? false
+    }
+
+    public func logs(container: String, tail: Int) throws -> String {
+        try docker(DockerCommands.logs(container: container, tail: tail), operation: "logs")
+    }
+
+    public func containers(labels: [String]) throws -> [ContainerInfo] {
+        let out = try docker(DockerCommands.listContainers(labels: labels), operation: "ps")
+        return out.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count >= 4 else { return nil }
+            var labels = [String: String]()
+            for pair in fields[3].split(separator: ",") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { labels[String(kv[0])] = String(kv[1]) }
+            }
+            return ContainerInfo(id: String(fields[0]), name: String(fields[1]), running: fields[2] == "running", labels: labels,
+                                 hostPort: fields.count > 4 ? Self.hostPort(fromPorts: String(fields[4])) : nil)
+        }
+    }
+
+    public func images(labels: [String]) throws -> [String] {
+        try docker(DockerCommands.listImages(labels: labels), operation: "images").split(separator: "\n").map(String.init)
+    }
+
+    /// "127.0.0.1:49153->5000/tcp" → 49153.
+    static func hostPort(fromPorts text: String) -> Int? {
+        for mapping in text.split(separator: ",") {
+            guard let arrow = mapping.range(of: "->") else { continue }
+            let left = mapping[..<arrow.lowerBound]
+            if let colon = left.lastIndex(of: ":"), let port = Int(left[left.index(after: colon)...]) { return port }
+        }
+        return nil
+    }
+
+    public func isAvailable() -> Bool {
+        (try? runner.run(ProcessSpec(executable, DockerCommands.info()), timeoutSeconds: 15).termination.isSuccess) ?? false
+    }
+}

@@ -1,0 +1,61 @@
+/// Builds docker's argv, as Kamal's Commands do; the runtime runs them. Tests assert these exactly.
+public enum DockerCommands {
+    /// Build from a tar context on standard input, so only the committed tree is sent.
+    public static func build(tag: String, labels: [(String, String)]) -> [String] {
+        ["build", "--quiet=false", "--force-rm", "--tag", tag] + labelArgs(labels) + ["-"]
+    }
+
+    /// A detached container: env values come from docker's own environment (`-e NAME`), so they
+    /// never appear on a command line; published on loopback only, on a port docker picks.
+    public static func run(_ spec: ContainerSpec) -> [String] {
+        var args = ["run", "--detach", "--name", spec.name]
+        args += labelArgs(spec.labels)
+        for name in spec.envNames { args += ["--env", name] }
+        if let memory = spec.memoryMB { args += ["--memory", "\(memory)m", "--memory-swap", "\(memory)m"] }
+        if let cpus = spec.cpus { args += ["--cpus", String(cpus)] }
+        args += [
+            "--pids-limit", String(spec.pidsLimit),
+            "--restart", "unless-stopped",
+            "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
+            "--security-opt", "no-new-privileges",
+            "--publish", "127.0.0.1::\(spec.internalPort)",
+            "--", spec.image,
+        ]
+        return args
+    }
+
+    public static func port(container: String, internalPort: Int) -> [String] {
+        ["port", "--", container, "\(internalPort)/tcp"]
+    }
+
+    public static func inspectState(container: String) -> [String] {
+        ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}}", "--", container]
+    }
+
+    public static func start(container: String) -> [String] { ["start", "--", container] }
+    public static func stop(container: String, seconds: Int) -> [String] { ["stop", "--time", String(seconds), "--", container] }
+    public static func restart(container: String, seconds: Int) -> [String] { ["restart", "--time", String(seconds), "--", container] }
+    public static func removeContainer(_ container: String) -> [String] { ["rm", "--force", "--volumes", "--", container] }
+    public static func removeImage(_ image: String) -> [String] { ["rmi", "--force", "--", image] }
+    public static func imageExists(_ image: String) -> [String] { ["image", "inspect", "--format", "{{.Id}}", "--", image] }
+    public static func logs(container: String, tail: Int) -> [String] {
+        ["logs", "--timestamps", "--tail", String(tail), "--", container]
+    }
+
+    /// Every container with the label, running or not, one per line: id, name, state, labels.
+    /// Filters are ANDed, so one call can ask for "this app of this Slipway instance".
+    public static func listContainers(labels: [String]) -> [String] {
+        ["ps", "--all", "--no-trunc"] + labels.flatMap { ["--filter", "label=\($0)"] }
+            + ["--format", "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Labels}}\t{{.Ports}}"]
+    }
+
+    public static func listImages(labels: [String]) -> [String] {
+        ["images"] + labels.flatMap { ["--filter", "label=\($0)"] } + ["--format", "{{.Repository}}:{{.Tag}}"]
+    }
+
+    public static func info() -> [String] { ["info", "--format", "{{.ServerVersion}}"] }
+
+    static func labelArgs(_ labels: [(String, String)]) -> [String] {
+        labels.flatMap { ["--label", "\($0.0)=\($0.1)"] }
+    }
+}

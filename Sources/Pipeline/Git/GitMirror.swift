@@ -1,0 +1,80 @@
+import Foundation
+
+/// One bare mirror per app under <data>/repos, cloned in full once and fetched into afterwards.
+public struct GitMirror: GitSource {
+    public let root: String
+    public let runner: any ProcessRunner
+    public let allowLocal: Bool
+    public let timeoutSeconds: Double
+
+    public init(root: String, runner: any ProcessRunner, allowLocal: Bool, timeoutSeconds: Double = 300) {
+        self.root = root
+        self.runner = runner
+        self.allowLocal = allowLocal
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public func path(for appName: String) -> String { root + "/" + appName + ".git" }
+
+    public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
+        _ = try RepositoryURL.validate(app.repoURL, allowLocal: allowLocal)
+        let mirror = path(for: app.name)
+        if FileManager.default.fileExists(atPath: mirror + "/HEAD") {
+            try git(GitCommands.setRemote(mirror: mirror, url: app.repoURL), log: log, cancellation: cancellation)
+            try git(GitCommands.fetch(mirror: mirror), log: log, cancellation: cancellation)
+        } else {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: mirror)
+            try git(GitCommands.cloneMirror(url: app.repoURL, into: mirror), log: log, cancellation: cancellation)
+        }
+        let wanted = revision ?? "refs/heads/\(app.branch)"
+        var sha = try? output(GitCommands.resolve(mirror: mirror, revision: wanted))
+        if sha == nil, let revision, revision.count == 40, revision.allSatisfy(\.isHexDigit) {
+            // A pushed sha that is no longer a branch tip: ask for it explicitly.
+            try? git(GitCommands.fetchCommit(mirror: mirror, sha: revision), log: log, cancellation: cancellation)
+            sha = try? output(GitCommands.resolve(mirror: mirror, revision: revision))
+        }
+        guard let sha, !sha.isEmpty else {
+            throw GitError(message: revision == nil ? "branch \(app.branch) not found in the repository" : "revision \(wanted) not found in the repository")
+        }
+        let fields = try output(GitCommands.describe(mirror: mirror, sha: sha)).split(separator: "\0", omittingEmptySubsequences: false)
+        guard fields.count >= 3 else { throw GitError(message: "cannot read commit \(sha)") }
+        return ResolvedCommit(sha: String(fields[0]), subject: String(fields[1]), author: String(fields[2]))
+    }
+
+    public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
+        let mirror = self.path(for: app.name)
+        let check = try runner.run(ProcessSpec("git", GitCommands.hasFile(mirror: mirror, sha: sha, path: "Dockerfile"),
+                                               environment: GitCommands.environment(allowLocal: allowLocal)), timeoutSeconds: 60)
+        guard check.termination.isSuccess else { throw GitError(message: "no Dockerfile at the repository root") }
+        try git(GitCommands.archive(mirror: mirror, sha: sha, output: path), log: log, cancellation: nil)
+    }
+
+    public func remove(appName: String) {
+        try? FileManager.default.removeItem(atPath: path(for: appName))
+    }
+
+    private func git(_ args: [String], log: DeploymentLog, cancellation: Cancellation?) throws {
+        let spec = ProcessSpec("git", args, environment: GitCommands.environment(allowLocal: allowLocal))
+        log.command(spec)
+        let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
+        if result.cancelled { throw DeploymentCancelled() }
+        if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
+        guard result.termination.isSuccess else {
+            let last = result.output.split(separator: "\n").last.map(String.init) ?? ""
+            throw GitError(message: "git failed (\(result.termination)): \(last)")
+        }
+    }
+
+    private func output(_ args: [String]) throws -> String {
+        let result = try runner.run(ProcessSpec("git", args, environment: GitCommands.environment(allowLocal: allowLocal)), timeoutSeconds: 60)
+        guard result.termination.isSuccess else { throw GitError(message: "git failed (\(result.termination))") }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Thrown by a step when its deployment was cancelled.
+public struct DeploymentCancelled: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "cancelled" }
+}

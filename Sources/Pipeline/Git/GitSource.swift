@@ -1,0 +1,21 @@
+/// A commit resolved for a deployment.
+public struct ResolvedCommit: Sendable, Equatable {
+    public var sha: String
+    public var subject: String
+    public var author: String
+}
+
+/// Where deployments get their source: fetch, resolve and export a tree. A seam for unit tests.
+public protocol GitSource: Sendable {
+    /// Brings the app's mirror up to date and resolves `revision` (a sha, a ref, or nil for the branch head).
+    func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit
+    /// Writes the commit's tree as a tar (a build context), failing when there is no Dockerfile.
+    func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws
+    /// Forgets the app's mirror.
+    func remove(appName: String)
+}
+
+public struct GitError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,41 @@
+/// Checks a repository URL against the transport allowlist before git ever sees it.
+public enum RepositoryURL {
+    public enum Kind: String, Sendable { case https, http, ssh, local }
+
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public let reason: String
+        public var description: String { reason }
+    }
+
+    /// The allowed transport of `url`, or why it is refused.
+    public static func validate(_ url: String, allowLocal: Bool) throws(Invalid) -> Kind {
+        guard !url.isEmpty else { throw Invalid(reason: "repo_url must not be empty") }
+        guard url.utf8.count <= 2048 else { throw Invalid(reason: "repo_url is too long") }
+        // A leading dash would be read by git as an option.
+        guard !url.hasPrefix("-") else { throw Invalid(reason: "repo_url must not start with '-'") }
+        guard !url.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7f }) else {
+            throw Invalid(reason: "repo_url must not contain whitespace or control characters")
+        }
+        let lower = url.lowercased()
+        if lower.hasPrefix("https://") { try requireHost(url, 8); return .https }
+        if lower.hasPrefix("http://") { try requireHost(url, 7); return .http }
+        if lower.hasPrefix("ssh://") { try requireHost(url, 6); return .ssh }
+        if lower.hasPrefix("file://") || url.hasPrefix("/") {
+            guard allowLocal else { throw Invalid(reason: "repo_url: local repositories are not allowed (start slipway with --allow-local-repos)") }
+            return .local
+        }
+        // scp-like "git@github.com:owner/repo.git" is ssh; "::" would be git's transport-helper syntax (ext::, fd::).
+        if let colon = url.firstIndex(of: ":"), !url.contains("::"), !url.contains("://") {
+            let host = url[..<colon]
+            let path = url[url.index(after: colon)...]
+            if !host.isEmpty, !host.contains("/"), !path.isEmpty { return .ssh }
+        }
+        throw Invalid(reason: "repo_url: unsupported transport (use https://, http:// or ssh://)")
+    }
+
+    private static func requireHost(_ url: String, _ schemeLength: Int) throws(Invalid) {
+        let rest = url.dropFirst(schemeLength)
+        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !host.isEmpty, !host.hasPrefix("-") else { throw Invalid(reason: "repo_url has no host") }
+    }
+}

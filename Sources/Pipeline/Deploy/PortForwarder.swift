@@ -32,8 +32,9 @@ public final class PortForwarder: Sendable {
 
     public init(host: String, port: Int) throws {
         self.host = host
-        self.port = port
         listenFD = try Socket.listen(host: host, port: port)
+        // Port 0 asks the kernel for one (tests); the port is what was actually bound.
+        self.port = port == 0 ? Socket.localPort(listenFD) : port
         wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
         let thread = Thread { [self] in acceptLoop() }
         thread.stackSize = 256 * 1024

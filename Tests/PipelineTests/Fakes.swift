@@ -1,0 +1,92 @@
+import Foundation
+import Synchronization
+@testable import Pipeline
+
+/// A container engine in memory: containers "run" a tiny HTTP server of our own so health
+/// checks and the forwarder have something real to talk to.
+final class FakeRuntime: ContainerRuntime {
+    struct State {
+        var calls: [String] = []
+        var images: Set<String> = []
+        var containers: [String: (image: String, running: Bool, server: Int32?)] = [:]
+        var failBuild = false
+        var exitAtOnce = false
+    }
+    let state = Mutex(State())
+
+    var calls: [String] { state.withLock { $0.calls } }
+
+    func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double, log: DeploymentLog, cancellation: Cancellation?) throws {
+        try state.withLock { s in
+            s.calls.append("build \(tag)")
+            if s.failBuild { throw ContainerError(operation: "build", message: "RUN false returned 1") }
+            s.images.insert(tag)
+        }
+    }
+
+    func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
+        let fd = try Socket.listen(host: "127.0.0.1", port: 0)
+        state.withLock { s in
+            s.calls.append("run \(spec.name)")
+            s.containers[spec.name] = (spec.image, !s.exitAtOnce, s.exitAtOnce ? nil : fd)
+        }
+        if state.withLock({ $0.exitAtOnce }) {
+            close(fd)
+        } else {
+            let body = spec.image
+            Thread.detachNewThread {
+                while true {
+                    let c = accept(fd, nil, nil)
+                    if c < 0 { return }
+                    var buf = [UInt8](repeating: 0, count: 4096)
+                    _ = recv(c, &buf, buf.count, 0)
+                    let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+                    _ = send(c, reply, reply.count, Int32(MSG_NOSIGNAL))
+                    close(c)
+                }
+            }
+        }
+        return spec.name
+    }
+
+    func hostPort(container: String, internalPort: Int) throws -> Int {
+        guard let fd = state.withLock({ $0.containers[container]?.server }) else { return 1 }
+        return Socket.localPort(fd)
+    }
+
+    func state(container: String) throws -> (status: String, exitCode: Int)? {
+        state.withLock { s in s.containers[container].map { ($0.running ? "running" : "exited", $0.running ? 0 : 1) } }
+    }
+
+    func start(container: String) throws { state.withLock { $0.calls.append("start \(container)") } }
+    func stop(container: String, graceSeconds: Int) throws { state.withLock { $0.calls.append("stop \(container)") } }
+
+    func remove(container: String) throws {
+        let fd = state.withLock { s -> Int32? in
+            s.calls.append("rm \(container)")
+            return s.containers.removeValue(forKey: container)?.server
+        }
+        if let fd { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    }
+
+    func removeImage(_ image: String) throws { state.withLock { s in s.calls.append("rmi \(image)"); s.images.remove(image) } }
+    func imageExists(_ image: String) -> Bool { state.withLock { $0.images.contains(image) } }
+    func logs(container: String, tail: Int) throws -> String { "fake log line" }
+    func containers(labels: [String]) throws -> [ContainerInfo] { [] }
+    func images(labels: [String]) throws -> [String] { [] }
+    func isAvailable() -> Bool { true }
+}
+
+struct FakeGit: GitSource {
+    var missingDockerfile = false
+
+    func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
+        ResolvedCommit(sha: String(repeating: "a", count: 40), subject: "a commit", author: "T <t@example.com>")
+    }
+
+    func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
+        if missingDockerfile { throw GitError(message: "no Dockerfile at the repository root") }
+    }
+
+    func remove(appName: String) {}
+}

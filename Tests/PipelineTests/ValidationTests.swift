@@ -1,0 +1,78 @@
+import XCTest
+@testable import Pipeline
+
+final class ValidationTests: XCTestCase {
+    func testRepositoryURLs() {
+        let cases: [(String, Bool, RepositoryURL.Kind?)] = [
+            ("https://github.com/a/b.git", false, .https),
+            ("http://127.0.0.1:9000/r.git", false, .http),
+            ("ssh://git@github.com/a/b.git", false, .ssh),
+            ("git@github.com:a/b.git", false, .ssh),
+            ("/srv/repo", false, nil),
+            ("/srv/repo", true, .local),
+            ("file:///srv/repo", true, .local),
+            ("file:///srv/repo", false, nil),
+            ("ftp://x/y", true, nil),
+            ("ext::sh -c touch% /tmp/pwned", true, nil),
+            ("fd::17", true, nil),
+            ("-uhttps://x", true, nil),
+            ("https://x/a b", true, nil),
+            ("https://x/a\u{7}", true, nil),
+            ("https://", true, nil),
+            ("", true, nil),
+            ("relative/path", true, nil),
+        ]
+        for (url, local, expected) in cases {
+            XCTAssertEqual(try? RepositoryURL.validate(url, allowLocal: local), expected, url)
+        }
+    }
+
+    func testBranchNamesFollowCheckRefFormat() {
+        for good in ["main", "feature/x", "release-1.2", "a_b", "v1.0"] { XCTAssertTrue(BranchName.isValid(good), good) }
+        for bad in ["", "-x", "a..b", "x.lock", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "/a", "a/", "a//b",
+                    ".hidden", "a/.b", "a.", "@", "a@{1}", "a\u{1}"] {
+            XCTAssertFalse(BranchName.isValid(bad), bad)
+        }
+    }
+
+    func testAppNames() {
+        XCTAssertTrue(AppName.isValid("my-app-2"))
+        for bad in ["", "My-App", "-a", "a-", "a_b", String(repeating: "a", count: 41), "a.b"] { XCTAssertFalse(AppName.isValid(bad), bad) }
+        XCTAssertEqual(AppName.derive(from: "https://github.com/Owner/My_Repo.git"), "my-repo")
+        XCTAssertEqual(AppName.derive(from: "git@github.com:o/Thing.git/"), "thing")
+        XCTAssertEqual(AppName.derive(from: "/tmp/x/---"), "app")
+    }
+
+    func testEnvNamesAndValues() {
+        XCTAssertNoThrow(try AppValidation.env([("GREETING", "hello world"), ("_X1", "")]))
+        for bad in [("1A", "x"), ("A-B", "x"), ("", "x"), ("A B", "x")] {
+            XCTAssertThrowsError(try AppValidation.env([bad])) { XCTAssertEqual(($0 as? ValidationError)?.field, "env") }
+        }
+        XCTAssertThrowsError(try AppValidation.env([("A", "line\nbreak")]))
+        XCTAssertThrowsError(try AppValidation.env([("A", "nul\u{0}")]))
+    }
+
+    func testSettingsRanges() {
+        XCTAssertThrowsError(try AppValidation.internalPort(0))
+        XCTAssertThrowsError(try AppValidation.internalPort(70000))
+        XCTAssertThrowsError(try AppValidation.healthPath("health"))
+        XCTAssertThrowsError(try AppValidation.healthPath("/a b"))
+        XCTAssertThrowsError(try AppValidation.memoryMB(1))
+        XCTAssertThrowsError(try AppValidation.cpus(0))
+        XCTAssertThrowsError(try AppValidation.ref("--output=/x"))
+        XCTAssertNoThrow(try AppValidation.ref("v1.2.3"))
+    }
+
+    func testDeploymentStateTransitions() {
+        XCTAssertTrue(DeploymentStatus.queued.canMove(to: .cloning))
+        XCTAssertTrue(DeploymentStatus.queued.canMove(to: .starting)) // a rollback skips clone and build
+        XCTAssertTrue(DeploymentStatus.queued.canMove(to: .superseded))
+        XCTAssertFalse(DeploymentStatus.building.canMove(to: .superseded))
+        XCTAssertFalse(DeploymentStatus.checking.canMove(to: .building))
+        XCTAssertTrue(DeploymentStatus.building.canMove(to: .cancelled))
+        for finished in DeploymentStatus.allCases where finished.isFinished {
+            XCTAssertFalse(finished.canMove(to: .failed), "\(finished) is terminal")
+        }
+        XCTAssertEqual(DeploymentStatus.checking.next, .succeeded)
+    }
+}

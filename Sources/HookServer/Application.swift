@@ -44,6 +44,7 @@ final class Application: Sendable {
         router.addHealthRoutes()
         let api = APIContext(service: service, credentials: credentials, config: config)
         router.addAPIRoutes(api)
+        router.addWebhookRoutes(WebhookHandler(service: service))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

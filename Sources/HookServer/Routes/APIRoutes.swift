@@ -113,6 +113,24 @@ extension Router {
             return .text(try api.service.runtimeLogs(app, tail: tail))
         })
 
+        get("/api/apps/{name}/deliveries", api.authenticated { request in
+            let app = try api.app(request)
+            return .json(.array(try api.store.deliveries(appID: app.id).map { d in
+                .object([("time", .string(d.createdAt)), ("event", .from(d.event)), ("delivery_id", .from(d.deliveryID)),
+                         ("result", .string(d.result)), ("deployment_id", .from(d.deploymentID))])
+            }))
+        })
+
+        post("/api/apps/{name}/webhook-secret", api.authenticated { request in
+            let app = try api.app(request)
+            try JSONBody(request).rejectUnknown()
+            let secret = try api.service.rotateWebhookSecret(app)
+            var response = HTTPResponse.json(.object([("webhook_secret", .string(secret)),
+                                                      ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)"))]))
+            response.headers.add("Cache-Control", "no-store")
+            return response
+        })
+
         get("/api/deployments/{id}", api.authenticated { request in .json(try api.deploymentJSON(try api.deployment(request))) })
 
         get("/api/deployments/{id}/log", api.authenticated { request in

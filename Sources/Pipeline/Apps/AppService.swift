@@ -79,6 +79,14 @@ public final class AppService: Sendable {
         return try store.app(id: app.id) ?? app
     }
 
+    /// A new webhook secret; the old one stops working at once.
+    public func rotateWebhookSecret(_ app: App) throws -> String {
+        let secret = Secrets.newWebhookSecret()
+        try store.setWebhookSecret(appID: app.id, secret)
+        Log.info("app \(app.name): webhook secret rotated")
+        return secret
+    }
+
     // MARK: deploying
 
     /// Stores a queued deployment and hands it to the queue.

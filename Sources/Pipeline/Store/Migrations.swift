@@ -66,7 +66,7 @@ enum Migrations {
         -- Rejected deliveries are recorded too, and anyone can send those, so only deliveries that
         -- passed the signature check must be unique.
         CREATE UNIQUE INDEX webhook_deliveries_unique ON webhook_deliveries(delivery_id)
-            WHERE result NOT LIKE 'rejected%';
+            WHERE result NOT LIKE 'rejected%' AND result NOT LIKE 'duplicate%';
         CREATE TABLE env_vars (
             app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
             name TEXT NOT NULL,

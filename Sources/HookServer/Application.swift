@@ -34,7 +34,9 @@ final class Application: Sendable {
         let runner = SpawnedProcessRunner()
         service = try AppService(store: store, runtime: DockerCLI(runner: runner),
                                  git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
-                                 settings: settings)
+                                 settings: settings,
+                                 statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
+                                                                githubHost: config.githubHost, publicURL: config.effectivePublicURL))
         supervisor = AppSupervisor(service: service)
         // Recovery settles what a crash left behind before any new deployment may start.
         service.queue.pause()

@@ -89,4 +89,6 @@ struct FakeGit: GitSource {
     }
 
     func remove(appName: String) {}
+    func generateDeployKey(appName: String) throws -> String { "ssh-ed25519 AAAA fake" }
+    func removeDeployKey(appName: String) {}
 }

@@ -87,6 +87,16 @@ enum CommandLineParser {
             }
             c.containerLabels.append((String(parts[0]), String(parts[1])))
         },
+        Option(flag: "--github-api-url", env: "SLIPWAY_GITHUB_API_URL", valueName: "URL", help: "GitHub REST API for commit statuses (default https://api.github.com)") { c, v, f throws(UsageError) in
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.contains(" ") else {
+                throw UsageError(message: "\(f): expected an http:// or https:// URL, got '\(v)'")
+            }
+            c.githubAPIURL = v
+        },
+        Option(flag: "--github-host", env: "SLIPWAY_GITHUB_HOST", valueName: "HOST", help: "host whose repositories get commit statuses (default github.com)") { c, v, f throws(UsageError) in
+            guard !v.isEmpty, !v.contains("/"), !v.contains(" ") else { throw UsageError(message: "\(f): expected a host name, got '\(v)'") }
+            c.githubHost = v
+        },
         Option(flag: "--drain-timeout", env: "SLIPWAY_DRAIN_TIMEOUT", valueName: "SECONDS", help: "drain period for the old container's connections (default 10)") { c, v, f throws(UsageError) in
             c.drainTimeout = try integer(v, flag: f, in: 0...3600)
         },

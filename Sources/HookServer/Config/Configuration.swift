@@ -19,6 +19,8 @@ struct Configuration: Sendable {
     var drainTimeout = 10
     /// Extra labels for every container and image ("key=value").
     var containerLabels: [(String, String)] = []
+    var githubAPIURL = "https://api.github.com"
+    var githubHost = "github.com"
     var adminPassword: String?
     var apiToken: String?
 

@@ -19,8 +19,17 @@ extension Router {
             settings.cpus = try body.double("cpus")
             let env = try body.stringMap("env") ?? []
             let deploy = try body.bool("deploy") ?? true
+            let gitToken = try body.string("git_token")
+            let githubToken = try body.string("github_token")
             try body.rejectUnknown()
-            let created = try api.service.create(.init(name: name, settings: settings, env: env, deploy: deploy))
+            if let gitToken { try AppValidation.secretToken(gitToken, field: "git_token") }
+            if let githubToken { try AppValidation.secretToken(githubToken, field: "github_token") }
+            // Credentials are stored before the first deployment is queued, so it can use them.
+            var created = try api.service.create(.init(name: name, settings: settings, env: env, deploy: false))
+            if gitToken != nil { try api.service.setGitToken(created.app, gitToken) }
+            if githubToken != nil { try api.service.setGitHubToken(created.app, githubToken) }
+            if gitToken != nil || githubToken != nil { created.app = try api.store.app(id: created.app.id) ?? created.app }
+            if deploy { created.deployment = try api.service.deploy(created.app, trigger: .manual) }
             var json = try api.appJSON(created.app, includeSecret: true)
             if case .object(var pairs) = json, let d = created.deployment {
                 pairs.append(("deployment_id", .from(d.id)))
@@ -47,8 +56,13 @@ extension Router {
             if body.has("memory_mb") { s.memoryMB = try body.int("memory_mb") }
             if body.has("cpus") { s.cpus = try body.double("cpus") }
             let env = try body.stringMap("env")
+            let tokens = (git: body.has("git_token"), github: body.has("github_token"))
+            let gitToken = try body.string("git_token"), githubToken = try body.string("github_token")
             try body.rejectUnknown()
-            return .json(try api.appJSON(try api.service.updateSettings(app, s, env: env)))
+            let updated = try api.service.updateSettings(app, s, env: env)
+            if tokens.git { try api.service.setGitToken(app, gitToken) }
+            if tokens.github { try api.service.setGitHubToken(app, githubToken) }
+            return .json(try api.appJSON(try api.store.app(id: updated.id) ?? updated))
         })
 
         delete("/api/apps/{name}", api.authenticated { request in
@@ -129,6 +143,23 @@ extension Router {
                                                       ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)"))]))
             response.headers.add("Cache-Control", "no-store")
             return response
+        })
+
+        post("/api/apps/{name}/deploy-key", api.authenticated { request in
+            let app = try api.app(request)
+            try JSONBody(request).rejectUnknown()
+            return .json(.object([("public_key", .string(try api.service.generateDeployKey(app)))]), status: 201)
+        })
+
+        get("/api/apps/{name}/deploy-key", api.authenticated { request in
+            let app = try api.app(request)
+            guard let key = app.deployKeyPublic else { throw HTTPError.notFound("\(app.name) has no deploy key") }
+            return .json(.object([("public_key", .string(key))]))
+        })
+
+        delete("/api/apps/{name}/deploy-key", api.authenticated { request in
+            try api.service.removeDeployKey(try api.app(request))
+            return .noContent
         })
 
         get("/api/deployments/{id}", api.authenticated { request in .json(try api.deploymentJSON(try api.deployment(request))) })

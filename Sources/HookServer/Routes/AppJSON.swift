@@ -18,6 +18,10 @@ enum AppJSON {
             ("live_deployment_id", .from(app.liveDeploymentID)),
             ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)")),
             ("created_at", .string(app.createdAt)),
+            // Whether credentials are set, never what they are.
+            ("has_git_token", .bool(app.gitToken != nil)),
+            ("has_github_token", .bool(app.githubToken != nil)),
+            ("deploy_key", .from(app.deployKeyPublic)),
         ]
         if includeSecret { pairs.append(("webhook_secret", .string(app.webhookSecret))) }
         return .object(pairs)

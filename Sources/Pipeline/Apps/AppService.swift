@@ -10,7 +10,8 @@ public final class AppService: Sendable {
     public let queue: DeploymentQueue
     let deployer: Deployer
 
-    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings) throws {
+    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings,
+                statuses: any CommitStatusReporter = NoCommitStatus()) throws {
         self.store = store
         self.runtime = runtime
         self.git = git
@@ -19,7 +20,7 @@ public final class AppService: Sendable {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         forwarders = ForwarderRegistry()
-        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders)
+        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders, statuses: statuses)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
     }
 
@@ -85,6 +86,30 @@ public final class AppService: Sendable {
         try store.setWebhookSecret(appID: app.id, secret)
         Log.info("app \(app.name): webhook secret rotated")
         return secret
+    }
+
+    /// Sets or clears the HTTPS token used to fetch a private repository.
+    public func setGitToken(_ app: App, _ token: String?) throws {
+        if let token { try AppValidation.secretToken(token, field: "git_token") }
+        try store.setCredential(appID: app.id, .gitToken, token)
+    }
+
+    public func setGitHubToken(_ app: App, _ token: String?) throws {
+        if let token { try AppValidation.secretToken(token, field: "github_token") }
+        try store.setCredential(appID: app.id, .githubToken, token)
+    }
+
+    /// Makes a new SSH deploy key (replacing any old one); returns the public key to give GitHub.
+    public func generateDeployKey(_ app: App) throws -> String {
+        let publicKey = try git.generateDeployKey(appName: app.name)
+        try store.setCredential(appID: app.id, .deployKeyPublic, publicKey)
+        Log.info("app \(app.name): new deploy key")
+        return publicKey
+    }
+
+    public func removeDeployKey(_ app: App) throws {
+        git.removeDeployKey(appName: app.name)
+        try store.setCredential(appID: app.id, .deployKeyPublic, nil)
     }
 
     // MARK: deploying

@@ -56,6 +56,13 @@ public enum AppValidation {
         }
     }
 
+    /// Tokens go into an HTTP header, so they must be one line of visible characters.
+    public static func secretToken(_ token: String, field: String) throws(ValidationError) {
+        guard !token.isEmpty, token.utf8.count <= 1024, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw ValidationError(field, "\(field) must be a non-empty token without spaces or control characters")
+        }
+    }
+
     /// A revision given by a user: a branch, tag or sha, never an option.
     public static func ref(_ ref: String) throws(ValidationError) {
         guard !ref.isEmpty, !ref.hasPrefix("-"), ref.utf8.count <= 255,

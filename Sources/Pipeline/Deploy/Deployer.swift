@@ -9,8 +9,13 @@ public final class Deployer: Sendable {
     let git: any GitSource
     let settings: PipelineSettings
     let forwarders: ForwarderRegistry
+    let statuses: any CommitStatusReporter
+    /// Status posts go out in order (pending before success) without holding up the deployment.
+    private let statusQueue = DispatchQueue(label: "slipway.commit-status")
 
-    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, forwarders: ForwarderRegistry) {
+    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, forwarders: ForwarderRegistry,
+                statuses: any CommitStatusReporter = NoCommitStatus()) {
+        self.statuses = statuses
         self.store = store
         self.runtime = runtime
         self.git = git
@@ -52,6 +57,7 @@ public final class Deployer: Sendable {
             deployment.error = message
             deployment.finishedAt = Timestamp.now()
             try? store.save(deployment)
+            notify(app, deployment, cancelled ? .error : .failure, cancelled ? "Deployment cancelled" : "Deployment failed: \(message)")
             let current = try? store.app(id: app.id)
             let restored: AppStatus = current?.liveDeploymentID == nil ? .failed : (statusBefore == .deploying || statusBefore == .new ? .running : statusBefore)
             try? store.setStatus(appID: app.id, restored)
@@ -89,6 +95,7 @@ public final class Deployer: Sendable {
                 if p.d.trigger != .webhook || p.d.commitMessage == nil { p.d.commitMessage = commit.subject }
                 if p.d.trigger != .webhook || p.d.commitAuthor == nil { p.d.commitAuthor = commit.author }
                 log.line("commit \(commit.sha): \(commit.subject) (\(commit.author))")
+                notify(app, p.d, .pending, "Deploying to Slipway")
             }
             try checkCancelled(cancellation)
             try timed(p, .building, "build", log) {
@@ -104,6 +111,7 @@ public final class Deployer: Sendable {
             }
         } else {
             p.d.image = image
+            notify(app, p.d, .pending, "Rolling back on Slipway")
         }
         try checkCancelled(cancellation)
 
@@ -150,6 +158,7 @@ public final class Deployer: Sendable {
         p.createdContainer = nil
         p.builtImage = nil
         log.line("deployment \(p.d.id) is live")
+        notify(app, p.d, .success, "Live on port \(app.port)")
 
         if let previous {
             let drain = settings.drainSeconds, grace = settings.stopGraceSeconds
@@ -163,6 +172,12 @@ public final class Deployer: Sendable {
             }
         }
         pruneImages(app: app, log: log)
+    }
+
+    private func notify(_ app: App, _ d: Deployment, _ state: CommitState, _ description: String) {
+        guard app.githubToken != nil else { return }
+        let statuses = self.statuses
+        statusQueue.async { statuses.report(app: app, deployment: d, state: state, description: description) }
     }
 
     /// Keeps the images of the last N succeeded deployments; history rows stay.

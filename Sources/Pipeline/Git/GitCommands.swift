@@ -1,3 +1,5 @@
+import Foundation
+
 /// Builds git's argv; running them is someone else's job. `--` always comes before URLs and revisions from users.
 public enum GitCommands {
     /// Options on every call: no submodule recursion, no credential helper, only our transports.
@@ -42,16 +44,38 @@ public enum GitCommands {
         base(mirror) + ["archive", "--format=tar", "--output", output, "--end-of-options", sha]
     }
 
-    /// The environment git runs in: never a prompt, only allowed transports.
-    public static func environment(allowLocal: Bool) -> [String: String] {
-        [
+    /// The environment git runs in: never a prompt, only allowed transports. Credentials travel
+    /// here, in the environment, never in argv (which `ps` shows) or in the URL.
+    public static func environment(allowLocal: Bool, token: String? = nil, sshKey: String? = nil, knownHosts: String? = nil) -> [String: String] {
+        var ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+        // Host keys are recorded on first use, in a file of Slipway's own.
+        if let knownHosts { ssh += " -o UserKnownHostsFile=\(shellQuoted(knownHosts))" }
+        if let sshKey { ssh += " -o IdentitiesOnly=yes -i \(shellQuoted(sshKey))" }
+        var env = [
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "/bin/false",
             "SSH_ASKPASS": "/bin/false",
-            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+            "GIT_SSH_COMMAND": ssh,
             "GIT_ALLOW_PROTOCOL": allowLocal ? "https:http:ssh:file" : "https:http:ssh",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_PROTOCOL_FROM_USER": "0",
         ]
+        if let token {
+            // GitHub accepts any user name with a token as the password; x-access-token is its convention.
+            let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
+            env["GIT_CONFIG_COUNT"] = "1"
+            env["GIT_CONFIG_KEY_0"] = "http.extraHeader"
+            env["GIT_CONFIG_VALUE_0"] = "Authorization: Basic \(basic)"
+        }
+        return env
+    }
+
+    /// git runs GIT_SSH_COMMAND through sh; paths are single-quoted for it.
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    public static func generateDeployKey(path: String, comment: String) -> [String] {
+        ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]
     }
 }

@@ -16,28 +16,57 @@ public struct GitMirror: GitSource {
 
     public func path(for appName: String) -> String { root + "/" + appName + ".git" }
 
+    /// Private keys live beside the mirrors, readable by Slipway alone.
+    public var keysDir: String { root + "/../keys" }
+    public var knownHostsPath: String { root + "/../known_hosts" }
+    public func deployKeyPath(for appName: String) -> String { keysDir + "/" + appName + "_ed25519" }
+
+    func environment(for app: App) -> [String: String] {
+        GitCommands.environment(allowLocal: allowLocal, token: app.gitToken,
+                                sshKey: app.deployKeyPublic == nil ? nil : deployKeyPath(for: app.name),
+                                knownHosts: knownHostsPath)
+    }
+
+    /// Makes a new ed25519 deploy key for the app and returns its public half.
+    public func generateDeployKey(appName: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: keysDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = deployKeyPath(for: appName)
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + ".pub")
+        let result = try runner.run(ProcessSpec("ssh-keygen", GitCommands.generateDeployKey(path: path, comment: "slipway-\(appName)")), timeoutSeconds: 30)
+        guard result.termination.isSuccess, let key = FileManager.default.contents(atPath: path + ".pub") else {
+            throw GitError(message: "ssh-keygen failed (\(result.termination))")
+        }
+        return String(decoding: key, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func removeDeployKey(appName: String) {
+        try? FileManager.default.removeItem(atPath: deployKeyPath(for: appName))
+        try? FileManager.default.removeItem(atPath: deployKeyPath(for: appName) + ".pub")
+    }
+
     public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
         _ = try RepositoryURL.validate(app.repoURL, allowLocal: allowLocal)
         let mirror = path(for: app.name)
         if FileManager.default.fileExists(atPath: mirror + "/HEAD") {
-            try git(GitCommands.setRemote(mirror: mirror, url: app.repoURL), log: log, cancellation: cancellation)
-            try git(GitCommands.fetch(mirror: mirror), log: log, cancellation: cancellation)
+            try git(GitCommands.setRemote(mirror: mirror, url: app.repoURL), app: app, log: log, cancellation: cancellation)
+            try git(GitCommands.fetch(mirror: mirror), app: app, log: log, cancellation: cancellation)
         } else {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: mirror)
-            try git(GitCommands.cloneMirror(url: app.repoURL, into: mirror), log: log, cancellation: cancellation)
+            try git(GitCommands.cloneMirror(url: app.repoURL, into: mirror), app: app, log: log, cancellation: cancellation)
         }
         let wanted = revision ?? "refs/heads/\(app.branch)"
-        var sha = try? output(GitCommands.resolve(mirror: mirror, revision: wanted))
+        var sha = try? output(GitCommands.resolve(mirror: mirror, revision: wanted), app: app)
         if sha == nil, let revision, revision.count == 40, revision.allSatisfy(\.isHexDigit) {
             // A pushed sha that is no longer a branch tip: ask for it explicitly.
-            try? git(GitCommands.fetchCommit(mirror: mirror, sha: revision), log: log, cancellation: cancellation)
-            sha = try? output(GitCommands.resolve(mirror: mirror, revision: revision))
+            try? git(GitCommands.fetchCommit(mirror: mirror, sha: revision), app: app, log: log, cancellation: cancellation)
+            sha = try? output(GitCommands.resolve(mirror: mirror, revision: revision), app: app)
         }
         guard let sha, !sha.isEmpty else {
             throw GitError(message: revision == nil ? "branch \(app.branch) not found in the repository" : "revision \(wanted) not found in the repository")
         }
-        let fields = try output(GitCommands.describe(mirror: mirror, sha: sha)).split(separator: "\0", omittingEmptySubsequences: false)
+        let fields = try output(GitCommands.describe(mirror: mirror, sha: sha), app: app).split(separator: "\0", omittingEmptySubsequences: false)
         guard fields.count >= 3 else { throw GitError(message: "cannot read commit \(sha)") }
         return ResolvedCommit(sha: String(fields[0]), subject: String(fields[1]), author: String(fields[2]))
     }
@@ -45,17 +74,18 @@ public struct GitMirror: GitSource {
     public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
         let mirror = self.path(for: app.name)
         let check = try runner.run(ProcessSpec("git", GitCommands.hasFile(mirror: mirror, sha: sha, path: "Dockerfile"),
-                                               environment: GitCommands.environment(allowLocal: allowLocal)), timeoutSeconds: 60)
+                                               environment: environment(for: app)), timeoutSeconds: 60)
         guard check.termination.isSuccess else { throw GitError(message: "no Dockerfile at the repository root") }
-        try git(GitCommands.archive(mirror: mirror, sha: sha, output: path), log: log, cancellation: nil)
+        try git(GitCommands.archive(mirror: mirror, sha: sha, output: path), app: app, log: log, cancellation: nil)
     }
 
     public func remove(appName: String) {
         try? FileManager.default.removeItem(atPath: path(for: appName))
+        removeDeployKey(appName: appName)
     }
 
-    private func git(_ args: [String], log: DeploymentLog, cancellation: Cancellation?) throws {
-        let spec = ProcessSpec("git", args, environment: GitCommands.environment(allowLocal: allowLocal))
+    private func git(_ args: [String], app: App, log: DeploymentLog, cancellation: Cancellation?) throws {
+        let spec = ProcessSpec("git", args, environment: environment(for: app))
         log.command(spec)
         let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
         if result.cancelled { throw DeploymentCancelled() }
@@ -66,8 +96,8 @@ public struct GitMirror: GitSource {
         }
     }
 
-    private func output(_ args: [String]) throws -> String {
-        let result = try runner.run(ProcessSpec("git", args, environment: GitCommands.environment(allowLocal: allowLocal)), timeoutSeconds: 60)
+    private func output(_ args: [String], app: App) throws -> String {
+        let result = try runner.run(ProcessSpec("git", args, environment: environment(for: app)), timeoutSeconds: 60)
         guard result.termination.isSuccess else { throw GitError(message: "git failed (\(result.termination))") }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

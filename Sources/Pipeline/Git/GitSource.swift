@@ -11,8 +11,11 @@ public protocol GitSource: Sendable {
     func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit
     /// Writes the commit's tree as a tar (a build context), failing when there is no Dockerfile.
     func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws
-    /// Forgets the app's mirror.
+    /// Forgets the app's mirror and deploy key.
     func remove(appName: String)
+    /// Makes a new SSH deploy key for the app; returns its public half.
+    func generateDeployKey(appName: String) throws -> String
+    func removeDeployKey(appName: String)
 }
 
 public struct GitError: Error, CustomStringConvertible, Sendable {

@@ -35,7 +35,38 @@ public enum RepositoryURL {
 
     private static func requireHost(_ url: String, _ schemeLength: Int) throws(Invalid) {
         let rest = url.dropFirst(schemeLength)
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        // A password in the URL would show up in logs and the process list; it belongs in git_token.
+        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") || !url.lowercased().hasPrefix("ssh://") {
+            throw Invalid(reason: "repo_url must not contain credentials; set git_token or use a deploy key instead")
+        }
+        let host = authority.split(separator: "@").last ?? ""
         guard !host.isEmpty, !host.hasPrefix("-") else { throw Invalid(reason: "repo_url has no host") }
+    }
+
+    /// "owner/repo" of a URL on `host` (github.com unless configured), for the status API.
+    public static func ownerAndRepository(_ url: String, githubHost: String) -> (owner: String, repo: String)? {
+        var rest: Substring
+        let lower = url.lowercased()
+        if let scheme = lower.range(of: "://") {
+            rest = url[scheme.upperBound...]
+            let authority = rest.prefix { $0 != "/" }
+            let host = authority.split(separator: "@").last.map { $0.split(separator: ":").first ?? $0 } ?? ""
+            guard host.lowercased() == githubHost.lowercased() else { return nil }
+            rest = rest.dropFirst(authority.count)
+        } else if let colon = url.firstIndex(of: ":"), url.hasPrefix("git@") {
+            let host = url[url.index(url.startIndex, offsetBy: 4)..<colon]
+            guard host.lowercased() == githubHost.lowercased() else { return nil }
+            rest = url[url.index(after: colon)...]
+        } else {
+            return nil
+        }
+        let parts = rest.split(separator: "/").map(String.init)
+        guard parts.count >= 2 else { return nil }
+        var repo = parts[parts.count - 1]
+        if repo.hasSuffix(".git") { repo.removeLast(4) }
+        let owner = parts[parts.count - 2]
+        guard !owner.isEmpty, !repo.isEmpty else { return nil }
+        return (owner, repo)
     }
 }

@@ -13,6 +13,12 @@ public struct App: Sendable, Equatable {
     public var status: AppStatus
     public var liveDeploymentID: Int?
     public var createdAt: String
+    /// An HTTPS token for a private repository; never shown or logged.
+    public var gitToken: String?
+    /// The public half of the app's SSH deploy key, when it has one.
+    public var deployKeyPublic: String?
+    /// A GitHub token for posting commit statuses; never shown or logged.
+    public var githubToken: String?
 
     public static let defaultInternalPort = 5000
     public static let defaultHealthPath = "/"

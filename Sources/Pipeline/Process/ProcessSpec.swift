@@ -7,14 +7,18 @@ public struct ProcessSpec: Sendable, Equatable {
     public var workingDirectory: String?
     /// A file whose contents become standard input (a build context tar, for example).
     public var standardInputPath: String?
+    /// Small input (up to a pipe's 64 KiB) given on standard input: the way to hand a process a
+    /// secret without putting it in argv.
+    public var standardInputBytes: [UInt8]?
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                workingDirectory: String? = nil, standardInputPath: String? = nil) {
+                workingDirectory: String? = nil, standardInputPath: String? = nil, standardInputBytes: [UInt8]? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.standardInputPath = standardInputPath
+        self.standardInputBytes = standardInputBytes
     }
 
     /// The command as a log line. Environment values are not shown: they may be secrets.

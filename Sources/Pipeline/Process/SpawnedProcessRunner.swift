@@ -26,7 +26,11 @@ public struct SpawnedProcessRunner: ProcessRunner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if let input = spec.standardInputPath {
+        var inputFDs: [Int32] = [-1, -1]
+        if spec.standardInputBytes != nil {
+            try check("pipe2", pipe2(&inputFDs, O_CLOEXEC))
+            posix_spawn_file_actions_adddup2(&actions, inputFDs[0], 0)
+        } else if let input = spec.standardInputPath {
             posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -71,6 +75,13 @@ public struct SpawnedProcessRunner: ProcessRunner {
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, spec.executable, &actions, &attributes, argv, envp)
         close(writeFD)
+        if let bytes = spec.standardInputBytes {
+            close(inputFDs[0])
+            if rc == 0 {
+                _ = bytes.withUnsafeBytes { Glibc.write(inputFDs[1], $0.baseAddress, min($0.count, 65_536)) }
+            }
+            close(inputFDs[1])
+        }
         guard rc == 0 else { throw ProcessError(operation: "spawn \(spec.executable)", errno: rc) }
 
         return collect(pid: pid, readFD: readFD, timeoutSeconds: timeoutSeconds, cancellation: cancellation, onOutput: onOutput)

@@ -1,6 +1,6 @@
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2]
 
     static func apply(to database: Database) throws {
         try database.write { conn in
@@ -79,6 +79,15 @@ enum Migrations {
         );
         """)
         try importSeedApps(conn)
+    }
+
+    /// Deploy credentials for private repositories, and a token for GitHub commit statuses.
+    private static func v2(_ conn: Connection) throws {
+        try conn.execute("""
+        ALTER TABLE apps ADD COLUMN git_token TEXT;
+        ALTER TABLE apps ADD COLUMN deploy_key_public TEXT;
+        ALTER TABLE apps ADD COLUMN github_token TEXT;
+        """)
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

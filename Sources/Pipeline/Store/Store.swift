@@ -30,13 +30,14 @@ public final class Store: Sendable {
 
     // MARK: apps
 
-    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at"
+    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token"
 
     static func app(from row: Row) -> App {
         App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.int(4),
             internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
             webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
-            liveDeploymentID: row.optionalInt(11), createdAt: row.string(12))
+            liveDeploymentID: row.optionalInt(11), createdAt: row.string(12), gitToken: row.optionalString(13),
+            deployKeyPublic: row.optionalString(14), githubToken: row.optionalString(15))
     }
 
     public func apps() throws -> [App] {
@@ -91,6 +92,17 @@ public final class Store: Sendable {
 
     public func setWebhookSecret(appID: Int, _ secret: String) throws {
         try database.write { try $0.execute("UPDATE apps SET webhook_secret = ? WHERE id = ?", secret, appID) }
+    }
+
+    /// Sets or clears (nil) one credential column.
+    public func setCredential(appID: Int, _ column: CredentialColumn, _ value: String?) throws {
+        try database.write { try $0.execute("UPDATE apps SET \(column.rawValue) = ? WHERE id = ?", value, appID) }
+    }
+
+    public enum CredentialColumn: String, Sendable {
+        case gitToken = "git_token"
+        case deployKeyPublic = "deploy_key_public"
+        case githubToken = "github_token"
     }
 
     public func deleteApp(id: Int) throws {

@@ -52,22 +52,25 @@ final class Application: Sendable {
 
     /// Serves until SIGTERM or SIGINT; returns the exit code.
     func run() -> Int32 {
-        let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [server] in
-                Log.info("received signal \(sig): finishing in-flight requests")
-                server.shutdown()
-            }
-            source.resume()
-            return source
+        // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
+        // them with sigwait, so a signal arriving at any moment is never lost.
+        let signalThread = Thread { [server] in
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGTERM)
+            sigaddset(&set, SIGINT)
+            var received: Int32 = 0
+            while sigwait(&set, &received) != 0 {}
+            Log.info("received signal \(received): finishing in-flight requests")
+            server.shutdown()
         }
+        signalThread.start()
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         server.run()
-        signals.forEach { $0.cancel() }
         supervisor.stop()
         service.shutdown()
+        store.checkpoint()
         Log.info("stopped")
         return 0
     }

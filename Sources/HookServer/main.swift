@@ -5,6 +5,13 @@ import Pipeline
 
 // A client that disappears mid-write must give EPIPE, not kill the process.
 signal(SIGPIPE, SIG_IGN)
+// Blocked here, before any thread exists, so every thread inherits the mask and only the
+// server's sigwait thread ever takes these signals. Children get them unblocked again.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGTERM)
+sigaddset(&stopSignals, SIGINT)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
 let command: Command
 do {

@@ -9,8 +9,8 @@ extension Router {
 
         post("/api/apps", api.authenticated { request in
             var body = try JSONBody(request, allowEmpty: false)
-            guard let repo = try body.string("repo_url") else { throw ValidationError("repo_url", "repo_url is required") }
-            var settings = AppSettings(repoURL: repo)
+            let repo = try body.string("repo_url")
+            var settings = AppSettings(repoURL: repo ?? "")
             let name = try body.string("name")
             if let v = try body.string("branch") { settings.branch = v }
             if let v = try body.int("internal_port") { settings.internalPort = v }
@@ -21,7 +21,9 @@ extension Router {
             let deploy = try body.bool("deploy") ?? true
             let gitToken = try body.string("git_token")
             let githubToken = try body.string("github_token")
+            // Unknown fields first: a misspelt "repo_url" should be named as such.
             try body.rejectUnknown()
+            guard repo != nil else { throw ValidationError("repo_url", "repo_url is required") }
             if let gitToken { try AppValidation.secretToken(gitToken, field: "git_token") }
             if let githubToken { try AppValidation.secretToken(githubToken, field: "github_token") }
             // Credentials are stored before the first deployment is queued, so it can use them.

@@ -12,6 +12,11 @@ public final class Store: Sendable {
         try Migrations.apply(to: database)
     }
 
+    /// Folds the WAL back into the database file, for a tidy exit.
+    public func checkpoint() {
+        _ = try? database.read { try $0.query("PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     public var schemaVersion: Int {
         (try? database.read { try $0.queryOne("PRAGMA user_version")?.int(0) }) ?? 0
     }

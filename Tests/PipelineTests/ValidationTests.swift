@@ -50,6 +50,7 @@ final class ValidationTests: XCTestCase {
         }
         XCTAssertThrowsError(try AppValidation.env([("A", "line\nbreak")]))
         XCTAssertThrowsError(try AppValidation.env([("A", "nul\u{0}")]))
+        XCTAssertThrowsError(try AppValidation.env([("A", "1"), ("A", "2")])) { XCTAssertTrue(($0 as? ValidationError)?.message.contains("more than once") == true) }
     }
 
     func testSettingsRanges() {

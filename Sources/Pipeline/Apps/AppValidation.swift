@@ -50,7 +50,9 @@ public enum AppValidation {
     }
 
     public static func env(_ pairs: [(String, String)]) throws(ValidationError) {
+        var seen = Set<String>()
         for (name, value) in pairs {
+            guard seen.insert(name).inserted else { throw ValidationError("env", "env: \(name) is given more than once") }
             try envName(name)
             try envValue(name, value)
         }

@@ -91,8 +91,10 @@ public struct GitMirror: GitSource {
         if result.cancelled { throw DeploymentCancelled() }
         if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
         guard result.termination.isSuccess else {
-            let last = result.output.split(separator: "\n").last.map(String.init) ?? ""
-            throw GitError(message: "git failed (\(result.termination)): \(last)")
+            // git's own diagnosis is its "fatal:" line; the lines after it are advice.
+            let lines = result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let reason = lines.first { $0.hasPrefix("fatal:") } ?? lines.first { $0.hasPrefix("error:") } ?? lines.last ?? ""
+            throw GitError(message: "git failed (\(result.termination)): \(reason)")
         }
     }
 

@@ -33,6 +33,10 @@ public final class AppSupervisor: Sendable {
             try store.save(d)
             Log.warning("deployment \(d.id) of \(d.appName) was interrupted by a restart")
         }
+        // Build contexts are only needed while their build runs; none runs now.
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: service.settings.buildsDir)) ?? [] {
+            try? FileManager.default.removeItem(atPath: service.settings.buildsDir + "/" + file)
+        }
         for app in try store.apps() {
             if app.status == .deploying {
                 try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)

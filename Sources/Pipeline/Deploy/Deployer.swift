@@ -125,7 +125,16 @@ public final class Deployer: Sendable {
             try? runtime.remove(container: spec.name)
             p.createdContainer = spec.name
             p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
-            hostPort = try runtime.hostPort(container: spec.name, internalPort: app.internalPort)
+            do {
+                hostPort = try runtime.hostPort(container: spec.name, internalPort: app.internalPort)
+            } catch {
+                // No published port usually means the container already died (and docker is
+                // between restarts); say that rather than docker's complaint about ports.
+                if let state = try? runtime.state(container: spec.name), state.status != "running" {
+                    throw DeployError("the container exited (exit code \(state.exitCode)) right after it started")
+                }
+                throw error
+            }
             log.line("container \(spec.name) listening on 127.0.0.1:\(hostPort)")
         }
 

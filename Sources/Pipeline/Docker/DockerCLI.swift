@@ -65,7 +65,12 @@ public struct DockerCLI: ContainerRuntime {
             throw ContainerError(operation: "inspect", message: Self.lastLines(result.output, 1))
         }
         let parts = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-        guard parts.count == 2 else { return nil }
+        guard parts.count >= 2 else { return nil }
+        // A container its restart policy brought back has exited at least once: report it as
+        // restarting, since for a new deployment that is a failure, not health.
+        if parts[0] == "running", parts.count > 2, let restarts = Int(parts[2]), restarts > 0 {
+            return ("restarting", Int(parts[1]) ?? -1)
+        }
         return (String(parts[0]), Int(parts[1]) ?? -1)
     }
 

@@ -29,7 +29,7 @@ public enum DockerCommands {
     }
 
     public static func inspectState(container: String) -> [String] {
-        ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}}", "--", container]
+        ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "--", container]
     }
 
     public static func start(container: String) -> [String] { ["start", "--", container] }

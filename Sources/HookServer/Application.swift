@@ -47,6 +47,10 @@ final class Application: Sendable {
         let api = APIContext(service: service, credentials: credentials, config: config)
         router.addAPIRoutes(api)
         router.addWebhookRoutes(WebhookHandler(service: service))
+        // Templates are parsed now: a missing or broken one stops start-up, not a request.
+        let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
+        router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
+                                       sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

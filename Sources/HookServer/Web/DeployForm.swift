@@ -1,0 +1,65 @@
+import Pipeline
+
+/// The deploy form and the settings forms, read into validated values.
+struct DeployForm {
+    var name: String?
+    var settings: AppSettings
+    var env: [(String, String)]
+
+    init(_ form: [String: String]) throws {
+        let repo = (form["repo_url"] ?? "").trimmingSpaces()
+        guard !repo.isEmpty else { throw ValidationError("repo_url", "Enter the repository URL.") }
+        let name = (form["name"] ?? "").trimmingSpaces()
+        self.name = name.isEmpty ? nil : String(name)
+        settings = try Self.settings(form, base: nil, repo: String(repo))
+        env = try Self.env(form["env"] ?? "", keeping: [])
+    }
+
+    static func settings(of app: App) -> AppSettings {
+        AppSettings(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
+                    memoryMB: app.memoryMB, cpus: app.cpus)
+    }
+
+    static func settings(_ form: [String: String], base: App?, repo: String? = nil) throws -> AppSettings {
+        var s = base.map(settings(of:)) ?? AppSettings(repoURL: repo ?? "")
+        if let repo { s.repoURL = repo } else if let r = form["repo_url"]?.trimmingSpaces(), !r.isEmpty { s.repoURL = String(r) }
+        if let b = form["branch"]?.trimmingSpaces(), !b.isEmpty { s.branch = String(b) }
+        if let p = form["internal_port"]?.trimmingSpaces(), !p.isEmpty {
+            guard let n = Int(p) else { throw ValidationError("internal_port", "internal_port must be a number") }
+            s.internalPort = n
+        }
+        if let h = form["health_path"]?.trimmingSpaces(), !h.isEmpty { s.healthPath = String(h) }
+        if let m = form["memory_mb"]?.trimmingSpaces() {
+            if m.isEmpty { s.memoryMB = nil } else {
+                guard let n = Int(m) else { throw ValidationError("memory_mb", "memory_mb must be a whole number of MB") }
+                s.memoryMB = n
+            }
+        }
+        if let c = form["cpus"]?.trimmingSpaces() {
+            if c.isEmpty { s.cpus = nil } else {
+                guard let n = Double(c) else { throw ValidationError("cpus", "cpus must be a number") }
+                s.cpus = n
+            }
+        }
+        return s
+    }
+
+    /// The mask shown in place of a stored value; a line left as NAME=<mask> keeps it.
+    static let mask = "********"
+
+    /// "NAME=value" per line; blank lines and # comments are skipped.
+    static func env(_ text: String, keeping current: [(name: String, value: String)]) throws -> [(String, String)] {
+        var out = [(String, String)]()
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            let line = raw.trimmingSpaces()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "=") else { throw ValidationError("env", "env: each line must be NAME=value") }
+            let name = String(line[..<eq]).trimmingCharacters(in: .whitespaces)
+            var value = String(line[line.index(after: eq)...])
+            if value == mask, let old = current.first(where: { $0.name == name }) { value = old.value }
+            out.append((name, value))
+        }
+        try AppValidation.env(out)
+        return out
+    }
+}

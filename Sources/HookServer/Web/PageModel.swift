@@ -1,0 +1,70 @@
+import Foundation
+import Pipeline
+
+/// Turns apps and deployments into what templates show.
+enum PageModel {
+    static func app(_ a: App, config: Configuration, live: Deployment?, busy: Bool) -> TemplateValue {
+        let url = "http://\(config.effectiveAppsHost):\(a.port)"
+        let status = busy && a.status != .deploying ? "deploying" : a.status.rawValue
+        return .object([
+            "name": .string(a.name),
+            "repo_url": .string(a.repoURL),
+            "repo_linkable": .bool(HTML.isLinkable(a.repoURL)),
+            "branch": .string(a.branch),
+            "port": .string(String(a.port)),
+            "url": .string(url),
+            "status": .string(status),
+            "status_label": .string(label(status)),
+            "is_stopped": .bool(a.status == .stopped),
+            "has_live": .bool(a.liveDeploymentID != nil),
+            "internal_port": .string(String(a.internalPort)),
+            "health_path": .string(a.healthPath),
+            "memory_mb": .string(a.memoryMB.map(String.init) ?? ""),
+            "cpus": .string(a.cpus.map { String($0) } ?? ""),
+            "live": live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false),
+            "created_at": .string(a.createdAt),
+            "has_git_token": .bool(a.gitToken != nil),
+            "has_github_token": .bool(a.githubToken != nil),
+            "deploy_key": .string(a.deployKeyPublic ?? ""),
+        ])
+    }
+
+    static func deployment(_ d: Deployment, liveID: Int?, canRollback: Bool = false) -> TemplateValue {
+        .object([
+            "id": .string(String(d.id)),
+            "status": .string(d.status.rawValue),
+            "status_label": .string(label(d.status.rawValue)),
+            "trigger": .string(d.trigger.rawValue),
+            "sha": .string(d.commitSHA ?? ""),
+            "short_sha": .string(String((d.commitSHA ?? "").prefix(7))),
+            "subject": .string(d.commitMessage ?? ""),
+            "author": .string(d.commitAuthor ?? ""),
+            "error": .string(d.error ?? ""),
+            "created_at": .string(d.createdAt),
+            "started_at": .string(d.startedAt ?? ""),
+            "duration": .string(d.durationMilliseconds.map(duration) ?? ""),
+            "is_live": .bool(d.id == liveID),
+            "finished": .bool(d.status.isFinished),
+            "running": .bool(!d.status.isFinished),
+            "can_rollback": .bool(canRollback),
+            "source": .string(d.sourceDeploymentID.map(String.init) ?? ""),
+            "steps": .list(d.steps.map { .object(["name": .string($0.name), "duration": .string(duration($0.milliseconds))]) }),
+        ])
+    }
+
+    static func duration(_ ms: Int) -> String {
+        ms < 1000 ? "\(ms) ms" : ms < 60_000 ? String(format: "%.1f s", Double(ms) / 1000) : "\(ms / 60_000) min \(ms % 60_000 / 1000) s"
+    }
+
+    static func label(_ status: String) -> String {
+        switch status {
+        case "running": return "Running"
+        case "stopped": return "Stopped"
+        case "crashed": return "Crashed"
+        case "failed": return "Failed"
+        case "deploying": return "Deploying"
+        case "new": return "New"
+        default: return status.prefix(1).uppercased() + status.dropFirst()
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Pipeline
+import SlipwayCrypto
+
+/// What the dashboard's handlers share, and the checks every page and action goes through.
+struct WebContext: Sendable {
+    let service: AppService
+    let credentials: Credentials
+    let config: Configuration
+    let renderer: TemplateRenderer
+    let sessions: SessionStore
+    let throttle: LoginThrottle
+    let supervisor: AppSupervisor
+
+    var store: Store { service.store }
+    var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }
+
+    /// Headers on every HTML page: no framing, no outside resources, nothing cached.
+    static let pageHeaders: [(String, String)] = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+    ]
+
+    func page(_ template: String, _ context: [String: TemplateValue], session: Session?, title: String, status: Int = 200) throws -> HTTPResponse {
+        var fields = context
+        fields["title"] = .string(title)
+        if let session {
+            fields["csrf"] = .string(session.csrfToken)
+            fields["logged_in"] = true
+        }
+        fields["docker_unavailable"] = .bool(session != nil && !supervisor.isDockerAvailable)
+        let html = try renderer.page(template, .object(fields))
+        return HTTPResponse(status: status, headers: Self.pageHeaders, body: .bytes(Array(html.utf8)))
+    }
+
+    /// The session, or a redirect to the login page.
+    func requireSession(_ request: HTTPRequest) throws -> Session {
+        guard let session = sessions.session(for: request) else { throw LoginRequired() }
+        return session
+    }
+
+    /// Every state change: a session, a same-origin request, and the session's CSRF token.
+    func requireAction(_ request: HTTPRequest) throws -> (Session, [String: String]) {
+        try requireSameOrigin(request)
+        let session = try requireSession(request)
+        let form = try self.form(request)
+        let given = Array((form["csrf"] ?? "").utf8), expected = Array(session.csrfToken.utf8)
+        guard Crypto.constantTimeEqual(given, expected) else {
+            throw HTTPError(403, "invalid or missing CSRF token; reload the page and try again")
+        }
+        return (session, form)
+    }
+
+    /// Browsers say where a request comes from; a cross-site POST is refused whatever it carries.
+    func requireSameOrigin(_ request: HTTPRequest) throws {
+        if let site = request.headers["Sec-Fetch-Site"]?.lowercased(), site != "same-origin", site != "none" {
+            throw HTTPError(403, "cross-site request refused")
+        }
+        if let origin = request.headers["Origin"] {
+            let host = request.headers["Host"] ?? ""
+            let allowed = ["http://\(host)", "https://\(host)", config.effectivePublicURL]
+            guard allowed.contains(where: { $0.caseInsensitiveEquals(origin) }) else {
+                throw HTTPError(403, "cross-origin request refused")
+            }
+        }
+    }
+
+    func form(_ request: HTTPRequest) throws -> [String: String] {
+        if request.body.isEmpty { return [:] }
+        let type = (request.headers["Content-Type"] ?? "").lowercased()
+        guard type.hasPrefix("application/x-www-form-urlencoded") else { throw HTTPError(415, "forms must be application/x-www-form-urlencoded") }
+        return FormDecoding.decode(String(decoding: request.body, as: UTF8.self))
+    }
+
+    func app(_ request: HTTPRequest) throws -> App {
+        let name = request.parameter("name")
+        guard let app = try store.app(named: name) else { throw HTTPError.notFound("no app named \(name)") }
+        return app
+    }
+
+    func cookieHeader(_ value: String, maxAge: Int?) -> String {
+        var cookie = "\(SessionStore.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict"
+        if let maxAge { cookie += "; Max-Age=\(maxAge)" }
+        if secureCookies { cookie += "; Secure" }
+        return cookie
+    }
+}
+
+/// Thrown when a page needs a login: becomes a redirect to /login.
+struct LoginRequired: HTTPResponseError {
+    var status: Int { 303 }
+    var message: String { "log in first" }
+    var extraHeaders: [(String, String)] { [("Location", "/login")] }
+}

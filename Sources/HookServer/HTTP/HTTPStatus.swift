@@ -30,6 +30,7 @@ enum HTTPStatus {
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
         case 505: return "HTTP Version Not Supported"
+        case 507: return "Insufficient Storage"
         default: return "Status \(code)"
         }
     }

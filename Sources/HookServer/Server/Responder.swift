@@ -25,6 +25,9 @@ struct Responder: Sendable {
                 return try route.handler(request)
             } catch let error as any HTTPResponseError {
                 return .error(error, path: request.path)
+            } catch let error as SQLiteError where error.isDiskFull {
+                Log.error("\(request.method) \(request.path) failed: \(error)")
+                return .error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
             } catch {
                 // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
                 Log.error("\(request.method) \(request.path) failed: \(error)")

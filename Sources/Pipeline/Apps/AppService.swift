@@ -19,6 +19,7 @@ public final class AppService: Sendable {
         for dir in [settings.reposDir, settings.logsDir, settings.buildsDir] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
+        DiskReserve(dataDir: settings.dataDir).ensure()
         forwarders = ForwarderRegistry()
         deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders, statuses: statuses)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)

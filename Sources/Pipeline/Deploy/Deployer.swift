@@ -12,10 +12,12 @@ public final class Deployer: Sendable {
     let statuses: any CommitStatusReporter
     /// Status posts go out in order (pending before success) without holding up the deployment.
     private let statusQueue = DispatchQueue(label: "slipway.commit-status")
+    let reserve: DiskReserve
 
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, forwarders: ForwarderRegistry,
                 statuses: any CommitStatusReporter = NoCommitStatus()) {
         self.statuses = statuses
+        self.reserve = DiskReserve(dataDir: settings.dataDir)
         self.store = store
         self.runtime = runtime
         self.git = git
@@ -56,12 +58,18 @@ public final class Deployer: Sendable {
             deployment.status = cancelled ? .cancelled : .failed
             deployment.error = message
             deployment.finishedAt = Timestamp.now()
-            try? store.save(deployment)
+            let failed = deployment
+            do {
+                try reserve.writing { try store.save(failed) }
+            } catch {
+                Log.error("deployment \(failed.id): cannot record its failure: \(error)")
+            }
             notify(app, deployment, cancelled ? .error : .failure, cancelled ? "Deployment cancelled" : "Deployment failed: \(message)")
             let current = try? store.app(id: app.id)
             let restored: AppStatus = current?.liveDeploymentID == nil ? .failed : (statusBefore == .deploying || statusBefore == .new ? .running : statusBefore)
-            try? store.setStatus(appID: app.id, restored)
+            try? reserve.writing { try store.setStatus(appID: app.id, restored) }
         }
+        reserve.ensure()
     }
 
     /// The deployment being run, and what it created that a failure must remove.

@@ -16,7 +16,10 @@ DOCKER_START_TIMEOUT=60
 
 # sqlite3: the E2E tests read the journal mode of the server's database.
 # procps: pgrep, used below to tell a dead engine from one that is starting.
-DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps)
+# openssh-server: the deploy-key test clones over ssh from a private sshd on loopback
+# (the tests start their own sshd on a free port, with its own config and keys).
+# openssh-client: ssh-keygen for deploy keys, and ssh for git's ssh transport.
+DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server)
 
 log() { printf 'test-env: %s\n' "$*"; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,276 @@
+"""Helpers shared by the webhook and private-repository end-to-end tests.
+
+A thin JSON API client with deadline-bound waits, the app's public port,
+the Docker cleanup by label, and a `ps` watcher that looks for secrets on
+command lines. Standard library only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import subprocess
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional
+
+from conftest import API_TOKEN, HOST, HttpResult, SlipwayServer, tail
+
+TEST_LABEL = "slipway.test=1"
+HEALTH_TIMEOUT_S = 15
+DRAIN_TIMEOUT_S = 1
+# Below the kernel's ephemeral ports (32768 and up: Docker's published ports, free_port())
+# and apart from test_pipeline.py's 20000-29999.
+APP_PORT_RANGE = (12000, 19999)
+
+# A whole deployment of the busybox test app (clone, build, start, check, swap).
+DEPLOY_TIMEOUT_S = 90.0
+SERVE_TIMEOUT_S = 30.0
+
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted"})
+
+
+def poll(probe: Callable[[], tuple[bool, Any]], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Calls `probe` until it says done; returns its value. Fails naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, value = probe()
+        if done:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {value!r}")
+        time.sleep(interval)
+
+
+# --- Ports ------------------------------------------------------------------------------
+
+
+def port_is_free(port: int) -> bool:
+    for host in ("0.0.0.0", HOST):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                s.listen(1)
+            except OSError:
+                return False
+    return True
+
+
+def free_port_range(count: int) -> tuple[int, int]:
+    """`count` consecutive bindable ports in APP_PORT_RANGE, from a random start."""
+    low, high = APP_PORT_RANGE
+    rng = random.SystemRandom()
+    for _ in range(200):
+        start = rng.randrange(low, high - count + 2)
+        if all(port_is_free(p) for p in range(start, start + count)):
+            return start, start + count - 1
+    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")
+
+
+def server_flags(low: int, high: int, *, allow_local: bool = False, extra: Iterable[str] = ()) -> list[str]:
+    flags = ["--app-ports", f"{low}-{high}", "--container-label", TEST_LABEL,
+             "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S), *extra]
+    if allow_local:
+        flags.insert(0, "--allow-local-repos")
+    return flags
+
+
+# --- The app's public port ----------------------------------------------------------------
+
+
+def fetch(port: int, path: str = "/", timeout: float = 3.0) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace").strip()
+    finally:
+        conn.close()
+
+
+def try_fetch(port: int) -> tuple[int, str] | str:
+    try:
+        return fetch(port)
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def wait_serving(port: int, body: str, timeout: float = SERVE_TIMEOUT_S) -> None:
+    def probe():
+        seen = try_fetch(port)
+        return seen == (200, body), seen
+
+    poll(probe, timeout, f"port {port} to answer 200 {body!r}")
+
+
+# --- Docker ------------------------------------------------------------------------------
+
+
+def _docker(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def labelled(kind: str, *labels: str) -> list[str]:
+    """Ids of containers (kind "ps") or images (kind "images") carrying every label."""
+    filters = [a for label in labels for a in ("--filter", f"label={label}")]
+    args = ["ps", "-a", "-q", "--no-trunc", *filters] if kind == "ps" else ["images", "-q", "--no-trunc", *filters]
+    proc = _docker(*args)
+    assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr.strip()}"
+    return list(dict.fromkeys(proc.stdout.split()))
+
+
+def remove_docker_objects(app_prefix: str) -> list[str]:
+    """Removes containers, then images, labelled slipway.test=1 whose slipway.app starts with
+    `app_prefix`; returns what could not be removed. Nothing without both labels is touched."""
+    problems: list[str] = []
+    rows = _docker("ps", "-a", "--no-trunc", "--filter", f"label={TEST_LABEL}",
+                   "--format", '{{.ID}}\t{{.Label "slipway.app"}}').stdout
+    doomed = [cid for cid, _, app in (r.partition("\t") for r in rows.splitlines()) if app.startswith(app_prefix)]
+    if doomed:
+        proc = _docker("rm", "-f", "-v", *doomed, timeout=120)
+        if proc.returncode != 0:
+            problems.append(f"docker rm: {proc.stderr.strip()}")
+    image_ids = labelled("images", TEST_LABEL)
+    if image_ids:
+        rows = _docker("image", "inspect", "--format", '{{.Id}}\t{{index .Config.Labels "slipway.app"}}',
+                       *image_ids).stdout
+        for iid, _, app in (r.partition("\t") for r in rows.splitlines()):
+            if app.startswith(app_prefix):
+                proc = _docker("rmi", "-f", iid)
+                if proc.returncode != 0 and "No such image" not in proc.stderr:
+                    problems.append(f"docker rmi {iid}: {proc.stderr.strip()}")
+    return problems
+
+
+# --- Secrets on command lines -------------------------------------------------------------
+
+
+class PsWatcher(threading.Thread):
+    """Samples `ps -eo args` in a loop until stopped, keeping every line that contains a needle.
+
+    Runs while a deployment does, so the short-lived git, ssh and curl
+    processes it spawns have a chance to be seen.
+    """
+
+    def __init__(self, *needles: str, max_seconds: float = 120.0, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.needles = [n for n in needles if n]
+        self.hits: list[str] = []
+        self.samples = 0
+        self.interval = interval
+        self._halt = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+
+    def run(self) -> None:
+        while not self._halt.is_set() and time.monotonic() < self._deadline:
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
+            self.samples += 1
+            self.hits += [line for line in out.splitlines() if any(n in line for n in self.needles)]
+            self._halt.wait(self.interval)
+
+    def __enter__(self) -> "PsWatcher":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(15)
+        assert not self.is_alive(), "ps watcher did not stop"
+
+    def assert_clean(self, what: str) -> None:
+        assert self.samples > 0, "the ps watcher took no sample"
+        assert not self.hits, f"{what} appeared on a command line in `ps -eo args`: {self.hits[:3]}"
+
+
+# --- The JSON API ---------------------------------------------------------------------------
+
+NO_BODY = object()
+
+
+class Api:
+    def __init__(self, server: SlipwayServer):
+        self.server = server
+
+    def request(self, method: str, path: str, body: Any = NO_BODY, *, token: Optional[str] = API_TOKEN,
+                timeout: float = 20.0) -> HttpResult:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not NO_BODY:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        return self.server.request(method, path, headers=headers, body=data, timeout=timeout)
+
+    def expect(self, status: int, method: str, path: str, body: Any = NO_BODY, **kw) -> Any:
+        """The request answers `status`; returns the parsed JSON (None for an empty body)."""
+        resp = self.request(method, path, body, **kw)
+        shown = "" if body is NO_BODY else f" {json.dumps(body)[:300]}"
+        assert resp.status == status, (
+            f"{method} {path}{shown}: expected {status}, got {resp.status}: {resp.body[:800]!r}\n"
+            f"server stderr tail:\n{tail(self.server.stderr_text(), 15)}"
+        )
+        if not resp.body:
+            return None
+        ctype = resp.headers.get("content-type", "")
+        return resp.json() if ctype.startswith("application/json") else resp.body.decode(errors="replace")
+
+    def create(self, name: str, repo_url: str, **settings) -> dict:
+        app = self.expect(201, "POST", "/api/apps", {"repo_url": repo_url, "name": name, **settings})
+        assert app["name"] == name, app
+        return app
+
+    def delete(self, name: str) -> None:
+        resp = self.request("DELETE", f"/api/apps/{name}", timeout=60)
+        assert resp.status in (204, 404), f"DELETE /api/apps/{name}: {resp.status} {resp.body[:300]!r}"
+
+    def app(self, name: str) -> dict:
+        return self.expect(200, "GET", f"/api/apps/{name}")
+
+    def deployment(self, dep_id: int) -> dict:
+        return self.expect(200, "GET", f"/api/deployments/{dep_id}")
+
+    def deployments(self, name: str, limit: int = 50) -> list[dict]:
+        return self.expect(200, "GET", f"/api/apps/{name}/deployments?limit={limit}")
+
+    def deliveries(self, name: str) -> list[dict]:
+        return self.expect(200, "GET", f"/api/apps/{name}/deliveries")
+
+    def log(self, dep_id: int) -> str:
+        resp = self.request("GET", f"/api/deployments/{dep_id}/log")
+        assert resp.status == 200, f"GET /api/deployments/{dep_id}/log: {resp.status} {resp.body[:300]!r}"
+        return resp.body.decode(errors="replace")
+
+    def describe(self, dep: dict) -> str:
+        try:
+            log = tail(self.log(dep["id"]), 60)
+        except Exception as exc:  # a diagnostic only; never hide the real failure
+            log = f"(log unavailable: {exc})"
+        return (f"deployment {json.dumps(dep, indent=1)}\n--- deployment log (tail) ---\n{log}\n"
+                f"--- server stderr (tail) ---\n{tail(self.server.stderr_text(), 20)}")
+
+    def wait_finished(self, dep_id: int, timeout: float = DEPLOY_TIMEOUT_S) -> dict:
+        """Polls the deployment until it reaches a final status; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dep = self.deployment(dep_id)
+            if dep["status"] in FINISHED:
+                return dep
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"deployment {dep_id} still {dep['status']!r} after {timeout:.0f}s\n"
+                                     + self.describe(dep))
+            time.sleep(0.1)
+
+    def finish(self, dep_id: int, status: str = "succeeded", why: str = "", timeout: float = DEPLOY_TIMEOUT_S) -> dict:
+        final = self.wait_finished(dep_id, timeout)
+        if final["status"] != status:
+            raise AssertionError(f"{why + ': ' if why else ''}deployment {dep_id} ended {final['status']!r}, "
+                                 f"expected {status!r}\n" + self.describe(final))
+        return final

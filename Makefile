@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS ?=
 # Arguments for `make run`, e.g. RUN_ARGS="--port 8080".
 RUN_ARGS ?=
 
-.PHONY: build run test clean
+.PHONY: build run test fuzz clean
 
 build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
@@ -30,6 +30,18 @@ test:
 	} || status=$$?; \
 	bash scripts/test-cleanup.sh || { [ "$$status" -ne 0 ] || status=1; }; \
 	exit $$status
+
+# libFuzzer over the request parser, chunked decoder and JSON parser, built from the server's own
+# source files. FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+FUZZ_SOURCES = $(addprefix Sources/HookServer/HTTP/,HTTPStatus.swift HTTPHeaders.swift HTTPError.swift HTTPLimits.swift \
+	RequestHeadParser.swift BodyFraming.swift ChunkedDecoder.swift HTTPRequest.swift FormDecoding.swift) \
+	Sources/Pipeline/Support/JSON.swift Sources/Pipeline/Support/JSONParser.swift Fuzz/HTTPRequestFuzzer.swift
+fuzz:
+	mkdir -p .build/fuzz/corpus
+	cp Fuzz/corpus/* .build/fuzz/corpus/
+	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name FuzzHTTP $(FUZZ_SOURCES) -o .build/fuzz/http-request
+	.build/fuzz/http-request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 .build/fuzz/corpus
 
 clean:
 	$(SWIFT) package $(SWIFT_BUILD_FLAGS) clean

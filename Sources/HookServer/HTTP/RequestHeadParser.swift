@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses a request line and header block out of the bytes received so far (RFC 9112).
 /// It is a pure function of the buffer, so it is tested by feeding bytes in.
 enum RequestHeadParser {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a Debian 12 machine ready for Slipway's test suite:
 #   - the Debian packages the build and the tests need,
-#   - pytest for the end-to-end tests,
+#   - pytest for the end-to-end tests, and selenium (with Debian's chromium) for the browser tests,
 #   - a running Docker engine,
 #   - the local base image slipway-test-base:latest (busybox only: no registry
 #     is reachable, so nothing may ever be pulled).
@@ -19,7 +19,10 @@ DOCKER_START_TIMEOUT=60
 # openssh-server: the deploy-key test clones over ssh from a private sshd on loopback
 # (the tests start their own sshd on a free port, with its own config and keys).
 # openssh-client: ssh-keygen for deploy keys, and ssh for git's ssh transport.
-DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server)
+# chromium, chromium-driver: the browser tests drive /usr/bin/chromium through /usr/bin/chromedriver
+# (Debian's own pair, so their versions match and Selenium never downloads a driver).
+DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server
+              chromium chromium-driver)
 
 log() { printf 'test-env: %s\n' "$*"; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
@@ -80,6 +83,33 @@ else
         die "pytest is missing for $(command -v python3); install it with: python3 -m pip install pytest"
     fi
     python3 -m pytest --version >/dev/null 2>&1 || die "pytest still does not run with $(command -v python3)"
+fi
+
+# --- Selenium (the browser tests) -----------------------------------------------
+
+# Only the Python binding comes from PyPI, pinned; the browser and its driver are the Debian
+# packages above, and the tests set SE_OFFLINE=true so Selenium Manager downloads nothing.
+SELENIUM_VERSION=4.27.1
+if python3 -c 'import selenium' >/dev/null 2>&1; then
+    log "selenium present ($(python3 -c 'import selenium; print(selenium.__version__)' 2>&1))"
+else
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        if [[ "$(command -v python3)" == /usr/bin/python3 ]] && is_root && command -v apt-get >/dev/null 2>&1; then
+            apt_install python3-pip
+        else
+            die "selenium is missing for $(command -v python3) and so is pip; install it with: python3 -m pip install selenium==$SELENIUM_VERSION"
+        fi
+    fi
+    log "installing selenium $SELENIUM_VERSION with pip"
+    # Debian's own python3 refuses pip installs (PEP 668) unless told; a pyenv or venv python does not.
+    if ! python3 -m pip install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"; then
+        [[ "$(command -v python3)" == /usr/bin/python3 ]] && is_root \
+            || die "could not install selenium; run: python3 -m pip install selenium==$SELENIUM_VERSION"
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "selenium==$SELENIUM_VERSION" \
+            || die "could not install selenium $SELENIUM_VERSION with pip"
+    fi
+    python3 -c 'import selenium' >/dev/null 2>&1 || die "selenium still does not import with $(command -v python3)"
+    log "installed selenium $SELENIUM_VERSION"
 fi
 
 # --- Docker engine -----------------------------------------------------------

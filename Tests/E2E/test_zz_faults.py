@@ -65,10 +65,25 @@ def engine_restored():
 # --- Helpers --------------------------------------------------------------------------------
 
 
+_started: list = []
+
+
+def launch(*args, **kwargs):
+    """start_server, remembered so a failed test still stops every server it started."""
+    server = start_server(*args, **kwargs)
+    _started.append(server)
+    return server
+
+
 @pytest.fixture
 def prefix():
     p = f"f{secrets.token_hex(3)}-"
     yield p
+    while _started:
+        proc = _started.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     remove_docker_objects(p)
 
 
@@ -97,7 +112,7 @@ def test_sigkill_during_each_step_recovers(tmp_path, prefix):
     flags = pipeline_flags(low, high)
     data = tmp_path / "data"
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"))
-    server = start_server(tmp_path, data_dir=data, extra_args=flags, log_name="run0")
+    server = launch(tmp_path, data_dir=data, extra_args=flags, log_name="run0")
     api = Api(server)
     name = prefix + "kill"
     port = create_app(api, name, repo)["app"]["port"]
@@ -118,7 +133,7 @@ def test_sigkill_during_each_step_recovers(tmp_path, prefix):
         stuck = integrity_ok(data)
         live_before = sqlite3.connect(data / "slipway.db").execute(
             "SELECT live_deployment_id FROM apps WHERE name = ?", (name,)).fetchone()[0]
-        server = start_server(tmp_path, data_dir=data, extra_args=flags, log_name=f"run{round_}")
+        server = launch(tmp_path, data_dir=data, extra_args=flags, log_name=f"run{round_}")
         api = Api(server)
         status = api.deployment(dep["id"])["status"]
         assert status not in IN_PROGRESS, f"killed at {seen}: deployment {dep['id']} still {status}"
@@ -136,7 +151,7 @@ def test_sigkill_during_each_step_recovers(tmp_path, prefix):
 
 def test_killed_container_comes_back_by_itself(tmp_path, prefix):
     low, high = free_port_range(2)
-    server = start_server(tmp_path, extra_args=pipeline_flags(low, high))
+    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
     api = Api(server)
     name = prefix + "crash"
     created = create_app(api, name, GitRepo.create(tmp_path / "repo", web_app("alive")))
@@ -157,7 +172,7 @@ def test_killed_container_comes_back_by_itself(tmp_path, prefix):
 
 def test_engine_restart_mid_deployment(tmp_path, prefix, engine_restored):
     low, high = free_port_range(2)
-    server = start_server(tmp_path, extra_args=pipeline_flags(low, high))
+    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
     api = Api(server)
     name = prefix + "engine"
     repo = GitRepo.create(tmp_path / "repo", web_app("before"))
@@ -180,7 +195,7 @@ def test_engine_restart_mid_deployment(tmp_path, prefix, engine_restored):
 def test_docker_unavailable_at_start_up(tmp_path, prefix, engine_restored):
     low, high = free_port_range(2)
     stop_dockerd()
-    server = start_server(tmp_path, extra_args=pipeline_flags(low, high))
+    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
     api = Api(server)
     name = prefix + "nodocker"
     repo = GitRepo.create(tmp_path / "repo", web_app("late"))
@@ -213,7 +228,7 @@ def test_full_disk_fails_the_deployment_cleanly(tmp_path, prefix):
     try:
         low, high = free_port_range(2)
         data = mount / "data"
-        server = start_server(tmp_path, data_dir=data, extra_args=pipeline_flags(low, high))
+        server = launch(tmp_path, data_dir=data, extra_args=pipeline_flags(low, high))
         api = Api(server)
         name = prefix + "full"
         repo = GitRepo.create(tmp_path / "repo", web_app("roomy"))
@@ -254,7 +269,7 @@ def test_full_disk_fails_the_deployment_cleanly(tmp_path, prefix):
 
 def test_git_server_gone_fails_clearly(tmp_path, prefix):
     low, high = free_port_range(2)
-    server = start_server(tmp_path, extra_args=pipeline_flags(low, high))
+    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
     api = Api(server)
     name = prefix + "gitgone"
     repo = GitRepo.create(tmp_path / "repo", web_app("served"))

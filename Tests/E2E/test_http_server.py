@@ -21,6 +21,7 @@ from conftest import (
     API_TOKEN,
     BODY_TIMEOUT_S,
     HEADER_TIMEOUT_S,
+    REPO_ROOT,
     RawConnection,
     RawResponse,
     assert_json_error,
@@ -445,6 +446,18 @@ def test_bad_arguments_exit_2(tmp_path, args, named):
     assert result.stderr.strip(), "no message on stderr"
     if named:
         assert named in result.stderr
+
+
+def test_missing_or_broken_templates_stop_start_up(tmp_path):
+    """Templates are parsed at start-up: a problem ends the start, never a later request."""
+    broken = tmp_path / "templates"
+    shutil.copytree(REPO_ROOT / "Templates", broken)
+    (broken / "app.html").write_text((broken / "app.html").read_text() + "{{#if unclosed}}")
+    cases = [(tmp_path / "nowhere", "not found"), (broken, "never closed")]
+    for directory, says in cases:
+        result = run_cli("serve", "--port", "0", "--data-dir", str(tmp_path / "data"), "--templates-dir", str(directory))
+        assert result.returncode == 1, f"exit {result.returncode} with {directory}; stderr: {result.stderr!r}"
+        assert says in result.stderr, result.stderr
 
 
 # --- First start-up ------------------------------------------------------------------

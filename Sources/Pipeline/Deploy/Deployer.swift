@@ -210,6 +210,9 @@ public final class Deployer: Sendable {
     }
 
     private func timed(_ p: Progress, _ status: DeploymentStatus, _ step: String, _ log: DeploymentLog, _ body: () throws -> Void) throws {
+        guard p.d.status.canMove(to: status) else {
+            throw DeployError("internal error: a deployment cannot go from \(p.d.status.rawValue) to \(status.rawValue)")
+        }
         p.d.status = status
         try store.save(p.d)
         log.step(step)

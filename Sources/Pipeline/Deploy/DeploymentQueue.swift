@@ -111,7 +111,7 @@ public final class DeploymentQueue: Sendable {
     }
 
     private func finish(_ deploymentID: Int, status: DeploymentStatus, note: String) {
-        guard var d = try? store.deployment(id: deploymentID), !d.status.isFinished else { return }
+        guard var d = try? store.deployment(id: deploymentID), d.status.canMove(to: status) else { return }
         d.status = status
         d.finishedAt = Timestamp.now()
         d.error = status == .cancelled ? "cancelled" : nil

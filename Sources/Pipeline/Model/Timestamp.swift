@@ -14,7 +14,37 @@ public enum Timestamp {
                       Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ms % 1000))
     }
 
+    /// Parses our own stored form, "YYYY-MM-DDTHH:MM:SS.mmmZ", by hand: ISO8601DateFormatter is
+    /// costly to create, and pages format thousands of these (see BENCHMARKS.md, dashboard latency).
+    static func parseStored(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count == 24, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x2e, b[23] == 0x5a else {
+            return nil
+        }
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var n = 0
+            for i in from..<from + count {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                n = n * 10 + Int(b[i] - 0x30)
+            }
+            return n
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+              let minute = number(14, 2), let second = number(17, 2), let ms = number(20, 3),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Days from the civil date (Howard Hinnant's algorithm), so no calendar object is needed.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second) + Double(ms) / 1000
+        return Date(timeIntervalSince1970: seconds)
+    }
+
     public static func parse(_ text: String) -> Date? {
+        if let fast = parseStored(text) { return fast }
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let d = f.date(from: text) { return d }

@@ -18,16 +18,15 @@ extension Store {
                    steps: decodeSteps(row.string(17)), logPath: row.optionalString(18))
     }
 
+    /// Steps are stored as [["clone", 120], ["build", 3400]], keeping their order.
     static func encodeSteps(_ steps: [(name: String, milliseconds: Int)]) -> String {
-        let array: [[Any]] = steps.map { [$0.name, $0.milliseconds] }
-        let data = (try? JSONSerialization.data(withJSONObject: array)) ?? Data("[]".utf8)
-        return String(decoding: data, as: UTF8.self)
+        JSON.array(steps.map { .array([.string($0.name), .number(Double($0.milliseconds))]) }).serialized()
     }
 
     static func decodeSteps(_ text: String) -> [(name: String, milliseconds: Int)] {
-        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Any]] else { return [] }
+        guard let array = (try? JSONParser.parse(text))?.arrayValue else { return [] }
         return array.compactMap { pair in
-            guard pair.count == 2, let name = pair[0] as? String, let ms = pair[1] as? Int else { return nil }
+            guard let items = pair.arrayValue, items.count == 2, let name = items[0].stringValue, let ms = items[1].intValue else { return nil }
             return (name, ms)
         }
     }

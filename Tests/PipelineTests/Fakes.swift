@@ -58,6 +58,7 @@ final class FakeRuntime: ContainerRuntime {
         state.withLock { s in s.containers[container].map { ($0.running ? "running" : "exited", $0.running ? 0 : 1) } }
     }
 
+    func bridgeAddress(container: String) -> String? { nil }
     func start(container: String) throws { state.withLock { $0.calls.append("start \(container)") } }
     func stop(container: String, graceSeconds: Int) throws { state.withLock { $0.calls.append("stop \(container)") } }
 

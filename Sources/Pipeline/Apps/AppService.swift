@@ -216,7 +216,8 @@ public final class AppService: Sendable {
             try runtime.start(container: name)
         }
         let port = try runtime.hostPort(container: name, internalPort: app.internalPort)
-        forwarders.forwarder(for: app.id)?.setUpstream(port: port)
+        let bridge = runtime.bridgeAddress(container: name)
+        forwarders.forwarder(for: app.id)?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {

@@ -144,7 +144,11 @@ public final class AppSupervisor: Sendable {
             let container = containers.first { $0.name == name }
             let forwarder = service.forwarders.forwarder(for: app.id)
             if let container, container.running, let port = container.hostPort {
-                if forwarder?.upstream?.port != port { forwarder?.setUpstream(port: port) }
+                // A new published port means Docker restarted the container: its bridge address may be new too.
+                if forwarder?.upstream?.port != port {
+                    let bridge = service.runtime.bridgeAddress(container: name)
+                    forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+                }
                 if app.status != .running {
                     try store.setStatus(appID: app.id, .running)
                     Log.info("app \(app.name) is running again")

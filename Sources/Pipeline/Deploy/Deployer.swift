@@ -166,7 +166,8 @@ public final class Deployer: Sendable {
         log.step("swap")
         let previous = app.liveDeploymentID.flatMap { try? store.deployment(id: $0) }
         let forwarder = forwarders.forwarder(for: app.id)
-        let oldUpstream = forwarder?.setUpstream(port: hostPort)
+        let bridge = runtime.bridgeAddress(container: Naming.container(app: app.name, deployment: p.d.id))
+        let oldUpstream = forwarder?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
         log.line("port \(app.port) now forwards to the new container")
         p.d.steps.append(("swap", Int(Date().timeIntervalSince(started) * 1000)))
         p.d.status = .succeeded

@@ -12,7 +12,15 @@ import Synchronization
 public final class PortForwarder: Sendable {
     public struct Upstream: Sendable, Equatable {
         public let generation: Int
+        /// The container's published loopback port: always reachable, and how the upstream is known.
         public let port: Int
+        /// The container's own address on Docker's bridge, tried first: it skips docker-proxy, a
+        /// second relay that would otherwise sit behind this one (see BENCHMARKS.md, forwarder).
+        public let direct: (host: String, port: Int)?
+
+        public static func == (a: Upstream, b: Upstream) -> Bool {
+            a.generation == b.generation && a.port == b.port && a.direct?.host == b.direct?.host && a.direct?.port == b.direct?.port
+        }
     }
 
     private struct State {
@@ -43,12 +51,12 @@ public final class PortForwarder: Sendable {
 
     /// Points new connections at a container's loopback port (nil: answer 503). Returns the old upstream.
     @discardableResult
-    public func setUpstream(port: Int?, unavailableMessage: String? = nil) -> Upstream? {
+    public func setUpstream(port: Int?, direct: (host: String, port: Int)? = nil, unavailableMessage: String? = nil) -> Upstream? {
         state.withLock { s in
             let old = s.upstream
             if let port {
-                if old?.port == port { return old }
-                s.upstream = Upstream(generation: s.nextGeneration, port: port)
+                if old?.port == port && old?.direct?.host == direct?.host { return old }
+                s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct)
                 s.nextGeneration += 1
             } else {
                 s.upstream = nil
@@ -123,7 +131,8 @@ public final class PortForwarder: Sendable {
             reply(client, status: "503 Service Unavailable", message: unavailable)
             return
         }
-        guard let server = try? Socket.connect(ipv4: "127.0.0.1", port: upstream.port, timeoutMilliseconds: 5000) else {
+        let direct = upstream.direct.flatMap { try? Socket.connect(ipv4: $0.host, port: $0.port, timeoutMilliseconds: 1000) }
+        guard let server = direct ?? (try? Socket.connect(ipv4: "127.0.0.1", port: upstream.port, timeoutMilliseconds: 5000)) else {
             reply(client, status: "502 Bad Gateway", message: "the app is not answering")
             return
         }

@@ -6,6 +6,8 @@ public protocol ContainerRuntime: Sendable {
     func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String
     /// The loopback port docker published the container's internal port on.
     func hostPort(container: String, internalPort: Int) throws -> Int
+    /// The container's IPv4 address on Docker's bridge, if it has one.
+    func bridgeAddress(container: String) -> String?
     /// "running", "exited", ... and the exit code; nil when the container does not exist.
     func state(container: String) throws -> (status: String, exitCode: Int)?
     func start(container: String) throws

@@ -58,6 +58,15 @@ public struct DockerCLI: ContainerRuntime {
         throw ContainerError(operation: "port", message: "no published port for \(internalPort)/tcp")
     }
 
+    public func bridgeAddress(container: String) -> String? {
+        guard let out = try? docker(DockerCommands.bridgeAddress(container: container), operation: "inspect", timeout: 15) else { return nil }
+        let address = out.split(separator: " ").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        // Only a plain dotted IPv4 address is used; anything else falls back to the published port.
+        let parts = address.split(separator: ".")
+        guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else { return nil }
+        return address
+    }
+
     public func state(container: String) throws -> (status: String, exitCode: Int)? {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
         guard result.termination.isSuccess else {

@@ -32,6 +32,10 @@ public enum DockerCommands {
         ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "--", container]
     }
 
+    public static func bridgeAddress(container: String) -> [String] {
+        ["inspect", "--type", "container", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", "--", container]
+    }
+
     public static func start(container: String) -> [String] { ["start", "--", container] }
     public static func stop(container: String, seconds: Int) -> [String] { ["stop", "--time", String(seconds), "--", container] }
     public static func restart(container: String, seconds: Int) -> [String] { ["restart", "--time", String(seconds), "--", container] }

@@ -56,41 +56,43 @@ struct WebhookHandler: Sendable {
             return reject(app, deliveryID, event, 400, "bad_payload", "the payload is not valid JSON")
         }
 
-        // A delivery id seen before is a redelivery: answered, but acted on only once.
-        var claim: Int?
-        if let deliveryID {
-            claim = try service.store.claimDelivery(appID: app.id, deliveryID: deliveryID, event: event)
-            if claim == nil {
-                let earlier = try service.store.deliveryDeployment(deliveryID: deliveryID)
-                try? service.store.recordDelivery(appID: app.id, deliveryID: deliveryID, event: event, result: "duplicate", deploymentID: earlier)
-                return .json(.object([("duplicate", .bool(true)), ("delivery_id", .string(deliveryID)), ("deployment_id", .from(earlier))]))
-            }
-        }
         let outcome: Outcome
         switch event {
         case "ping":
             outcome = Outcome(result: "ping", response: .json(.object([("ok", .bool(true)), ("event", .string("ping"))])))
         case "push":
-            outcome = try push(app, payload: payload, deliveryID: deliveryID)
+            outcome = push(app, payload: payload)
         default:
             let reason = "event \(event) is not handled; only push deploys"
             outcome = Outcome(result: "ignored: \(reason)", response: .json(.object([("ignored", .string(reason))])))
         }
-        if let claim {
-            try service.store.finishDelivery(rowID: claim, result: outcome.result, deploymentID: outcome.deploymentID)
-        } else {
-            try? service.store.recordDelivery(appID: app.id, deliveryID: nil, event: event, result: outcome.result, deploymentID: outcome.deploymentID)
+
+        // One write per delivery. A delivery id seen before is a redelivery: answered, acted on once.
+        if let push = outcome.deploy {
+            if let deployment = try service.deployPush(app, sha: push.sha, deliveryID: deliveryID,
+                                                       commitMessage: push.message, commitAuthor: push.author) {
+                return .json(.object([("deployment_id", .from(deployment.id))]), status: 202)
+            }
+        } else if try service.store.recordDeliveryOnce(appID: app.id, deliveryID: deliveryID, event: event, result: outcome.result) {
+            return outcome.response
         }
-        return outcome.response
+        return try duplicate(app, deliveryID: deliveryID ?? "", event: event)
+    }
+
+    private func duplicate(_ app: App, deliveryID: String, event: String) throws -> HTTPResponse {
+        let earlier = try service.store.deliveryDeployment(deliveryID: deliveryID)
+        try? service.store.recordDelivery(appID: app.id, deliveryID: deliveryID, event: event, result: "duplicate", deploymentID: earlier)
+        return .json(.object([("duplicate", .bool(true)), ("delivery_id", .string(deliveryID)), ("deployment_id", .from(earlier))]))
     }
 
     private struct Outcome {
         var result: String
-        var deploymentID: Int? = nil
         var response: HTTPResponse
+        var deploy: (sha: String, message: String?, author: String?)? = nil
     }
 
-    private func push(_ app: App, payload: JSON, deliveryID: String?) throws -> Outcome {
+    /// Decides what a push means, touching nothing.
+    private func push(_ app: App, payload: JSON) -> Outcome {
         guard let ref = payload["ref"]?.stringValue, let after = payload["after"]?.stringValue else {
             return Outcome(result: "rejected: no ref or after", response: .error(Rejection(status: 400, code: "bad_payload", message: "the push payload has no ref or after"), path: "/hooks/"))
         }
@@ -114,10 +116,7 @@ struct WebhookHandler: Sendable {
             authorObject?["email"]?.stringValue.map { "\(name) <\($0)>" } ?? name
         }
         let message = head?["message"]?.stringValue.map { String($0.split(separator: "\n", omittingEmptySubsequences: false).first ?? "") }
-        let deployment = try service.deploy(app, trigger: .webhook, ref: after, deliveryID: deliveryID,
-                                            commitMessage: message, commitAuthor: author)
-        return Outcome(result: "accepted", deploymentID: deployment.id,
-                       response: .json(.object([("deployment_id", .from(deployment.id))]), status: 202))
+        return Outcome(result: "accepted", response: .noContent, deploy: (after.lowercased(), message, author))
     }
 
     private func reject(_ app: App, _ deliveryID: String?, _ event: String?, _ status: Int, _ code: String, _ message: String) -> HTTPResponse {

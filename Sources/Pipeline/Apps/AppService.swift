@@ -127,6 +127,15 @@ public final class AppService: Sendable {
         return d
     }
 
+    /// Queues the deployment of a pushed commit; nil when the delivery was seen before.
+    public func deployPush(_ app: App, sha: String, deliveryID: String?, commitMessage: String?, commitAuthor: String?) throws -> Deployment? {
+        guard let d = try store.acceptPushDelivery(appID: app.id, deliveryID: deliveryID, sha: sha,
+                                                   commitMessage: commitMessage, commitAuthor: commitAuthor) else { return nil }
+        Log.info("deployment \(d.id) of \(app.name) queued (webhook \(deliveryID ?? "without delivery id"))")
+        queue.enqueue(d)
+        return d
+    }
+
     public struct RollbackImpossible: Error, CustomStringConvertible, Sendable {
         public let message: String
         public var description: String { message }

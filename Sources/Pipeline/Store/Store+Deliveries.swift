@@ -9,25 +9,44 @@ public struct WebhookDelivery: Sendable, Equatable {
 }
 
 extension Store {
-    /// Claims a delivery id for this app. Returns false when it was already seen (a redelivery),
-    /// which the partial unique index decides even for two copies arriving at once.
-    public func claimDelivery(appID: Int, deliveryID: String, event: String) throws -> Int? {
+    /// Records a delivery that needs no deployment (ping, ignored, rejected payload) in one write.
+    /// Returns false when its delivery id was seen before: a redelivery, recorded as nothing new.
+    public func recordDeliveryOnce(appID: Int, deliveryID: String?, event: String, result: String) throws -> Bool {
+        do {
+            try database.write { conn in
+                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                                 deliveryID, appID, event, result, Timestamp.now())
+            }
+            return true
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            return false
+        }
+    }
+
+    /// Records an accepted push and its queued deployment in one transaction, so a delivery and
+    /// its deployment exist together or not at all. nil when the delivery id was seen before.
+    public func acceptPushDelivery(appID: Int, deliveryID: String?, sha: String, commitMessage: String?,
+                                   commitAuthor: String?) throws -> Deployment? {
         do {
             return try database.write { conn in
-                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, ?, 'processing', ?)",
-                                 deliveryID, appID, event, Timestamp.now())
-                return conn.lastInsertRowID
+                let now = Timestamp.now()
+                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, 'push', 'accepted', ?)",
+                                 deliveryID, appID, now)
+                let deliveryRow = conn.lastInsertRowID
+                try conn.execute("""
+                    INSERT INTO deployments (app_id, status, trigger, ref, delivery_id, commit_message, commit_author, created_at)
+                    VALUES (?, 'queued', 'webhook', ?, ?, ?, ?, ?)
+                    """, appID, sha, deliveryID, commitMessage, commitAuthor, now)
+                let id = conn.lastInsertRowID
+                try conn.execute("UPDATE webhook_deliveries SET deployment_id = ? WHERE id = ?", id, deliveryRow)
+                return try conn.queryOne("SELECT \(Self.deploymentColumns) \(Self.deploymentFrom) WHERE d.id = ?", id).map(Self.deployment)
             }
         } catch let error as SQLiteError where error.isConstraintViolation {
             return nil
         }
     }
 
-    public func finishDelivery(rowID: Int, result: String, deploymentID: Int?) throws {
-        try database.write { try $0.execute("UPDATE webhook_deliveries SET result = ?, deployment_id = ? WHERE id = ?", result, deploymentID, rowID) }
-    }
-
-    /// Records a delivery that was not claimed: rejected ones and duplicates. Only the newest
+    /// Records a rejected delivery or a duplicate. Only the newest
     /// 200 such rows are kept per app, since anyone can send them.
     public func recordDelivery(appID: Int, deliveryID: String?, event: String?, result: String, deploymentID: Int? = nil) throws {
         try database.write { conn in

@@ -45,7 +45,11 @@ public final class Deployer: Sendable {
             deployment = progress.d
             let createdContainer = progress.createdContainer, builtImage = progress.builtImage
             let cancelled = error is DeploymentCancelled || cancellation.isCancelled
-            let message = cancelled ? "cancelled" : Self.describe(error)
+            var message = cancelled ? "cancelled" : Self.describe(error)
+            // The engine is asked only once something failed, so a healthy deployment pays nothing.
+            if !cancelled, error is ContainerError, !runtime.isAvailable() {
+                message = "Docker is unavailable: cannot reach the Docker engine (\(message))"
+            }
             log.line(cancelled ? "deployment cancelled" : "deployment failed: \(message)")
             if let createdContainer {
                 if !cancelled, let tail = try? runtime.logs(container: createdContainer, tail: 30), !tail.isEmpty {
@@ -81,7 +85,6 @@ public final class Deployer: Sendable {
     }
 
     private func run(_ p: Progress, app: App, log: DeploymentLog, cancellation: Cancellation) throws {
-        guard runtime.isAvailable() else { throw DeployError("Docker is unavailable: cannot reach the Docker engine") }
         var image: String?
         if p.d.trigger == .rollback, let sourceID = p.d.sourceDeploymentID, let source = try store.deployment(id: sourceID) {
             p.d.commitSHA = source.commitSHA

@@ -39,12 +39,16 @@ public enum HealthCheck {
         return code
     }
 
-    /// Polls until healthy, exited, cancelled or the deadline.
+    /// Polls until healthy, exited, cancelled or the deadline. Probes start 20 ms apart and back
+    /// off to 250 ms: most apps answer within a few tens of milliseconds of starting, and a fixed
+    /// quarter second was most of a warm deployment's overhead (BENCHMARKS.md, deploy overhead).
     public static func wait(port: Int, path: String, timeoutSeconds: Double, containerState: () -> (status: String, exitCode: Int)?,
                             cancellation: Cancellation?, log: DeploymentLog) -> Outcome {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var lastProblem = "no answer"
         var attempt = 0
+        var interval: UInt32 = 20_000
+        var lastStateCheck = Date()
         while Date() < deadline {
             if cancellation?.isCancelled == true { return .cancelled }
             if let status = probe(port: port, path: path) {
@@ -54,13 +58,18 @@ public enum HealthCheck {
                 lastProblem = "no answer"
             }
             attempt += 1
-            // The container's state costs a docker call, so it is checked every few attempts; "restarting"
-            // means it already exited once, which is a failure even though docker will try again.
-            if attempt % 4 == 1, let state = containerState(), state.status != "running" && state.status != "created" {
-                return .exited(code: state.exitCode)
+            // The container's state costs a docker call, so it is asked only after failed probes,
+            // at most twice a second; "restarting" means it already exited once, which is a
+            // failure even though docker will try again.
+            if Date().timeIntervalSince(lastStateCheck) >= 0.5 || attempt == 3 {
+                lastStateCheck = Date()
+                if let state = containerState(), state.status != "running" && state.status != "created" {
+                    return .exited(code: state.exitCode)
+                }
             }
-            if attempt % 20 == 0 { log.output("health check: still waiting (\(lastProblem))") }
-            usleep(250_000)
+            if attempt % 40 == 0 { log.output("health check: still waiting (\(lastProblem))") }
+            usleep(interval)
+            interval = min(interval * 2, 250_000)
         }
         return .timedOut(lastProblem: lastProblem)
     }

@@ -5,12 +5,11 @@ public enum Crypto {
     /// HMAC-SHA256 of `message` keyed with `key` (RFC 2104), 32 bytes.
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        var outLength = 0
-        // EVP_Q_mac is OpenSSL 3's one-shot MAC; the older HMAC() is deprecated there.
+        var outLength: UInt32 = 0
         let ok = withBytes(key) { k, kc in
             withBytes(message) { m, mc in
                 out.withUnsafeMutableBufferPointer { o in
-                    EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, k, kc, m, mc, o.baseAddress, o.count, &outLength)
+                    HMAC(sha256, k, Int32(kc), m, mc, o.baseAddress, &outLength)
                 }
             }
         }
@@ -21,15 +20,21 @@ public enum Crypto {
     /// SHA-256 digest, 32 bytes.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        var outLength = 0
+        var outLength: UInt32 = 0
         let ok = withBytes(data) { d, dc in
             out.withUnsafeMutableBufferPointer { o in
-                EVP_Q_digest(nil, "SHA256", nil, d, dc, o.baseAddress, &outLength)
+                EVP_Digest(d, dc, o.baseAddress, &outLength, sha256, nil)
             }
         }
         precondition(ok == 1 && outLength == 32, "libcrypto SHA-256 failed")
         return out
     }
+
+    /// SHA-256, fetched from OpenSSL's provider once. OpenSSL 3 otherwise looks the algorithm up
+    /// on every call (EVP_Q_mac, EVP_sha256), under a lock that concurrent webhook checks queue on.
+    /// nonisolated(unsafe) is safe: the pointer is written once, at first use, by Swift's thread-safe
+    /// global initialisation, and OpenSSL documents a fetched EVP_MD as shareable between threads.
+    nonisolated(unsafe) private static let sha256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
 
     /// Compares in time that depends only on the length, so a MAC check leaks nothing about where bytes differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -56,7 +61,7 @@ public enum Crypto {
             withBytes(salt) { s, sc in
                 out.withUnsafeMutableBufferPointer { o in
                     PKCS5_PBKDF2_HMAC(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), Int32(pc), s, Int32(sc),
-                                      Int32(iterations), EVP_sha256(), Int32(length), o.baseAddress)
+                                      Int32(iterations), sha256, Int32(length), o.baseAddress)
                 }
             }
         }

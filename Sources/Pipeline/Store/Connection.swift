@@ -8,6 +8,18 @@ import CSQLite
 public final class Connection: @unchecked Sendable {
     let handle: OpaquePointer
 
+    /// Prepared statements by SQL text, as GRDB's cachedStatement: preparing a query costs more
+    /// than running it for the small lookups pages and webhooks make. They are reset after every
+    /// use, so none holds a read transaction open, and finalized with the connection.
+    private var cache: [String: Statement] = [:]
+
+    private func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = cache[sql] { return cached }
+        let statement = try Statement(db: handle, sql: sql)
+        if cache.count < 256 { cache[sql] = statement }
+        return statement
+    }
+
     init(path: String) throws(SQLiteError) {
         var db: OpaquePointer?
         // SQLite's unix VFS opens its files with O_CLOEXEC, so the git and docker children we spawn
@@ -24,7 +36,10 @@ public final class Connection: @unchecked Sendable {
         sqlite3_extended_result_codes(db, 1)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
 
     /// Runs a statement that returns no rows we want (several statements allowed when there are no arguments).
     public func execute(_ sql: String, _ arguments: any SQLBindable...) throws(SQLiteError) {
@@ -38,13 +53,15 @@ public final class Connection: @unchecked Sendable {
             }
             return
         }
-        let statement = try Statement(db: handle, sql: sql)
+        let statement = try statement(sql)
+        defer { statement.reset() }
         try statement.bind(arguments)
         while try statement.step() {}
     }
 
     public func query(_ sql: String, _ arguments: [any SQLBindable] = []) throws(SQLiteError) -> [Row] {
-        let statement = try Statement(db: handle, sql: sql)
+        let statement = try statement(sql)
+        defer { statement.reset() }
         try statement.bind(arguments)
         var rows = [Row]()
         while try statement.step() { rows.append(statement.row()) }

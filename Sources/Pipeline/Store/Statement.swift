@@ -20,6 +20,12 @@ final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// Readies a cached statement for another use: no rows pending, no old arguments.
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
     func bind(_ arguments: [any SQLBindable]) throws(SQLiteError) {
         for (index, argument) in arguments.enumerated() {
             let i = Int32(index + 1)

@@ -63,6 +63,9 @@ sys.path.insert(0, str(REPO_ROOT / "Tests" / "E2E"))
 from gitrepo import BASE_IMAGE, DOCKERFILE, GitRepo, dockerfile_with_run, web_app  # noqa: E402
 
 SLIPWAY_BIN = Path(os.environ.get("SLIPWAY_BIN", REPO_ROOT / ".build" / "release" / "slipway")).resolve()
+# The servers run a copy of the binary (and of Templates/ beside it, where it looks for them) taken at
+# the start, so a rebuild in the checkout during the run cannot change what is measured half-way.
+RUN_BIN = SLIPWAY_BIN
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 ONLY = [n.strip() for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()]
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT") or (REPO_ROOT / "BENCHMARKS.md" if not ONLY else "/tmp/slipway-bench-partial.md"))
@@ -342,7 +345,7 @@ class Slipway:
             self.port = free_port()
             self.starts += 1
             with open(self.dir / "stderr.log", "ab") as err:
-                self.proc = subprocess.Popen([str(SLIPWAY_BIN), "serve", "--port", str(self.port), *self.flags],
+                self.proc = subprocess.Popen([str(RUN_BIN), "serve", "--port", str(self.port), *self.flags],
                                              stdin=DEVNULL, stdout=err, stderr=err, env=self.env(), cwd=self.dir)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -674,7 +677,8 @@ def bench_deploy(ctx: Context, sec: Section) -> None:
         d_build = step("slipway", "build") - step("by hand", "build")
         d_start = step("slipway", "start") - step("by hand", "run")
         total = (median(data["slipway"]) - median(data["by hand"])) * 1000
-        sec.add(f"- {label}: Slipway took {total:+.0f} ms more than by hand; per step (median): clone {d_clone:+.0f} ms, "
+        sec.add(f"- {label}: Slipway took {abs(total):.0f} ms {'more' if total >= 0 else 'less'} than by hand; per step "
+                f"(median, Slipway minus by hand): clone {d_clone:+.0f} ms, "
                 f"build {d_build:+.0f} ms, start (`docker run` and `docker port`) {d_start:+.0f} ms, and "
                 f"{total - d_clone - d_build - d_start:+.0f} ms for everything else (health check, swap, the API "
                 "calls and polling, against curl's polling by hand).")
@@ -1407,7 +1411,7 @@ def bench_forward(ctx: Context, sec: Section) -> None:
     sec.table(["latency, p50 / p99 in ms (median of runs)", *(names[p] for p in cols),
                "Slipway − direct (p50)", "nginx − direct (p50)"], lrows)
     cpu_rows = [[tests[t][0].split(" (")[0], f"{med(t, 'slipway', 'cpu_us'):.0f} µs"] for t in ("rps_new", "rps_ka")]
-    sec.table(["Slipway CPU per request through the forwarder", ""], cpu_rows)
+    sec.table(["through Slipway's forwarder", "Slipway's CPU time per request"], cpu_rows)
     sec.add("*direct (docker port)* is the container's published loopback port (`docker port`), the comparison the "
             "target names; on loopback it is served by Docker's userland proxy (`docker-proxy`). "
             + ("*bridge address* is the container's own address on Docker's bridge network (port 5000), with no "
@@ -1527,7 +1531,7 @@ def mapped_files_kb(pid: int) -> list[tuple[int, str]]:
             name = parts[5] if len(parts) > 5 else "[anonymous]"
         elif parts and parts[0] == "Rss:":
             sizes[name] = sizes.get(name, 0) + int(parts[1])
-    return sorted(((kb, n) for n, kb in sizes.items() if n.startswith("/")), reverse=True)
+    return sorted(((kb, n) for n, kb in sizes.items() if n.startswith("/") and "/data/" not in n), reverse=True)
 
 
 def bench_memory(ctx: Context, sec: Section) -> None:
@@ -1576,7 +1580,7 @@ def bench_memory(ctx: Context, sec: Section) -> None:
             "shared libraries' code and data as far as they have been touched (the kernel maps file pages in "
             "64 KB batches around each fault). The largest, in the first idle run (kB resident):", "")
     sec.table(["mapped file", "resident"],
-              [[f"`{name.replace(str(REPO_ROOT) + '/', '')}`", f"{kb:,} kB"] for kb, name in idle_libs[:10]])
+              [[f"`{name.replace(str(ctx.work.parent), '$WORK')}`", f"{kb:,} kB"] for kb, name in idle_libs[:10]])
     sec.target("Memory, idle server (VmRSS)", f"{m_idle:.1f} MB", "≤ 20 MB", m_idle <= 20)
     sec.target(f"Memory with {apps} apps and {apps * per_app:,} deployments (reported, no target)",
                f"{mb(median(loaded)):.1f} MB", "report", None)
@@ -1667,10 +1671,14 @@ def machine_info() -> list[tuple[str, str]]:
     head = try_out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
     dirty = try_out(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"])
     swift = try_out(["swift", "--version"]).splitlines()
+    linked = try_out(["ldd", str(RUN_BIN)])
+    runtime = "Swift runtime linked statically" if "libswiftCore" not in linked else "Swift runtime in shared libraries"
     return [
         ("Date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-        ("Slipway", f"{try_out([str(SLIPWAY_BIN), '--version'])}, commit {head}{' with uncommitted changes' if dirty else ''}, "
-                    f"release build (`{SLIPWAY_BIN.relative_to(REPO_ROOT) if SLIPWAY_BIN.is_relative_to(REPO_ROOT) else SLIPWAY_BIN}`)"),
+        ("Slipway", f"{try_out([str(RUN_BIN), '--version'])}, commit {head}{' with uncommitted changes' if dirty else ''}, "
+                    f"release build, {runtime} "
+                    f"(`{SLIPWAY_BIN.relative_to(REPO_ROOT) if SLIPWAY_BIN.is_relative_to(REPO_ROOT) else SLIPWAY_BIN}`, "
+                    "run from a copy in `$WORK/bin` taken at the start)"),
         ("CPU", f"{cpu}, {os.cpu_count()} CPUs (`nproc`: {try_out(['nproc'])})"),
         ("Memory", mem),
         ("Kernel", f"{platform.system()} {platform.release()}"),
@@ -1787,8 +1795,7 @@ def write_report(sections: list[Section], machine: list[tuple[str, str]], starte
         "and never fails on a missed target; it fails only when something breaks.", "",
         "To run it again:", "",
         "```sh",
-        "make bench",
-        "# which is: flock /tmp/slipway-swift-build.lock swift build -c release && python3 scripts/bench.py",
+        "make bench      # `make release` (the production build), then scripts/bench.py against it",
         "# against an existing binary, or only some benchmarks (written to /tmp/slipway-bench-partial.md):",
         "SLIPWAY_BIN=.build/release/slipway BENCH_ONLY=webhook,web python3 scripts/bench.py",
         "```", "",
@@ -1848,8 +1855,13 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    machine = machine_info()
+    global RUN_BIN
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
+    (work / "bin").mkdir()
+    RUN_BIN = work / "bin" / "slipway"
+    shutil.copy2(SLIPWAY_BIN, RUN_BIN)
+    shutil.copytree(REPO_ROOT / "Templates", work / "Templates")
+    machine = machine_info()
     log(f"work dir {work}; run id {RUN_ID}; {RUNS} runs per measurement; output {OUTPUT}")
     sections: list[Section] = []
     problems: list[str] = []

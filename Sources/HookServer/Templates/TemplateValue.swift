@@ -32,6 +32,8 @@ extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral
 enum HTML {
     /// Escapes the five characters that matter in text and in quoted attributes.
     static func escape(_ text: String) -> String {
+        // Most values need nothing escaped: return them untouched rather than rebuild them.
+        guard text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3c || $0 == 0x3e || $0 == 0x22 || $0 == 0x27 }) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for ch in text.unicodeScalars {

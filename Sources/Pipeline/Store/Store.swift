@@ -12,9 +12,9 @@ public final class Store: Sendable {
         try Migrations.apply(to: database)
     }
 
-    /// Folds the WAL back into the database file, for a tidy exit.
-    public func checkpoint() {
-        _ = try? database.read { try $0.query("PRAGMA wal_checkpoint(TRUNCATE)") }
+    /// Folds the WAL back into the database file: TRUNCATE for a tidy exit, PASSIVE periodically.
+    public func checkpoint(truncate: Bool = true) {
+        _ = try? database.read { try $0.query(truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     public var schemaVersion: Int {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pytest
 
@@ -62,6 +63,43 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(interval)
+
+
+def poll(probe: Callable[[], tuple[bool, Any]], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Calls `probe` until it says done; returns its value. Fails naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, value = probe()
+        if done:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {value!r}")
+        time.sleep(interval)
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a listener could bind `port` on every address (as a server with SO_REUSEADDR would)."""
+    for host in ("0.0.0.0", HOST):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                s.listen(1)
+            except OSError:
+                return False
+    return True
+
+
+def free_port_range(count: int, within: tuple[int, int]) -> tuple[int, int]:
+    """`count` consecutive bindable ports inside `within`, from a random start. Each test module
+    passes a range of its own, so modules never compete for app ports."""
+    low, high = within
+    rng = random.SystemRandom()
+    for _ in range(200):
+        start = rng.randrange(low, high - count + 2)
+        if all(port_is_free(p) for p in range(start, start + count)):
+            return start, start + count - 1
+    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")
 
 
 # --- Ports and processes ---------------------------------------------------------

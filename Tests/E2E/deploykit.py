@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Optional
 
-from conftest import API_TOKEN, HOST, HttpResult, SlipwayServer, tail
+import conftest
+from conftest import poll, port_is_free, API_TOKEN, HOST, HttpResult, SlipwayServer, tail
 
 TEST_LABEL = "slipway.test=1"
 HEALTH_TIMEOUT_S = 15
@@ -32,42 +33,9 @@ SERVE_TIMEOUT_S = 30.0
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted"})
 
 
-def poll(probe: Callable[[], tuple[bool, Any]], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Calls `probe` until it says done; returns its value. Fails naming `what` and the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, value = probe()
-        if done:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {value!r}")
-        time.sleep(interval)
-
-
-# --- Ports ------------------------------------------------------------------------------
-
-
-def port_is_free(port: int) -> bool:
-    for host in ("0.0.0.0", HOST):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-                s.listen(1)
-            except OSError:
-                return False
-    return True
-
-
 def free_port_range(count: int) -> tuple[int, int]:
-    """`count` consecutive bindable ports in APP_PORT_RANGE, from a random start."""
-    low, high = APP_PORT_RANGE
-    rng = random.SystemRandom()
-    for _ in range(200):
-        start = rng.randrange(low, high - count + 2)
-        if all(port_is_free(p) for p in range(start, start + count)):
-            return start, start + count - 1
-    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")
+    """`count` consecutive free ports in this module's APP_PORT_RANGE."""
+    return conftest.free_port_range(count, APP_PORT_RANGE)
 
 
 def server_flags(low: int, high: int, *, allow_local: bool = False, extra: Iterable[str] = ()) -> list[str]:

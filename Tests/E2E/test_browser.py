@@ -37,7 +37,11 @@ from typing import Any, Callable, Optional
 
 import pytest
 
+import conftest
+
 from conftest import (
+    poll,
+    port_is_free,
     ADMIN_PASSWORD,
     API_TOKEN,
     HOST,
@@ -95,6 +99,11 @@ XSS_SUBJECT = '<script>window.__pwned=1</script><img src=x onerror="window.__pwn
 XSS_ESCAPED = "&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror="
 
 
+def free_port_range(count: int) -> tuple[int, int]:
+    """`count` consecutive free ports in this module's APP_PORT_RANGE."""
+    return conftest.free_port_range(count, APP_PORT_RANGE)
+
+
 # --- The test app ------------------------------------------------------------------------------
 
 def dockerfile(run_id: str) -> str:
@@ -120,26 +129,6 @@ def app_files(run_id: str, body: str) -> dict[str, Optional[str]]:
 
 
 # --- Ports and the server ------------------------------------------------------------------------
-
-def port_is_free(port: int) -> bool:
-    for host in ("0.0.0.0", HOST):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_range(count: int) -> tuple[int, int]:
-    low, high = APP_PORT_RANGE
-    rng = random.SystemRandom()
-    for _ in range(200):
-        start = rng.randrange(low, high - count + 2)
-        if all(port_is_free(p) for p in range(start, start + count)):
-            return start, start + count - 1
-    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")
 
 
 def start_slipway(work_dir: Path, log_name: str) -> SlipwayServer:
@@ -227,17 +216,6 @@ def fetch_app(port: int) -> tuple[int, str] | str:
         return f"{type(exc).__name__}: {exc}"
     finally:
         conn.close()
-
-
-def poll(probe: Callable[[], tuple[bool, Any]], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        done, value = probe()
-        if done:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {value!r}")
-        time.sleep(interval)
 
 
 def wait_app_answers(port: int, status: int, body: Optional[str] = None, timeout: float = SERVE_TIMEOUT_S) -> str:

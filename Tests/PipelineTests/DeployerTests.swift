@@ -3,58 +3,16 @@ import XCTest
 @testable import Pipeline
 
 final class DeployerTests: XCTestCase {
-    private var dir: String!
-    private var store: Store!
-    private var runtime: FakeRuntime!
-    private var service: AppService!
+    private var fx: ServiceFixture!
+    private var store: Store { fx.store }
+    private var runtime: FakeRuntime { fx.runtime }
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "slipway-deployer-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        store = try Store(path: dir + "/slipway.db")
-        runtime = FakeRuntime()
-    }
+    override func setUpWithError() throws { fx = try ServiceFixture() }
+    override func tearDownWithError() throws { fx.tearDown() }
 
-    override func tearDownWithError() throws {
-        service?.shutdown()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private func makeService(git: FakeGit = FakeGit()) throws -> AppService {
-        var settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: 0...0, allowLocalRepos: true, maxBuilds: 1,
-                                        keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: 0,
-                                        extraLabels: [], instanceID: "test")
-        // Port 0 lets the kernel choose, so parallel test runs never collide.
-        settings.appPorts = 0...0
-        service = try AppService(store: store, runtime: runtime, git: git, settings: settings)
-        return service
-    }
-
-    private func waitFinished(_ id: Int) throws -> Deployment {
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if let d = try store.deployment(id: id), d.status.isFinished { return d }
-            usleep(20_000)
-        }
-        XCTFail("deployment \(id) did not finish")
-        return try store.deployment(id: id)!
-    }
-
-    private func get(_ port: Int) -> String? {
-        guard let fd = try? Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: 1000) else { return nil }
-        defer { close(fd) }
-        _ = fcntl(fd, F_SETFL, 0)
-        let req = Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-        _ = send(fd, req, req.count, Int32(MSG_NOSIGNAL))
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self).components(separatedBy: "\r\n\r\n").last
-    }
+    private func makeService(git: FakeGit = FakeGit()) throws -> AppService { try fx.makeService(git: git) }
+    private func waitFinished(_ id: Int) throws -> Deployment { try fx.waitFinished(id) }
+    private func get(_ port: Int) -> String? { fx.get(port) }
 
     func testDeployRedeployAndRollback() throws {
         let service = try makeService()

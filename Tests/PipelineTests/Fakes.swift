@@ -8,7 +8,9 @@ final class FakeRuntime: ContainerRuntime {
     struct State {
         var calls: [String] = []
         var images: Set<String> = []
-        var containers: [String: (image: String, running: Bool, server: Int32?)] = [:]
+        var containers: [String: (image: String, running: Bool, server: Int32?, labels: [String: String])] = [:]
+        /// Runs once, on the next `remove(container:)`, after the container is gone.
+        var afterNextRemove: (@Sendable () -> Void)?
         var failBuild = false
         var exitAtOnce = false
     }
@@ -28,7 +30,7 @@ final class FakeRuntime: ContainerRuntime {
         let fd = try Socket.listen(host: "127.0.0.1", port: 0)
         state.withLock { s in
             s.calls.append("run \(spec.name)")
-            s.containers[spec.name] = (spec.image, !s.exitAtOnce, s.exitAtOnce ? nil : fd)
+            s.containers[spec.name] = (spec.image, !s.exitAtOnce, s.exitAtOnce ? nil : fd, Dictionary(spec.labels, uniquingKeysWith: { $1 }))
         }
         if state.withLock({ $0.exitAtOnce }) {
             close(fd)
@@ -63,17 +65,30 @@ final class FakeRuntime: ContainerRuntime {
     func stop(container: String, graceSeconds: Int) throws { state.withLock { $0.calls.append("stop \(container)") } }
 
     func remove(container: String) throws {
-        let fd = state.withLock { s -> Int32? in
+        let (fd, hook) = state.withLock { s -> (Int32?, (@Sendable () -> Void)?) in
             s.calls.append("rm \(container)")
-            return s.containers.removeValue(forKey: container)?.server
+            defer { s.afterNextRemove = nil }
+            return (s.containers.removeValue(forKey: container)?.server, s.afterNextRemove)
         }
         if let fd { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        hook?()
     }
 
     func removeImage(_ image: String) throws { state.withLock { s in s.calls.append("rmi \(image)"); s.images.remove(image) } }
     func imageExists(_ image: String) -> Bool { state.withLock { $0.images.contains(image) } }
     func logs(container: String, tail: Int) throws -> String { "fake log line" }
-    func containers(labels: [String]) throws -> [ContainerInfo] { [] }
+    func containers(labels: [String]) throws -> [ContainerInfo] {
+        let wanted = labels.map { label -> (String, String) in
+            let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }
+        return state.withLock { s in
+            s.containers.filter { _, c in wanted.allSatisfy { c.labels[$0.0] == $0.1 } }.map { name, c in
+                ContainerInfo(id: name, name: name, running: c.running, labels: c.labels,
+                              hostPort: c.server.map { Socket.localPort($0) })
+            }.sorted { $0.name < $1.name }
+        }
+    }
     func images(labels: [String]) throws -> [String] { [] }
     func isAvailable() -> Bool { true }
 }

@@ -8,8 +8,14 @@ extension ValidationError: HTTPResponseError {
 }
 
 extension StoreError: HTTPResponseError {
-    var status: Int { 409 }
-    var code: String { "conflict" }
+    var status: Int {
+        if case .appGone = self { return 404 }
+        return 409
+    }
+    var code: String {
+        if case .appGone = self { return "not_found" }
+        return "conflict"
+    }
     var message: String { description }
 }
 

@@ -9,6 +9,7 @@ public final class AppService: Sendable {
     public let forwarders: ForwarderRegistry
     public let queue: DeploymentQueue
     let deployer: Deployer
+    let locks = AppLocks()
 
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings,
                 statuses: any CommitStatusReporter = NoCommitStatus()) throws {
@@ -187,29 +188,44 @@ public final class AppService: Sendable {
     }
 
     public func stop(_ app: App) throws -> App {
-        let (_, name) = try liveContainer(app)
-        forwarders.forwarder(for: app.id)?.setUpstream(port: nil, unavailableMessage: "\(app.name) is stopped")
-        try store.setStatus(appID: app.id, .stopped)
-        try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
-        Log.info("app \(app.name) stopped")
-        return try store.app(id: app.id) ?? app
+        try locks.withLock(appID: app.id) {
+            let app = try current(app)
+            let (_, name) = try liveContainer(app)
+            forwarders.forwarder(for: app.id)?.setUpstream(port: nil, unavailableMessage: "\(app.name) is stopped")
+            try store.setStatus(appID: app.id, .stopped)
+            try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+            Log.info("app \(app.name) stopped")
+            return try store.app(id: app.id) ?? app
+        }
     }
 
     public func start(_ app: App) throws -> App {
-        let (d, name) = try liveContainer(app)
-        try ensureRunning(app, deployment: d, name: name)
-        try store.setStatus(appID: app.id, .running)
-        Log.info("app \(app.name) started")
-        return try store.app(id: app.id) ?? app
+        try locks.withLock(appID: app.id) {
+            let app = try current(app)
+            let (d, name) = try liveContainer(app)
+            try ensureRunning(app, deployment: d, name: name)
+            try store.setStatus(appID: app.id, .running)
+            Log.info("app \(app.name) started")
+            return try store.app(id: app.id) ?? app
+        }
     }
 
     public func restart(_ app: App) throws -> App {
-        let (d, name) = try liveContainer(app)
-        try? runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
-        try ensureRunning(app, deployment: d, name: name)
-        try store.setStatus(appID: app.id, .running)
-        Log.info("app \(app.name) restarted")
-        return try store.app(id: app.id) ?? app
+        try locks.withLock(appID: app.id) {
+            let app = try current(app)
+            let (d, name) = try liveContainer(app)
+            try? runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+            try ensureRunning(app, deployment: d, name: name)
+            try store.setStatus(appID: app.id, .running)
+            Log.info("app \(app.name) restarted")
+            return try store.app(id: app.id) ?? app
+        }
+    }
+
+    /// The app as stored now: another request may have changed or deleted it while this one waited for its lock.
+    private func current(_ app: App) throws -> App {
+        guard let now = try store.app(id: app.id) else { throw StoreError.appGone(app.name) }
+        return now
     }
 
     /// Starts the live container, re-creating it from its image when it is gone, and points the port at it.
@@ -239,21 +255,25 @@ public final class AppService: Sendable {
     /// Removes everything of the app: deployments in flight, containers, images, mirror, logs, port and rows.
     public func delete(_ app: App) throws {
         queue.cancelAll(appID: app.id)
-        forwarders.remove(appID: app.id)
-        let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
-        for container in try runtime.containers(labels: labels) {
-            try runtime.remove(container: container.id)
+        try locks.withLock(appID: app.id) {
+            guard try store.app(id: app.id) != nil else { return }
+            forwarders.remove(appID: app.id)
+            let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
+            for container in try runtime.containers(labels: labels) {
+                try runtime.remove(container: container.id)
+            }
+            for image in try runtime.images(labels: labels) {
+                try? runtime.removeImage(image)
+            }
+            let history = try store.deployments(appID: app.id, limit: 100_000)
+            for d in history {
+                try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
+            }
+            git.remove(appName: app.name)
+            try store.deleteApp(id: app.id)
+            locks.forget(appID: app.id)
+            Log.info("app \(app.name) deleted")
         }
-        for image in try runtime.images(labels: labels) {
-            try? runtime.removeImage(image)
-        }
-        let history = try store.deployments(appID: app.id, limit: 100_000)
-        for d in history {
-            try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
-        }
-        git.remove(appName: app.name)
-        try store.deleteApp(id: app.id)
-        Log.info("app \(app.name) deleted")
     }
 
     public func shutdown() {

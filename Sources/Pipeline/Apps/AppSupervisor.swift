@@ -120,15 +120,19 @@ public final class AppSupervisor: Sendable {
                 }
             }
         }
-        for app in apps where app.status != .stopped {
-            guard let id = app.liveDeploymentID, let d = try store.deployment(id: id) else { continue }
-            do {
-                try service.ensureRunning(app, deployment: d, name: Naming.container(app: app.name, deployment: id))
-                if app.status != .running { try store.setStatus(appID: app.id, .running) }
-                Log.info("app \(app.name) serving on port \(app.port)")
-            } catch {
-                Log.error("app \(app.name) could not be started: \(error)")
-                try? store.setStatus(appID: app.id, .crashed)
+        for listed in apps {
+            try service.locks.withLock(appID: listed.id, changes: false) {
+                // Requests are answered while this runs: the app may have been stopped or deleted.
+                guard let app = try store.app(id: listed.id), app.status != .stopped,
+                      let id = app.liveDeploymentID, let d = try store.deployment(id: id) else { return }
+                do {
+                    try service.ensureRunning(app, deployment: d, name: Naming.container(app: app.name, deployment: id))
+                    if app.status != .running { try store.setStatus(appID: app.id, .running) }
+                    Log.info("app \(app.name) serving on port \(app.port)")
+                } catch {
+                    Log.error("app \(app.name) could not be started: \(error)")
+                    try? store.setStatus(appID: app.id, .crashed)
+                }
             }
         }
     }
@@ -137,38 +141,53 @@ public final class AppSupervisor: Sendable {
     /// (a container restarted by Docker may be published on a new port).
     func reconcile() throws {
         let store = service.store
-        let containers = try service.runtime.containers(labels: [instanceLabel])
-        for app in try store.apps() {
-            guard let id = app.liveDeploymentID, app.status != .stopped, app.status != .deploying else { continue }
-            if service.queue.isRunning(appID: app.id) { continue }
-            let name = Naming.container(app: app.name, deployment: id)
-            let container = containers.first { $0.name == name }
-            let forwarder = service.forwarders.forwarder(for: app.id)
-            if let container, container.running, let port = container.hostPort {
-                // A new published port means Docker restarted the container: its bridge address may be new too.
-                if forwarder?.upstream?.port != port {
-                    let bridge = service.runtime.bridgeAddress(container: name)
-                    forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+        var generation = service.locks.generation
+        var containers = try service.runtime.containers(labels: [instanceLabel])
+        for listed in try store.apps() {
+            try service.locks.withLock(appID: listed.id, changes: false) {
+                // Read again under the lock: a stop, restart or delete may have finished since the
+                // listing, and a container it removed must not be taken for one that went missing.
+                guard let app = try store.app(id: listed.id) else { return }
+                if app != listed || service.locks.generation != generation {
+                    generation = service.locks.generation
+                    containers = try service.runtime.containers(labels: [instanceLabel])
                 }
-                if app.status != .running {
-                    try store.setStatus(appID: app.id, .running)
-                    Log.info("app \(app.name) is running again")
-                }
-            } else if container == nil {
-                // Gone (removed by hand, or lost with the engine): re-create it from its image.
-                guard let d = try store.deployment(id: id) else { continue }
-                Log.warning("app \(app.name): live container missing, re-creating it")
-                do {
-                    try service.ensureRunning(app, deployment: d, name: name)
-                    try store.setStatus(appID: app.id, .running)
-                } catch {
-                    Log.error("app \(app.name): cannot re-create its container: \(error)")
-                    if app.status != .crashed { try store.setStatus(appID: app.id, .crashed) }
-                }
-            } else if app.status != .crashed {
-                try store.setStatus(appID: app.id, .crashed)
-                Log.warning("app \(app.name) crashed: its container is not running")
+                try reconcile(app, containers: containers)
             }
+        }
+    }
+
+    private func reconcile(_ app: App, containers: [ContainerInfo]) throws {
+        let store = service.store
+        guard let id = app.liveDeploymentID, app.status != .stopped, app.status != .deploying else { return }
+        if service.queue.isRunning(appID: app.id) { return }
+        let name = Naming.container(app: app.name, deployment: id)
+        let container = containers.first { $0.name == name }
+        let forwarder = service.forwarders.forwarder(for: app.id)
+        if let container, container.running, let port = container.hostPort {
+            // A new published port means Docker restarted the container: its bridge address may be new too.
+            if forwarder?.upstream?.port != port {
+                let bridge = service.runtime.bridgeAddress(container: name)
+                forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+            }
+            if app.status != .running {
+                try store.setStatus(appID: app.id, .running)
+                Log.info("app \(app.name) is running again")
+            }
+        } else if container == nil {
+            // Gone (removed by hand, or lost with the engine): re-create it from its image.
+            guard let d = try store.deployment(id: id) else { return }
+            Log.warning("app \(app.name): live container missing, re-creating it")
+            do {
+                try service.ensureRunning(app, deployment: d, name: name)
+                try store.setStatus(appID: app.id, .running)
+            } catch {
+                Log.error("app \(app.name): cannot re-create its container: \(error)")
+                if app.status != .crashed { try store.setStatus(appID: app.id, .crashed) }
+            }
+        } else if app.status != .crashed {
+            try store.setStatus(appID: app.id, .crashed)
+            Log.warning("app \(app.name) crashed: its container is not running")
         }
     }
 }

@@ -134,11 +134,14 @@ public final class Store: Sendable {
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case nameTaken(String)
     case portTaken(Int)
+    /// Deleted while the request that names it waited for its turn.
+    case appGone(String)
 
     public var description: String {
         switch self {
         case .nameTaken(let name): return "an app named \(name) already exists"
         case .portTaken(let port): return "port \(port) is already taken"
+        case .appGone(let name): return "the app \(name) was deleted"
         }
     }
 }

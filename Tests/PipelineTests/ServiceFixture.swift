@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+@testable import Pipeline
+
+/// An AppService over a real store in a temporary directory, a FakeRuntime and FakeGit: shared by
+/// the tests of deploying and of supervising.
+final class ServiceFixture {
+    let dir: String
+    let store: Store
+    let runtime = FakeRuntime()
+    private(set) var service: AppService!
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "slipway-service-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        store = try Store(path: dir + "/slipway.db")
+    }
+
+    func tearDown() {
+        service?.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func makeService(git: FakeGit = FakeGit()) throws -> AppService {
+        // Port 0 lets the kernel choose, so parallel test runs never collide.
+        let settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: 0...0, allowLocalRepos: true, maxBuilds: 1,
+                                        keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: 0,
+                                        extraLabels: [], instanceID: "test")
+        service = try AppService(store: store, runtime: runtime, git: git, settings: settings)
+        return service
+    }
+
+    func waitFinished(_ id: Int, file: StaticString = #filePath, line: UInt = #line) throws -> Deployment {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let d = try store.deployment(id: id), d.status.isFinished { return d }
+            usleep(20_000)
+        }
+        XCTFail("deployment \(id) did not finish", file: file, line: line)
+        return try store.deployment(id: id)!
+    }
+
+    /// The body of a GET / on the port, or nil when nothing answers.
+    func get(_ port: Int) -> String? {
+        guard let fd = try? Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: 1000) else { return nil }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, 0)
+        let req = Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        _ = send(fd, req, req.count, Int32(MSG_NOSIGNAL))
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self).components(separatedBy: "\r\n\r\n").last
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+@testable import Pipeline
+
+final class SupervisorTests: XCTestCase {
+    private var fx: ServiceFixture!
+
+    override func setUpWithError() throws { fx = try ServiceFixture() }
+    override func tearDownWithError() throws { fx.tearDown() }
+
+    private func deployedApp(_ service: AppService) throws -> App {
+        let (app, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true))
+        XCTAssertEqual(try fx.waitFinished(first!.id).status, .succeeded)
+        return try fx.store.app(id: app.id)!
+    }
+
+    func testMissingLiveContainerIsRecreatedFromItsImage() throws {
+        let service = try fx.makeService()
+        let app = try deployedApp(service)
+        let supervisor = AppSupervisor(service: service)
+        supervisor.tick()
+        let live = Naming.container(app: app.name, deployment: app.liveDeploymentID!)
+        try fx.runtime.remove(container: live)
+        XCTAssertNotEqual(fx.get(app.port), "slipway/web:1", "the app is not served once its container is gone")
+
+        supervisor.tick()
+        XCTAssertEqual(fx.runtime.calls.filter { $0 == "run \(live)" }.count, 2, fx.runtime.calls.joined(separator: "\n"))
+        XCTAssertEqual(fx.get(app.port), "slipway/web:1")
+        XCTAssertEqual(try fx.store.app(id: app.id)?.status, .running)
+    }
+
+    /// The supervisor looks while a delete is half done: the container is gone but the app's row is
+    /// not yet. It must not take the container for one that went missing and bring it back.
+    func testDeleteRacingTheSupervisorLeavesNoContainer() throws {
+        let service = try fx.makeService()
+        let app = try deployedApp(service)
+        let supervisor = AppSupervisor(service: service)
+        supervisor.tick()
+        let runsBefore = fx.runtime.calls.filter { $0.hasPrefix("run ") }.count
+
+        let looked = DispatchSemaphore(value: 0)
+        fx.runtime.state.withLock { s in
+            s.afterNextRemove = {
+                Thread.detachNewThread {
+                    supervisor.tick()
+                    looked.signal()
+                }
+                // Gives the supervisor its chance to act inside the window; with the app locked it
+                // cannot, and this wait ends by its deadline.
+                if looked.wait(timeout: .now() + 0.5) == .success { looked.signal() }
+            }
+        }
+        try service.delete(app)
+        XCTAssertEqual(looked.wait(timeout: .now() + 10), .success, "the supervisor's tick never finished")
+
+        XCTAssertNil(try fx.store.app(id: app.id))
+        XCTAssertEqual(try fx.runtime.containers(labels: ["\(Naming.appLabel)=web"]).map(\.name), [],
+                       fx.runtime.calls.joined(separator: "\n"))
+        XCTAssertEqual(fx.runtime.calls.filter { $0.hasPrefix("run ") }.count, runsBefore, "no container was re-created")
+    }
+
+    /// A stop that finishes between the supervisor's listing and its look at the app is not a crash.
+    func testStopIsNotMistakenForACrash() throws {
+        let service = try fx.makeService()
+        let app = try deployedApp(service)
+        let supervisor = AppSupervisor(service: service)
+        supervisor.tick()
+        _ = try service.stop(app)
+        let live = Naming.container(app: app.name, deployment: app.liveDeploymentID!)
+        fx.runtime.state.withLock { $0.containers[live]?.running = false }
+        supervisor.tick()
+        XCTAssertEqual(try fx.store.app(id: app.id)?.status, .stopped)
+        XCTAssertFalse(fx.runtime.calls.contains("start \(live)"), "a stopped app stays stopped")
+    }
+}

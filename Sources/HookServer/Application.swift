@@ -32,7 +32,7 @@ final class Application: Sendable {
             healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
             extraLabels: config.containerLabels, instanceID: instanceID)
         let runner = SpawnedProcessRunner()
-        service = try AppService(store: store, runtime: DockerCLI(runner: runner),
+        service = try AppService(store: store, runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder),
                                  git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,

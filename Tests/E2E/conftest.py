@@ -38,6 +38,10 @@ ADMIN_PASSWORD = "test-admin-password"
 HEADER_TIMEOUT_S = 1
 IDLE_TIMEOUT_S = 2
 BODY_TIMEOUT_S = 1
+# Debian's docker.io client (20.10, installed by scripts/test-env.sh) builds with BuildKit by
+# itself; a newer client earlier in PATH needs the buildx plugin for that, which Debian does not
+# package, and would leave the servers on the classic builder.
+DEBIAN_DOCKER = Path("/usr/bin/docker")
 SERVE_FLAGS = [
     "--header-timeout", str(HEADER_TIMEOUT_S),
     "--idle-timeout", str(IDLE_TIMEOUT_S),
@@ -129,6 +133,8 @@ def server_env(with_secrets: bool = True) -> dict[str, str]:
     caller's may leak in and change what the tests see.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    if DEBIAN_DOCKER.exists():
+        env["SLIPWAY_DOCKER"] = str(DEBIAN_DOCKER)
     if with_secrets:
         env["SLIPWAY_API_TOKEN"] = API_TOKEN
         env["SLIPWAY_ADMIN_PASSWORD"] = ADMIN_PASSWORD

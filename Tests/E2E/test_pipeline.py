@@ -36,6 +36,7 @@ from conftest import (
     poll,
     port_is_free,
     API_TOKEN,
+    DEBIAN_DOCKER,
     HOST,
     HttpResult,
     SlipwayServer,
@@ -996,6 +997,28 @@ def test_api_validation(pipeline, tmp_path):
         assert_json_error(api.request(method, path, body), 404)
 
     assert api.request("DELETE", f"/api/apps/{name}").status == 204
+
+
+def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipeline, main_app, tmp_path):
+    # The module's server runs Debian's docker client (conftest), which carries BuildKit.
+    log = pipeline.api.log(main_app.v1["id"])
+    if DEBIAN_DOCKER.exists():
+        assert "builder: BuildKit" in log and "DOCKER_BUILDKIT" not in log, log[-2000:]
+
+    name = pipeline.name("classic")
+    repo = GitRepo.create(tmp_path / "repo", web_app("classic v1"), message="classic v1")
+    low, high = free_port_range(2)
+    server = start_server(tmp_path, extra_args=[*pipeline_flags(low, high), "--builder", "classic"])
+    try:
+        p = Pipeline(server, Api(server), tmp_path, pipeline.prefix, low, high)
+        app, dep = p.deploy_new(repo.url, name, body="classic v1")
+        log = p.api.log(dep["id"])
+        assert "builder: classic builder" in log and "--progress" not in log, log[-2000:]
+        image_labels = inspect(dep["image"])["Config"]["Labels"] or {}
+        assert image_labels.get("slipway.app") == name and image_labels.get("slipway.deployment") == str(dep["id"]), image_labels
+        assert p.api.request("DELETE", f"/api/apps/{name}").status == 204
+    finally:
+        stop_server(server)
 
 
 def test_local_repos_need_the_flag_and_a_full_port_range_is_409(tmp_path, app_prefix):

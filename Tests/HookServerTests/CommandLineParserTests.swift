@@ -15,6 +15,15 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(c.appPorts, 8001...8100)
         XCTAssertEqual(c.effectiveAppsHost, "127.0.0.1")
         XCTAssertFalse(c.allowLocalRepos)
+        XCTAssertEqual(c.dockerExecutable, "docker")
+        XCTAssertEqual(c.builder, .auto)
+    }
+
+    func testDockerClientAndBuilder() throws {
+        let c = try config(["--docker", "/usr/bin/docker", "--builder", "classic"], env: ["SLIPWAY_BUILDER": "buildkit"])
+        XCTAssertEqual(c.dockerExecutable, "/usr/bin/docker")
+        XCTAssertEqual(c.builder, .classic)
+        XCTAssertEqual(try config([], env: ["SLIPWAY_BUILDER": "buildkit"]).builder, .buildkit)
     }
 
     func testFlagsOverrideEnvironment() throws {
@@ -36,6 +45,8 @@ final class CommandLineParserTests: XCTestCase {
             (["--bogus"], [:], "--bogus"),
             (["--port"], [:], "--port"),
             ([], ["SLIPWAY_PORT": "x"], "SLIPWAY_PORT"),
+            (["--builder", "kaniko"], [:], "--builder"),
+            (["--docker", ""], [:], "--docker"),
         ]
         for (args, env, name) in cases {
             XCTAssertThrowsError(try CommandLineParser.parse(args, environment: env)) { error in

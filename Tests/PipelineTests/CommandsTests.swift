@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import Pipeline
 
@@ -26,6 +27,9 @@ final class CommandsTests: XCTestCase {
     func testDockerBuildReadsTheContextFromStandardInput() {
         XCTAssertEqual(DockerCommands.build(tag: "slipway/web:3", labels: [("slipway.app", "web")]),
                        ["build", "--quiet=false", "--force-rm", "--tag", "slipway/web:3", "--label", "slipway.app=web", "-"])
+        XCTAssertEqual(DockerCommands.build(tag: "slipway/web:3", labels: [("slipway.app", "web")], builder: .buildkit),
+                       ["build", "--quiet=false", "--force-rm", "--progress", "plain", "--tag", "slipway/web:3",
+                        "--label", "slipway.app=web", "-"])
     }
 
     func testDockerListingsFilterByEveryLabel() {
@@ -59,5 +63,43 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(env["GIT_TERMINAL_PROMPT"], "0")
         XCTAssertEqual(env["GIT_ALLOW_PROTOCOL"], "https:http:ssh")
         XCTAssertEqual(GitCommands.environment(allowLocal: true)["GIT_ALLOW_PROTOCOL"], "https:http:ssh:file")
+    }
+
+    func testWhichDockerClientsCarryBuildKit() {
+        for version in ["18.09.1", "19.03.15", "20.10.24+dfsg1", "22.06.0-beta.0"] {
+            XCTAssertTrue(ImageBuilder.clientHasBuiltinBuildKit(version: version), version)
+        }
+        for version in ["18.06.3-ce", "17.12.1", "23.0.0", "28.2.2", "", "garbage"] {
+            XCTAssertFalse(ImageBuilder.clientHasBuiltinBuildKit(version: version), version)
+        }
+    }
+
+    /// The builder is asked for once, from the client itself; a client that cannot be run is
+    /// not remembered, so a later build asks again.
+    func testBuilderProbeAsksTheClientOnce() throws {
+        final class Scripted: ProcessRunner {
+            let calls = Mutex<[[String]]>([])
+            let version: String?
+            init(version: String?) { self.version = version }
+            func run(_ spec: ProcessSpec, timeoutSeconds: Double, cancellation: Cancellation?,
+                     onOutput: (@Sendable (String) -> Void)?) throws -> ProcessResult {
+                calls.withLock { $0.append(spec.arguments) }
+                if spec.arguments.first == "buildx" { return ProcessResult(termination: .exited(1), output: "unknown command") }
+                guard let version else { throw ProcessError(operation: "spawn docker", errno: ENOENT) }
+                return ProcessResult(termination: .exited(0), output: version + "\n")
+            }
+        }
+        let old = Scripted(version: "20.10.24+dfsg1")
+        let probe = ImageBuilderProbe(choice: .auto)
+        XCTAssertEqual(probe.builder(docker: "docker", runner: old), .buildkit)
+        XCTAssertEqual(probe.builder(docker: "docker", runner: old), .buildkit)
+        XCTAssertEqual(old.calls.withLock { $0 }, [["buildx", "version"], ["version", "--format", "{{.Client.Version}}"]])
+
+        XCTAssertEqual(ImageBuilderProbe(choice: .auto).builder(docker: "docker", runner: Scripted(version: "28.2.2")), .classic)
+        let missing = Scripted(version: nil), unknown = ImageBuilderProbe(choice: .auto)
+        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing), .classic)
+        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing), .classic)
+        XCTAssertEqual(missing.calls.withLock { $0 }.count, 4, "not remembered while the client cannot be asked")
+        XCTAssertEqual(ImageBuilderProbe(choice: .classic).builder(docker: "docker", runner: old), .classic)
     }
 }

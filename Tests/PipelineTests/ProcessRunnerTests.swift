@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import Pipeline
 
@@ -57,5 +58,40 @@ final class ProcessRunnerTests: XCTestCase {
         let fds = r.output.split(separator: "\n").filter { $0.contains("->") }
         // 0, 1, 2, and the fd ls itself opens to read the directory.
         XCTAssertLessThanOrEqual(fds.count, 4, r.output)
+    }
+
+    /// A process a killed server left behind is found by its pid file and killed with its group;
+    /// a pid file whose process runs something else is only removed.
+    func testLeftoverProcessesAreKilledByTheirPidFiles() throws {
+        let dir = NSTemporaryDirectory() + "slipway-orphans-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spec = {
+            var spec = ProcessSpec("sh", ["-c", "sleep 30; : slipway/web:7"])
+            spec.pidFile = dir + "/build.pid"
+            return spec
+        }()
+        let ended = DispatchSemaphore(value: 0)
+        let result = Mutex<ProcessResult?>(nil)
+        let runner = self.runner
+        Thread.detachNewThread {
+            let r = try? runner.run(spec, timeoutSeconds: 60)
+            result.withLock { $0 = r }
+            ended.signal()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: spec.pidFile!) && Date() < deadline { usleep(10_000) }
+        let pid = pid_t(try String(contentsOfFile: spec.pidFile!, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertNotNil(pid)
+
+        // Another process (this test itself) does not carry the marker.
+        try "\(getpid())\n".write(toFile: dir + "/other.pid", atomically: true, encoding: .utf8)
+        XCTAssertEqual(OrphanedProcesses.killLeftovers(in: dir, marker: "no-such-marker/"), [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "pid files are removed either way")
+
+        try "\(pid!)\n".write(toFile: dir + "/build.pid", atomically: true, encoding: .utf8)
+        XCTAssertEqual(OrphanedProcesses.killLeftovers(in: dir, marker: "slipway/"), [pid!])
+        XCTAssertEqual(ended.wait(timeout: .now() + 10), .success, "the killed process ended")
+        XCTAssertEqual(result.withLock { $0 }?.termination, .signaled(SIGKILL))
     }
 }

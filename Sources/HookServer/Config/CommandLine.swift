@@ -100,6 +100,16 @@ enum CommandLineParser {
         Option(flag: "--drain-timeout", env: "SLIPWAY_DRAIN_TIMEOUT", valueName: "SECONDS", help: "drain period for the old container's connections (default 10)") { c, v, f throws(UsageError) in
             c.drainTimeout = try integer(v, flag: f, in: 0...3600)
         },
+        Option(flag: "--docker", env: "SLIPWAY_DOCKER", valueName: "PATH", help: "docker client to run (default: docker in PATH)") { c, v, f throws(UsageError) in
+            guard !v.isEmpty, !v.contains("\0") else { throw UsageError(message: "\(f): expected the docker client's path or name") }
+            c.dockerExecutable = v
+        },
+        Option(flag: "--builder", env: "SLIPWAY_BUILDER", valueName: "auto|buildkit|classic", help: "image builder (default auto: BuildKit when the docker client has it)") { c, v, f throws(UsageError) in
+            guard let choice = ImageBuilder.Choice(rawValue: v) else {
+                throw UsageError(message: "\(f): expected auto, buildkit or classic, got '\(v)'")
+            }
+            c.builder = choice
+        },
     ]
 
     static func parse(_ arguments: [String], environment: [String: String]) throws(UsageError) -> Command {

@@ -1,3 +1,5 @@
+import Pipeline
+
 /// Everything `slipway serve` is told by flags and environment variables; flags win.
 struct Configuration: Sendable {
     var host = "127.0.0.1"
@@ -17,6 +19,9 @@ struct Configuration: Sendable {
     var buildTimeout = 900
     var healthTimeout = 60
     var drainTimeout = 10
+    /// The docker client to run; a path, or a name looked up in PATH.
+    var dockerExecutable = "docker"
+    var builder: ImageBuilder.Choice = .auto
     /// Extra labels for every container and image ("key=value").
     var containerLabels: [(String, String)] = []
     var githubAPIURL = "https://api.github.com"

@@ -33,6 +33,11 @@ public final class AppSupervisor: Sendable {
             try store.save(d)
             Log.warning("deployment \(d.id) of \(d.appName) was interrupted by a restart")
         }
+        // A build the killed run started may still be going: it would tag an image for a deployment
+        // that is interrupted now.
+        for pid in OrphanedProcesses.killLeftovers(in: service.settings.buildsDir, marker: "slipway/") {
+            Log.warning("killed docker build process \(pid), left running by the previous run")
+        }
         // Build contexts are only needed while their build runs; none runs now.
         for file in (try? FileManager.default.contentsOfDirectory(atPath: service.settings.buildsDir)) ?? [] {
             try? FileManager.default.removeItem(atPath: service.settings.buildsDir + "/" + file)

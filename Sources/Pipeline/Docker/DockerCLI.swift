@@ -4,10 +4,12 @@ import Foundation
 public struct DockerCLI: ContainerRuntime {
     public let runner: any ProcessRunner
     public let executable: String
+    private let builders: ImageBuilderProbe
 
-    public init(runner: any ProcessRunner, executable: String = "docker") {
+    public init(runner: any ProcessRunner, executable: String = "docker", builder: ImageBuilder.Choice = .auto) {
         self.runner = runner
         self.executable = executable
+        self.builders = ImageBuilderProbe(choice: builder)
     }
 
     @discardableResult
@@ -26,8 +28,11 @@ public struct DockerCLI: ContainerRuntime {
 
     public func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double,
                       log: DeploymentLog, cancellation: Cancellation?) throws {
-        let spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels),
-                               environment: ["DOCKER_BUILDKIT": "0"], standardInputPath: contextTar)
+        let builder = builders.builder(docker: executable, runner: runner)
+        var spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels, builder: builder),
+                               environment: builder.environment, standardInputPath: contextTar)
+        spec.pidFile = contextTar + ".pid"
+        log.line("builder: \(builder.displayName)")
         log.command(spec)
         let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
         if result.cancelled { throw DeploymentCancelled() }

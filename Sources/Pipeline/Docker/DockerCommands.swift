@@ -1,9 +1,14 @@
 /// Builds docker's argv, as Kamal's Commands do; the runtime runs them. Tests assert these exactly.
 public enum DockerCommands {
     /// Build from a tar context on standard input, so only the committed tree is sent.
-    public static func build(tag: String, labels: [(String, String)]) -> [String] {
-        ["build", "--quiet=false", "--force-rm", "--tag", tag] + labelArgs(labels) + ["-"]
+    /// Plain progress, since the output goes into a log file rather than a terminal.
+    public static func build(tag: String, labels: [(String, String)], builder: ImageBuilder = .classic) -> [String] {
+        let progress = builder == .buildkit ? ["--progress", "plain"] : []
+        return ["build", "--quiet=false", "--force-rm"] + progress + ["--tag", tag] + labelArgs(labels) + ["-"]
     }
+
+    public static func buildxVersion() -> [String] { ["buildx", "version"] }
+    public static func clientVersion() -> [String] { ["version", "--format", "{{.Client.Version}}"] }
 
     /// A detached container: env values come from docker's own environment (`-e NAME`), so they
     /// never appear on a command line; published on loopback only, on a port docker picks.

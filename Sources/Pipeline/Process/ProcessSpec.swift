@@ -10,6 +10,9 @@ public struct ProcessSpec: Sendable, Equatable {
     /// Small input (up to a pipe's 64 KiB) given on standard input: the way to hand a process a
     /// secret without putting it in argv.
     public var standardInputBytes: [UInt8]?
+    /// Holds the process's id while it runs, so that a later run of Slipway can end a process this
+    /// one left behind when it was killed (see OrphanedProcesses).
+    public var pidFile: String?
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 workingDirectory: String? = nil, standardInputPath: String? = nil, standardInputBytes: [UInt8]? = nil) {

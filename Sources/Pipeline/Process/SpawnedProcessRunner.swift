@@ -83,6 +83,8 @@ public struct SpawnedProcessRunner: ProcessRunner {
             close(inputFDs[1])
         }
         guard rc == 0 else { throw ProcessError(operation: "spawn \(spec.executable)", errno: rc) }
+        if let pidFile = spec.pidFile { OrphanedProcesses.record(pid: pid, in: pidFile) }
+        defer { if let pidFile = spec.pidFile { unlink(pidFile) } }
 
         return collect(pid: pid, readFD: readFD, timeoutSeconds: timeoutSeconds, cancellation: cancellation, onOutput: onOutput)
     }

@@ -320,7 +320,7 @@ class Slipway:
         self.data_dir = self.dir / "data"
         self.low, self.high = free_port_range(app_ports)
         self.flags = ["--host", HOST, "--data-dir", str(self.data_dir), "--app-ports", f"{self.low}-{self.high}",
-                      "--allow-local-repos", "--container-label", TEST_LABEL, *extra]
+                      "--allow-local-repos", "--container-label", TEST_LABEL, "--docker", DOCKER_CLIENT, *extra]
         self.proc: Optional[subprocess.Popen] = None
         self.port = 0
         self.instance: Optional[str] = None
@@ -535,10 +535,11 @@ else
 fi
 t1=$(ms)
 git -C "$dir" archive --format=tar "$rev" \
-    | DOCKER_BUILDKIT=0 docker build --tag "$tag" --label slipway.test=1 --label "$BENCH_LABEL" - >"$dir.build.log"
+    | DOCKER_BUILDKIT=$BENCH_BUILDKIT "$BENCH_DOCKER" build $BENCH_PROGRESS --tag "$tag" \
+        --label slipway.test=1 --label "$BENCH_LABEL" - >"$dir.build.log" 2>&1
 t2=$(ms)
-cid=$(docker run --detach --label slipway.test=1 --label "$BENCH_LABEL" --publish 127.0.0.1::5000 "$tag")
-hostport=$(docker port "$cid" 5000/tcp | head -n 1)
+cid=$("$BENCH_DOCKER" run --detach --label slipway.test=1 --label "$BENCH_LABEL" --publish 127.0.0.1::5000 "$tag")
+hostport=$("$BENCH_DOCKER" port "$cid" 5000/tcp | head -n 1)
 t3=$(ms)
 ok=0
 for _ in $(seq 3000); do                          # at most 3000 polls (~30 s or more)
@@ -552,7 +553,9 @@ echo "$cid clone=$((t1 - t0)) build=$((t2 - t1)) run=$((t3 - t2)) ready=$((t4 - 
 
 
 def run_raw_deploy(ctx: Context, script: Path, mode: str, repo: str, clone_dir: Path, tag: str, body: str) -> tuple[float, str, dict]:
-    env = dict(os.environ, BENCH_LABEL=BENCH_LABEL)
+    env = dict(os.environ, BENCH_LABEL=BENCH_LABEL, BENCH_DOCKER=DOCKER_CLIENT,
+               BENCH_BUILDKIT="1" if BUILDER == "BuildKit" else "0",
+               BENCH_PROGRESS="--progress plain" if BUILDER == "BuildKit" else "")
     started = time.perf_counter()
     proc = run(["bash", str(script), mode, repo, str(clone_dir), tag, body], timeout=180, check=False, env=env)
     elapsed = time.perf_counter() - started
@@ -581,8 +584,9 @@ def bench_deploy(ctx: Context, sec: Section) -> None:
             "`POST /api/apps/{name}/redeploy` for warm) until the deployment is `succeeded` "
             "(polled every 10 ms) and the app's public port has answered 200 with the expected body. "
             "The by-hand side is one bash script, timed as a whole ([`raw-deploy.sh`](#raw-deploysh) below): "
-            "`git clone` (cold) or `git fetch` (warm), `git archive | docker build -` (with `DOCKER_BUILDKIT=0`, the "
-            "classic builder Slipway uses), "
+            "`git clone` (cold) or `git fetch` (warm), `git archive | docker build -` with the builder Slipway "
+            f"uses ({BUILDER}: `{DOCKER_CLIENT}` with `DOCKER_BUILDKIT={'1' if BUILDER == 'BuildKit' else '0'}`; "
+            "the script checks Slipway's deployment log names the same builder), "
             "`docker run -d -p 127.0.0.1::5000`, `docker port`, then `curl` every 10 ms until the first 200.",
             "",
             "- **Cold**: every run deploys a new repository whose Dockerfile has `RUN echo <random> > /build-nonce` "
@@ -630,6 +634,9 @@ def bench_deploy(ctx: Context, sec: Section) -> None:
     app = s.create_app("warm", repo.url)
     s.wait_deployment(app["deployment_id"])
     wait_body(app["port"], "warm body")
+    build_log = s.api("GET", f"/api/deployments/{app['deployment_id']}/log", expect=200)
+    if f"builder: {BUILDER}".encode() not in (build_log if isinstance(build_log, bytes) else json.dumps(build_log).encode()):
+        raise BenchError(f"Slipway's deployment log does not name the builder the by-hand side uses ({BUILDER})")
     clone = ctx.work / "warm-clone"
     _, raw_cid, _ = run_raw_deploy(ctx, script, "cold", repo.url, clone, "slipway-bench/raw-warm:0", "warm body")
     raw_tag = "slipway-bench/raw-warm:0"
@@ -1723,6 +1730,25 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+# Debian's docker.io client (20.10) builds with BuildKit by itself; a newer client without the buildx
+# plugin only has the classic builder. Both sides of benchmark 1 use the same client and builder.
+DOCKER_CLIENT = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+
+
+def client_builder(client: str) -> str:
+    """The builder Slipway's --builder auto picks for this client (ImageBuilder.swift)."""
+    if run([client, "buildx", "version"], check=False, timeout=30).returncode == 0:
+        return "BuildKit"
+    version = run([client, "version", "--format", "{{.Client.Version}}"], check=False, timeout=30).stdout.decode().strip()
+    parts = [int("".join(ch for ch in p if ch.isdigit()) or -1) for p in version.split(".")[:2]]
+    if len(parts) == 2 and ((parts[0] == 18 and parts[1] >= 9) or 19 <= parts[0] < 23):
+        return "BuildKit"
+    return "classic builder"
+
+
+BUILDER = "classic builder"
+
+
 def ensure_tools() -> dict[str, str]:
     """wrk, webhook and nginx (with its stream module) from Debian, installed when missing and root."""
     needed = {"wrk": "wrk", "webhook": "webhook", "nginx": "nginx"}
@@ -1852,6 +1878,9 @@ def main() -> int:
         return 2
     try:
         preflight()
+        global BUILDER
+        BUILDER = client_builder(DOCKER_CLIENT)
+        log(f"docker client {DOCKER_CLIENT}: {BUILDER}")
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

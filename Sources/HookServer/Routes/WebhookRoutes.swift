@@ -10,6 +10,8 @@ struct WebhookHandler: Sendable {
     let service: AppService
     /// GitHub caps deliveries at 25 MiB.
     static let bodyLimit = 25 * 1024 * 1024
+    /// The members of a delivery that `push` reads; the rest is validated but not built.
+    static let payloadKeys: Set<String> = ["ref", "after", "deleted", "head_commit"]
 
     private struct Rejection: HTTPResponseError {
         let status: Int
@@ -51,7 +53,7 @@ struct WebhookHandler: Sendable {
 
         let payload: JSON
         do {
-            payload = try JSONParser.parse(payloadBytes)
+            payload = try JSONParser.parse(payloadBytes, keeping: Self.payloadKeys)
         } catch {
             return reject(app, deliveryID, event, 400, "bad_payload", "the payload is not valid JSON")
         }

@@ -4,7 +4,7 @@ import Synchronization
 /// The one SQLite database in the data directory. Every use of its connection is serialized by a mutex,
 /// as GRDB's DatabaseQueue does; SQLite work here is short, so contention stays low.
 public final class Database: Sendable {
-    private let connection: Mutex<Connection>
+    private let connection: PosixMutex<Connection>
     public let path: String
 
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws(SQLiteError) {
@@ -25,7 +25,7 @@ public final class Database: Sendable {
             throw SQLiteError(code: SQLITE_ERROR, message: "foreign keys could not be enabled", sql: "PRAGMA foreign_keys")
         }
         self.path = path
-        self.connection = Mutex(conn)
+        self.connection = PosixMutex(conn)
     }
 
     /// Runs `body` with exclusive use of the connection.

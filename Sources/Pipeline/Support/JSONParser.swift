@@ -10,9 +10,20 @@ public struct JSONParser {
 
     private let bytes: [UInt8]
     private var i = 0
+    /// With a set, members of the top-level object named otherwise are checked but not built.
+    private var topLevelKeys: Set<String>?
 
-    public static func parse(_ bytes: [UInt8]) throws(Error) -> JSON {
+    public static func parse(_ bytes: [UInt8]) throws(Error) -> JSON { try parse(bytes, keeping: nil) }
+
+    /// Parses and validates the whole document, but builds only the named members of a top-level
+    /// object: a GitHub push delivery is kilobytes of repository and sender details, of which the
+    /// webhook route reads four fields.
+    public static func parse(_ bytes: [UInt8], keeping keys: Set<String>?) throws(Error) -> JSON {
+        if let bad = bytes.withUnsafeBufferPointer({ UTF8Validation.firstInvalidOffset($0) }) {
+            throw Error(message: "invalid UTF-8", offset: bad)
+        }
         var p = JSONParser(bytes: bytes)
+        p.topLevelKeys = keys
         p.skipWhitespace()
         let value = try p.value(depth: 0)
         p.skipWhitespace()
@@ -63,7 +74,11 @@ public struct JSONParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipWhitespace()
-            pairs.append((key, try value(depth: depth + 1)))
+            if depth == 0, let keep = topLevelKeys, !keep.contains(key) {
+                try skipValue(depth: depth + 1)
+            } else {
+                pairs.append((key, try value(depth: depth + 1)))
+            }
             skipWhitespace()
             guard i < bytes.count else { throw fail("unexpected end") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -112,6 +127,24 @@ public struct JSONParser {
 
     private mutating func string() throws(Error) -> String {
         i += 1
+        // Most strings have no escapes: find their end in one scan and validate the bytes where
+        // they lie, instead of copying them one at a time (this was the webhook route's top cost).
+        let start = i
+        let plainEnd: Int? = bytes.withUnsafeBufferPointer { buffer in
+            var j = start
+            while j < buffer.count {
+                let c = buffer[j]
+                if c == UInt8(ascii: "\"") { return j }
+                if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+                j += 1
+            }
+            return nil
+        }
+        if let end = plainEnd {
+            i = end + 1
+            // The document was validated as a whole before parsing began.
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+        }
         var out = [UInt8]()
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
@@ -148,9 +181,62 @@ public struct JSONParser {
             default: throw fail("invalid escape")
             }
         }
-        // Invalid UTF-8 is rejected rather than silently repaired.
-        guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-        return s
+        // Escapes only ever add valid UTF-8 to bytes already validated.
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Checks a value as `value` does, building nothing.
+    private mutating func skipValue(depth: Int) throws(Error) {
+        guard depth < Self.maxDepth else { throw fail("nested too deeply") }
+        guard i < bytes.count else { throw fail("unexpected end") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+            while true {
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                try skipString()
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try skipString()
+        default: _ = try value(depth: depth)
+        }
+    }
+
+    /// A string without escapes is only scanned; one with escapes is decoded to check them.
+    private mutating func skipString() throws(Error) {
+        var j = i + 1
+        while j < bytes.count {
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") { i = j + 1; return }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            j += 1
+        }
+        _ = try string()
     }
 
     private mutating func hex4() throws(Error) -> UInt32 {

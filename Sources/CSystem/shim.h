@@ -5,6 +5,7 @@
 // process spawned by another thread in between could inherit a client socket or a pipe.
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 int pipe2(int pipefd[2], int flags);
@@ -12,6 +13,12 @@ int eventfd(unsigned int initval, int flags);
 // glibc 2.34+: closes every descriptor from `from` up in the child, a second guard against leaks.
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+
+// Moves bytes between a socket and a pipe inside the kernel: the port forwarder's bulk path.
+ssize_t splice(int fd_in, __off64_t *off_in, int fd_out, __off64_t *off_out, size_t len, unsigned int flags);
+#define SLIPWAY_SPLICE_F_MOVE 1
+#define SLIPWAY_SPLICE_F_NONBLOCK 2
+#define SLIPWAY_F_SETPIPE_SZ 1031
 
 #define SLIPWAY_EFD_CLOEXEC 02000000
 #define SLIPWAY_EFD_NONBLOCK 04000

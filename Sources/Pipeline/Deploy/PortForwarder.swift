@@ -139,49 +139,13 @@ public final class PortForwarder: Sendable {
         defer { Glibc.close(server) }
         // The upstream socket is non-blocking from connect; relaying is simpler with both blocking.
         _ = fcntl(server, F_SETFL, fcntl(server, F_GETFL) & ~O_NONBLOCK)
-        pump(client, server)
-    }
-
-    /// Copies both ways until both directions have ended, passing half-closes along.
-    private func pump(_ a: Int32, _ b: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var aOpen = true, bOpen = true
-        while aOpen || bOpen {
-            var fds = [pollfd(fd: aOpen ? a : -1, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: bOpen ? b : -1, events: Int16(POLLIN), revents: 0)]
-            let n = poll(&fds, 2, 300_000)
-            if n < 0 { if errno == EINTR { continue }; return }
-            if n == 0 { return } // five idle minutes: give the descriptors back
-            for (index, (from, to)) in [(a, b), (b, a)].enumerated() where fds[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
-                if count > 0 {
-                    guard writeAll(to, buffer, count) else { return }
-                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                    if count < 0 { return }
-                    shutdown(to, Int32(SHUT_WR))
-                    if index == 0 { aOpen = false } else { bOpen = false }
-                }
-            }
-        }
-    }
-
-    private func writeAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
-        var offset = 0
-        while offset < count {
-            let n = buffer.withUnsafeBytes { send(fd, $0.baseAddress! + offset, count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
-        return true
+        ByteRelay.pump(client, server)
     }
 
     private func reply(_ fd: Int32, status: String, message: String) {
         let body = message + "\n"
         let text = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\(body)"
-        _ = writeAll(fd, Array(text.utf8), text.utf8.count)
+        _ = Array(text.utf8).withUnsafeBytes { ByteRelay.sendAll(fd, $0.baseAddress!, $0.count) }
         // Read briefly what the client sent so the close does not become a reset that loses the reply.
         shutdown(fd, Int32(SHUT_WR))
         var scratch = [UInt8](repeating: 0, count: 4096)

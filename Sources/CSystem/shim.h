@@ -3,6 +3,7 @@
 // Linux calls that Swift's Glibc module leaves out, because glibc declares them only under
 // _GNU_SOURCE. They let descriptors be close-on-exec from birth: with separate fcntl calls, a
 // process spawned by another thread in between could inherit a client socket or a pipe.
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/socket.h>
 
@@ -12,6 +13,8 @@ int eventfd(unsigned int initval, int flags);
 // glibc 2.34+: closes every descriptor from `from` up in the child, a second guard against leaks.
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+// Names a thread for ps, top and debuggers (at most 15 bytes).
+int pthread_setname_np(pthread_t thread, const char *name);
 
 #define SLIPWAY_EFD_CLOEXEC 02000000
 #define SLIPWAY_EFD_NONBLOCK 04000

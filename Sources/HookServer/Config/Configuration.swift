@@ -1,3 +1,5 @@
+import Pipeline
+
 /// Everything `slipway serve` is told by flags and environment variables; flags win.
 struct Configuration: Sendable {
     var host = "127.0.0.1"
@@ -36,7 +38,7 @@ struct Configuration: Sendable {
             while url.hasSuffix("/") { url.removeLast() }
             return url
         }
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.hasOccurrence(of: ":") ? "[\(host)]" : host
         return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
     }
 

@@ -3,6 +3,7 @@
 // Linux calls that Swift's Glibc module leaves out, because glibc declares them only under
 // _GNU_SOURCE. They let descriptors be close-on-exec from birth: with separate fcntl calls, a
 // process spawned by another thread in between could inherit a client socket or a pipe.
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -13,6 +14,8 @@ int eventfd(unsigned int initval, int flags);
 // glibc 2.34+: closes every descriptor from `from` up in the child, a second guard against leaks.
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+// Names a thread for ps, top and debuggers (at most 15 bytes).
+int pthread_setname_np(pthread_t thread, const char *name);
 
 // Moves bytes between a socket and a pipe inside the kernel: the port forwarder's bulk path.
 ssize_t splice(int fd_in, __off64_t *off_in, int fd_out, __off64_t *off_out, size_t len, unsigned int flags);

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Pipeline
 import SlipwayCrypto
@@ -58,7 +58,7 @@ final class Application: Sendable {
     func run() -> Int32 {
         // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
         // them with sigwait, so a signal arriving at any moment is never lost.
-        let signalThread = Thread { [server] in
+        OSThread.detach(name: "signals") { [server] in
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
@@ -68,7 +68,6 @@ final class Application: Sendable {
             Log.info("received signal \(received): finishing in-flight requests")
             server.shutdown()
         }
-        signalThread.start()
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         server.run()

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Pipeline
 
@@ -17,7 +17,7 @@ let command: Command
 do {
     command = try CommandLineParser.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
 } catch {
-    FileHandle.standardError.write(Data("slipway: \(error.message)\n".utf8))
+    PosixFile.writeAll(2, Array("slipway: \(error.message)\n".utf8))
     exit(2)
 }
 

@@ -27,7 +27,7 @@ enum CommandLineParser {
 
     private static let options: [Option] = [
         Option(flag: "--host", env: "SLIPWAY_HOST", valueName: "ADDR", help: "address to listen on (default 127.0.0.1)") { c, v, f throws(UsageError) in
-            guard !v.isEmpty, !v.contains(" ") else { throw UsageError(message: "\(f): invalid host '\(v)'") }
+            guard !v.isEmpty, !v.hasOccurrence(of: " ") else { throw UsageError(message: "\(f): invalid host '\(v)'") }
             c.host = v
         },
         Option(flag: "--port", env: "SLIPWAY_PORT", valueName: "N", help: "port for the dashboard, API and webhooks (default 5000)") { c, v, f throws(UsageError) in
@@ -46,7 +46,7 @@ enum CommandLineParser {
         },
         Option(flag: "--apps-host", env: "SLIPWAY_APPS_HOST", valueName: "HOST", help: "host shown in app URLs (default: --host)") { c, v, _ in c.appsHost = v },
         Option(flag: "--public-url", env: "SLIPWAY_PUBLIC_URL", valueName: "URL", help: "base URL of this server, for webhook URLs") { c, v, f throws(UsageError) in
-            guard v.hasPrefix("http://") || v.hasPrefix("https://"), v.count > 8, !v.contains(" ") else {
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), v.count > 8, !v.hasOccurrence(of: " ") else {
                 throw UsageError(message: "\(f): expected an http:// or https:// URL, got '\(v)'")
             }
             c.publicURL = v
@@ -88,13 +88,13 @@ enum CommandLineParser {
             c.containerLabels.append((String(parts[0]), String(parts[1])))
         },
         Option(flag: "--github-api-url", env: "SLIPWAY_GITHUB_API_URL", valueName: "URL", help: "GitHub REST API for commit statuses (default https://api.github.com)") { c, v, f throws(UsageError) in
-            guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.contains(" ") else {
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.hasOccurrence(of: " ") else {
                 throw UsageError(message: "\(f): expected an http:// or https:// URL, got '\(v)'")
             }
             c.githubAPIURL = v
         },
         Option(flag: "--github-host", env: "SLIPWAY_GITHUB_HOST", valueName: "HOST", help: "host whose repositories get commit statuses (default github.com)") { c, v, f throws(UsageError) in
-            guard !v.isEmpty, !v.contains("/"), !v.contains(" ") else { throw UsageError(message: "\(f): expected a host name, got '\(v)'") }
+            guard !v.isEmpty, !v.hasOccurrence(of: "/"), !v.hasOccurrence(of: " ") else { throw UsageError(message: "\(f): expected a host name, got '\(v)'") }
             c.githubHost = v
         },
         Option(flag: "--drain-timeout", env: "SLIPWAY_DRAIN_TIMEOUT", valueName: "SECONDS", help: "drain period for the old container's connections (default 10)") { c, v, f throws(UsageError) in
@@ -164,7 +164,7 @@ enum CommandLineParser {
         """
         for option in options {
             let left = option.flag + (option.valueName.map { " " + $0 } ?? "")
-            text += "  " + left.padding(toLength: 28, withPad: " ", startingAt: 0) + option.help
+            text += "  " + left.padded(toLength: 28) + option.help
             if let env = option.env { text += " [\(env)]" }
             text += "\n"
         }

@@ -41,7 +41,7 @@ struct Configuration: Sendable {
             while url.hasSuffix("/") { url.removeLast() }
             return url
         }
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.hasOccurrence(of: ":") ? "[\(host)]" : host
         return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
     }
 

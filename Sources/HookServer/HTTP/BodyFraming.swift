@@ -1,5 +1,3 @@
-import Foundation
-
 /// How the request body is delimited (RFC 9112 section 6.3), decided from the head alone.
 enum BodyFraming: Equatable {
     case none

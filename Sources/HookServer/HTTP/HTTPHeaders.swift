@@ -1,5 +1,3 @@
-import Foundation
-
 /// Header fields in arrival order, looked up case-insensitively.
 struct HTTPHeaders: Sendable {
     private(set) var fields: [(name: String, value: String)] = []

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Pipeline
 
@@ -6,18 +6,14 @@ import Pipeline
 enum LogFollower {
     static func follow(path: String, deploymentID: Int, store: Store, writer: ResponseBodyWriter,
                        pollMilliseconds: UInt32 = 200, maxSeconds: Double = 3600) throws {
-        var offset: UInt64 = 0
+        var offset = 0
         let started = Date()
         while Date().timeIntervalSince(started) < maxSeconds {
             // Read the status first: when it says finished, one more read gets the final lines.
             let finished = (try? store.deployment(id: deploymentID))?.status.isFinished ?? true
-            if let handle = FileHandle(forReadingAtPath: path) {
-                try? handle.seek(toOffset: offset)
-                if let data = try? handle.readToEnd(), !data.isEmpty {
-                    offset += UInt64(data.count)
-                    try writer.write(Array(data))
-                }
-                try? handle.close()
+            if let bytes = PosixFile.read(path, from: offset), !bytes.isEmpty {
+                offset += bytes.count
+                try writer.write(bytes)
             }
             if finished { return }
             usleep(pollMilliseconds * 1000)

@@ -1,5 +1,4 @@
 import CSystem
-import Foundation
 import Glibc
 import Pipeline
 import Synchronization
@@ -73,12 +72,10 @@ final class HTTPServer: Sendable {
             close(fd)
             return
         }
-        let thread = Thread { [self] in
+        OSThread.detach(name: "http", stackSize: 512 * 1024) { [self] in
             HTTPConnection(fd: fd, remoteAddress: remoteAddress, server: self).run()
             activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         }
-        thread.stackSize = 512 * 1024
-        thread.start()
     }
 
     /// Stops accepting and wakes idle connections; in-flight requests finish.

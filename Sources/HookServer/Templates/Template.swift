@@ -1,3 +1,5 @@
+import Pipeline
+
 /// A parsed template. Syntax, a small Mustache:
 ///   {{ name.path }}            value, HTML-escaped
 ///   {{& name }}                trusted markup (our own SVG icons, never user data)
@@ -31,7 +33,7 @@ struct Template: Sendable {
         while !tokens.isEmpty {
             let token = tokens.removeFirst()
             guard token.isTag else { current.append(.text(token.text)); continue }
-            let tag = token.text.trimmingCharacters(in: .whitespaces)
+            let tag = token.text.trimmingWhitespace()
             if tag.hasPrefix("#if ") || tag.hasPrefix("#unless ") || tag.hasPrefix("#each ") {
                 let parts = tag.dropFirst().split(separator: " ", maxSplits: 1)
                 guard parts.count == 2 else { throw ParseError(template: name, message: "malformed tag {{\(tag)}}") }
@@ -60,11 +62,11 @@ struct Template: Sendable {
                 current = top.nodes
                 current.append(node)
             } else if tag.hasPrefix(">") {
-                current.append(.partial(tag.dropFirst().trimmingCharacters(in: .whitespaces)))
+                current.append(.partial(tag.dropFirst().trimmingWhitespace()))
             } else if tag.hasPrefix("&") {
-                current.append(.value(path: Self.path(tag.dropFirst().trimmingCharacters(in: .whitespaces)), raw: true))
+                current.append(.value(path: Self.path(tag.dropFirst().trimmingWhitespace()), raw: true))
             } else {
-                guard !tag.isEmpty, !tag.contains(" ") else { throw ParseError(template: name, message: "malformed tag {{\(tag)}}") }
+                guard !tag.isEmpty, !tag.hasOccurrence(of: " ") else { throw ParseError(template: name, message: "malformed tag {{\(tag)}}") }
                 current.append(.value(path: Self.path(tag), raw: false))
             }
         }
@@ -81,9 +83,9 @@ struct Template: Sendable {
     private static func tokenize(_ source: String) -> [Token] {
         var tokens = [Token]()
         var rest = Substring(source)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstOccurrence(of: "{{") {
             if open.lowerBound > rest.startIndex { tokens.append(Token(text: String(rest[..<open.lowerBound]), isTag: false)) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].firstOccurrence(of: "}}") else {
                 tokens.append(Token(text: String(rest[open.lowerBound...]), isTag: false))
                 return tokens
             }

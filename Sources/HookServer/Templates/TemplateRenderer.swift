@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Loads every template under the templates folder at start-up and renders them by name.
 struct TemplateRenderer: Sendable {

@@ -54,7 +54,7 @@ struct DeployForm {
             let line = raw.trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let eq = line.firstIndex(of: "=") else { throw ValidationError("env", "env: each line must be NAME=value") }
-            let name = String(line[..<eq]).trimmingCharacters(in: .whitespaces)
+            let name = String(line[..<eq]).trimmingWhitespace()
             var value = String(line[line.index(after: eq)...])
             if value == mask, let old = current.first(where: { $0.name == name }) { value = old.value }
             out.append((name, value))

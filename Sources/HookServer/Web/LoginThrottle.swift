@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Failed logins per client address: the sixth within a minute is refused with 429 before the

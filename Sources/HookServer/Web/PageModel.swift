@@ -1,4 +1,3 @@
-import Foundation
 import Pipeline
 
 /// Turns apps and deployments into what templates show.
@@ -53,7 +52,7 @@ enum PageModel {
     }
 
     static func duration(_ ms: Int) -> String {
-        ms < 1000 ? "\(ms) ms" : ms < 60_000 ? String(format: "%.1f s", Double(ms) / 1000) : "\(ms / 60_000) min \(ms % 60_000 / 1000) s"
+        ms < 1000 ? "\(ms) ms" : ms < 60_000 ? String(Double(ms) / 1000, fractionDigits: 1) + " s" : "\(ms / 60_000) min \(ms % 60_000 / 1000) s"
     }
 
     static func label(_ status: String) -> String {

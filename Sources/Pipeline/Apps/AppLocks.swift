@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// One lock per app, held while its containers are changed outside a deployment: stop, start,
@@ -7,7 +6,12 @@ import Synchronization
 /// Without it the supervisor could read an app, see its container gone because a delete had just
 /// removed it, and re-create the container before the delete removed the app's row.
 final class AppLocks: Sendable {
-    private let locks = Mutex<[Int: NSLock]>([:])
+    /// A class, so a caller keeps the lock it took even after `forget` drops it from the table.
+    private final class Lock: Sendable {
+        let mutex = Mutex(())
+    }
+
+    private let locks = Mutex<[Int: Lock]>([:])
     private let changes = Atomic<Int>(0)
 
     /// Counts finished changes, so that the supervisor knows when a container listing it took is stale.
@@ -17,16 +21,14 @@ final class AppLocks: Sendable {
     func withLock<T>(appID: Int, changes: Bool = true, _ body: () throws -> T) rethrows -> T {
         let lock = locks.withLock { all in
             if let lock = all[appID] { return lock }
-            let lock = NSLock()
+            let lock = Lock()
             all[appID] = lock
             return lock
         }
-        lock.lock()
-        defer {
-            if changes { self.changes.add(1, ordering: .releasing) }
-            lock.unlock()
+        return try lock.mutex.withLock { _ in
+            defer { if changes { self.changes.add(1, ordering: .releasing) } }
+            return try body()
         }
-        return try body()
     }
 
     /// Drops the lock of a deleted app; called while holding it, so later callers make a new one

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What the API and the dashboard do to apps: create, deploy, roll back, stop, start, delete.
 public final class AppService: Sendable {

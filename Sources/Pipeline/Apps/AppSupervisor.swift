@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Brings apps back after a crash of Slipway, a container or the Docker engine, and keeps each
@@ -58,7 +59,7 @@ public final class AppSupervisor: Sendable {
 
     /// Starts the periodic loop on a thread of its own; `afterFirstTick` runs once recovery has had its chance.
     public func start(afterFirstTick: @escaping @Sendable () -> Void = {}) {
-        let thread = Thread { [self] in
+        OSThread.detach(name: "supervisor") { [self] in
             var first = true
             while !stopped.load(ordering: .acquiring) {
                 tick()
@@ -73,7 +74,6 @@ public final class AppSupervisor: Sendable {
                 }
             }
         }
-        thread.start()
     }
 
     public func stop() { stopped.store(true, ordering: .releasing) }

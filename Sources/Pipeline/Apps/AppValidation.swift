@@ -68,7 +68,7 @@ public enum AppValidation {
     /// A revision given by a user: a branch, tag or sha, never an option.
     public static func ref(_ ref: String) throws(ValidationError) {
         guard !ref.isEmpty, !ref.hasPrefix("-"), ref.utf8.count <= 255,
-              ref.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }), !ref.contains("..") else {
+              ref.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }), !ref.hasOccurrence(of: "..") else {
             throw ValidationError("ref", "ref must be a branch, tag or commit sha")
         }
     }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Tells GitHub how a deployment of a commit went (pending, success, failure).
 public protocol CommitStatusReporter: Sendable {
     func report(app: App, deployment: Deployment, state: CommitState, description: String)
@@ -46,7 +44,7 @@ public struct GitHubStatusReporter: CommitStatusReporter {
             ("context", .string("slipway/\(app.name)")),
         ]).serialized()
         // curl's config syntax: a quoted string with backslash escapes.
-        let escaped = token.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let escaped = token.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
         let config = "header = \"Authorization: Bearer \(escaped)\"\n"
         do {
             let result = try runner.run(ProcessSpec("curl", Self.arguments(url: url, body: body), standardInputBytes: Array(config.utf8)),

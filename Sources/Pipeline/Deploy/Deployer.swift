@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 /// Runs one deployment through its steps: clone → build → start → check → swap → record.
 /// Whatever fails, the version that was live keeps serving: the old container is only touched
@@ -186,7 +187,7 @@ public final class Deployer: Sendable {
             let runtime = self.runtime
             let name = Naming.container(app: app.name, deployment: previous.id)
             // Draining waits for open connections, so it runs off this worker, freeing it for the next deployment.
-            Thread.detachNewThread {
+            OSThread.detach(name: "drain") {
                 if let oldUpstream, let forwarder { forwarder.drain(oldUpstream, seconds: drain) }
                 try? runtime.stop(container: name, graceSeconds: grace)
                 try? runtime.remove(container: name)

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Synchronization
 
 /// A deployment's log file: timestamped lines, capped in size keeping its start and its end.
@@ -8,7 +8,7 @@ import Synchronization
 /// result both survive a build that prints megabytes.
 public final class DeploymentLog: Sendable {
     private struct State {
-        var handle: FileHandle?
+        var fd: Int32?
         var written = 0
         var tail: [String] = []
         var tailBytes = 0
@@ -26,14 +26,17 @@ public final class DeploymentLog: Sendable {
         self.path = path
         self.headLimit = cap / 2
         self.tailLimit = cap / 2
-        let handle: FileHandle?
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let fd = PosixFile.open(path, O_WRONLY | O_CREAT)
+        // Not O_APPEND: like the FileHandle before it, the log writes on from where the file ended when opened.
+        let existing = fd.map { max(0, Int(lseek($0, 0, SEEK_END))) } ?? 0
+        state = Mutex(State(fd: fd, written: existing))
+    }
+
+    /// A log nobody closed (a discarded one, say) still gives its descriptor back, as FileHandle did.
+    deinit {
+        state.withLock { s in
+            if let fd = s.fd { Glibc.close(fd) }
         }
-        handle = FileHandle(forWritingAtPath: path)
-        _ = try? handle?.seekToEnd()
-        let existing = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        state = Mutex(State(handle: handle, written: existing))
     }
 
     /// A log that goes nowhere, for operations outside a deployment.
@@ -44,7 +47,7 @@ public final class DeploymentLog: Sendable {
         state.withLock { s in
             if s.written + stamped.utf8.count <= headLimit {
                 // A full disk must not fail the deployment's logging itself; the step reports it.
-                try? s.handle?.write(contentsOf: Data(stamped.utf8))
+                if let fd = s.fd { PosixFile.writeAll(fd, Array(stamped.utf8)) }
                 s.written += stamped.utf8.count
             } else {
                 s.tail.append(stamped)
@@ -64,15 +67,15 @@ public final class DeploymentLog: Sendable {
 
     public func close() {
         state.withLock { s in
-            guard let handle = s.handle else { return }
+            guard let fd = s.fd else { return }
             if !s.tail.isEmpty || s.omitted > 0 {
                 var text = ""
                 if s.omitted > 0 { text += "[... \(s.omitted) bytes of log omitted ...]\n" }
                 text += s.tail.joined()
-                try? handle.write(contentsOf: Data(text.utf8))
+                PosixFile.writeAll(fd, Array(text.utf8))
             }
-            try? handle.close()
-            s.handle = nil
+            Glibc.close(fd)
+            s.fd = nil
             s.tail = []
         }
     }

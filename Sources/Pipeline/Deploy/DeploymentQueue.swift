@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// One deployment at a time per app, up to `maxBuilds` apps at once. A deployment that arrives
@@ -98,7 +99,7 @@ public final class DeploymentQueue: Sendable {
             guard let next else { return }
             // Deployments block on git and docker for minutes, so each gets a thread of its own,
             // away from the Swift concurrency pool.
-            let thread = Thread { [self] in
+            OSThread.detach(name: "deploy-\(next.deploymentID)") { [self] in
                 deployer.execute(deploymentID: next.deploymentID, cancellation: next.cancellation)
                 state.withLock { s in
                     s.running[next.appID] = nil
@@ -106,7 +107,6 @@ public final class DeploymentQueue: Sendable {
                 }
                 schedule()
             }
-            thread.start()
         }
     }
 

@@ -1,5 +1,5 @@
 import CSystem
-import Foundation
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -44,9 +44,7 @@ public final class PortForwarder: Sendable {
         // Port 0 asks the kernel for one (tests); the port is what was actually bound.
         self.port = port == 0 ? Socket.localPort(listenFD) : port
         wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
-        let thread = Thread { [self] in acceptLoop() }
-        thread.stackSize = 256 * 1024
-        thread.start()
+        OSThread.detach(name: "forward-\(self.port)", stackSize: 256 * 1024) { [self] in acceptLoop() }
     }
 
     /// Points new connections at a container's loopback port (nil: answer 503). Returns the old upstream.
@@ -111,7 +109,7 @@ public final class PortForwarder: Sendable {
                 if let u = s.upstream { s.connections[u.generation, default: 0] += 1 }
                 return (s.upstream, s.unavailableMessage)
             }
-            let thread = Thread { [self] in
+            OSThread.detach(name: "relay-\(port)", stackSize: 256 * 1024) { [self] in
                 relay(client: fd, to: target.0, unavailable: target.1)
                 if let u = target.0 {
                     state.withLock { s in
@@ -120,8 +118,6 @@ public final class PortForwarder: Sendable {
                     }
                 }
             }
-            thread.stackSize = 256 * 1024
-            thread.start()
         }
     }
 

@@ -1,5 +1,3 @@
-import Foundation
-
 /// ContainerRuntime over the docker command-line client.
 public struct DockerCLI: ContainerRuntime {
     public let runner: any ProcessRunner
@@ -49,14 +47,14 @@ public struct DockerCLI: ContainerRuntime {
         guard result.termination.isSuccess else {
             throw ContainerError(operation: "run", message: Self.lastLines(result.output, 2))
         }
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+        return result.output.trimmingWhitespaceAndNewlines().split(separator: "\n").last.map(String.init) ?? ""
     }
 
     public func hostPort(container: String, internalPort: Int) throws -> Int {
         let out = try docker(DockerCommands.port(container: container, internalPort: internalPort), operation: "port")
         // "127.0.0.1:49153", possibly one line per address family.
         for line in out.split(separator: "\n") {
-            if let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)) {
+            if let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...].trimmingWhitespace()) {
                 return port
             }
         }
@@ -65,7 +63,7 @@ public struct DockerCLI: ContainerRuntime {
 
     public func bridgeAddress(container: String) -> String? {
         guard let out = try? docker(DockerCommands.bridgeAddress(container: container), operation: "inspect", timeout: 15) else { return nil }
-        let address = out.split(separator: " ").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let address = out.split(separator: " ").first.map { $0.trimmingWhitespaceAndNewlines() } ?? ""
         // Only a plain dotted IPv4 address is used; anything else falls back to the published port.
         let parts = address.split(separator: ".")
         guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else { return nil }
@@ -75,10 +73,10 @@ public struct DockerCLI: ContainerRuntime {
     public func state(container: String) throws -> (status: String, exitCode: Int)? {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
         guard result.termination.isSuccess else {
-            if result.output.lowercased().contains("no such") { return nil }
+            if result.output.lowercased().hasOccurrence(of: "no such") { return nil }
             throw ContainerError(operation: "inspect", message: Self.lastLines(result.output, 1))
         }
-        let parts = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        let parts = result.output.trimmingWhitespaceAndNewlines().split(separator: " ")
         guard parts.count >= 2 else { return nil }
         // A container its restart policy brought back has exited at least once: report it as
         // restarting, since for a new deployment that is a failure, not health.
@@ -96,14 +94,14 @@ public struct DockerCLI: ContainerRuntime {
 
     public func remove(container: String) throws {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.removeContainer(container)), timeoutSeconds: 60)
-        if !result.termination.isSuccess && !result.output.lowercased().contains("no such") {
+        if !result.termination.isSuccess && !result.output.lowercased().hasOccurrence(of: "no such") {
             throw ContainerError(operation: "rm", message: Self.lastLines(result.output, 1))
         }
     }
 
     public func removeImage(_ image: String) throws {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.removeImage(image)), timeoutSeconds: 60)
-        if !result.termination.isSuccess && !result.output.lowercased().contains("no such") {
+        if !result.termination.isSuccess && !result.output.lowercased().hasOccurrence(of: "no such") {
             throw ContainerError(operation: "rmi", message: Self.lastLines(result.output, 1))
         }
     }
@@ -138,7 +136,7 @@ public struct DockerCLI: ContainerRuntime {
     /// "127.0.0.1:49153->5000/tcp" → 49153.
     static func hostPort(fromPorts text: String) -> Int? {
         for mapping in text.split(separator: ",") {
-            guard let arrow = mapping.range(of: "->") else { continue }
+            guard let arrow = mapping.firstOccurrence(of: "->") else { continue }
             let left = mapping[..<arrow.lowerBound]
             if let colon = left.lastIndex(of: ":"), let port = Int(left[left.index(after: colon)...]) { return port }
         }

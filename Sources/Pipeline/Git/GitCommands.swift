@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Builds git's argv; running them is someone else's job. `--` always comes before URLs and revisions from users.
 public enum GitCommands {
@@ -72,7 +72,7 @@ public enum GitCommands {
 
     /// git runs GIT_SSH_COMMAND through sh; paths are single-quoted for it.
     static func shellQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        "'" + text.replacingAll("'", with: "'\\''") + "'"
     }
 
     public static func generateDeployKey(path: String, comment: String) -> [String] {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One bare mirror per app under <data>/repos, cloned in full once and fetched into afterwards.
 public struct GitMirror: GitSource {
@@ -37,7 +37,7 @@ public struct GitMirror: GitSource {
         guard result.termination.isSuccess, let key = FileManager.default.contents(atPath: path + ".pub") else {
             throw GitError(message: "ssh-keygen failed (\(result.termination))")
         }
-        return String(decoding: key, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: key, as: UTF8.self).trimmingWhitespaceAndNewlines()
     }
 
     public func removeDeployKey(appName: String) {
@@ -89,10 +89,10 @@ public struct GitMirror: GitSource {
         log.command(spec)
         let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
         if result.cancelled { throw DeploymentCancelled() }
-        if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
+        if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.hasOccurrence(of: "=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
         guard result.termination.isSuccess else {
             // git's own diagnosis is its "fatal:" line; the lines after it are advice.
-            let lines = result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let lines = result.output.split(separator: "\n").map { $0.trimmingWhitespace() }
             let reason = lines.first { $0.hasPrefix("fatal:") } ?? lines.first { $0.hasPrefix("error:") } ?? lines.last ?? ""
             throw GitError(message: "git failed (\(result.termination)): \(reason)")
         }
@@ -101,7 +101,7 @@ public struct GitMirror: GitSource {
     private func output(_ args: [String], app: App) throws -> String {
         let result = try runner.run(ProcessSpec("git", args, environment: environment(for: app)), timeoutSeconds: 60)
         guard result.termination.isSuccess else { throw GitError(message: "git failed (\(result.termination))") }
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.output.trimmingWhitespaceAndNewlines()
     }
 }
 

@@ -25,10 +25,10 @@ public enum RepositoryURL {
             return .local
         }
         // scp-like "git@github.com:owner/repo.git" is ssh; "::" would be git's transport-helper syntax (ext::, fd::).
-        if let colon = url.firstIndex(of: ":"), !url.contains("::"), !url.contains("://") {
+        if let colon = url.firstIndex(of: ":"), !url.hasOccurrence(of: "::"), !url.hasOccurrence(of: "://") {
             let host = url[..<colon]
             let path = url[url.index(after: colon)...]
-            if !host.isEmpty, !host.contains("/"), !path.isEmpty { return .ssh }
+            if !host.isEmpty, !host.hasOccurrence(of: "/"), !path.isEmpty { return .ssh }
         }
         throw Invalid(reason: "repo_url: unsupported transport (use https://, http:// or ssh://)")
     }
@@ -37,7 +37,7 @@ public enum RepositoryURL {
         let rest = url.dropFirst(schemeLength)
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         // A password in the URL would show up in logs and the process list; it belongs in git_token.
-        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") || !url.lowercased().hasPrefix("ssh://") {
+        if let at = authority.lastIndex(of: "@"), authority[..<at].hasOccurrence(of: ":") || !url.lowercased().hasPrefix("ssh://") {
             throw Invalid(reason: "repo_url must not contain credentials; set git_token or use a deploy key instead")
         }
         let host = authority.split(separator: "@").last ?? ""
@@ -48,7 +48,7 @@ public enum RepositoryURL {
     public static func ownerAndRepository(_ url: String, githubHost: String) -> (owner: String, repo: String)? {
         var rest: Substring
         let lower = url.lowercased()
-        if let scheme = lower.range(of: "://") {
+        if let scheme = lower.firstOccurrence(of: "://") {
             rest = url[scheme.upperBound...]
             let authority = rest.prefix { $0 != "/" }
             let host = authority.split(separator: "@").last.map { $0.split(separator: ":").first ?? $0 } ?? ""

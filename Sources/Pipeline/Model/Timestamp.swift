@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Times are stored and shown as ISO 8601 UTC with milliseconds, which sort correctly as text.
 public enum Timestamp {
@@ -9,13 +10,16 @@ public enum Timestamp {
         var t = time_t(ms / 1000)
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                      Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ms % 1000))
+        // "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", as String(format:) wrote it.
+        let date = String(Int(parts.tm_year) + 1900, zeroPaddedTo: 4) + "-" + String(Int(parts.tm_mon) + 1, zeroPaddedTo: 2)
+            + "-" + String(Int(parts.tm_mday), zeroPaddedTo: 2)
+        let time = String(Int(parts.tm_hour), zeroPaddedTo: 2) + ":" + String(Int(parts.tm_min), zeroPaddedTo: 2)
+            + ":" + String(Int(parts.tm_sec), zeroPaddedTo: 2) + "." + String(Int(ms % 1000), zeroPaddedTo: 3)
+        return date + "T" + time + "Z"
     }
 
-    /// Parses our own stored form, "YYYY-MM-DDTHH:MM:SS.mmmZ", by hand: ISO8601DateFormatter is
-    /// costly to create, and pages format thousands of these (see BENCHMARKS.md, dashboard latency).
+    /// Parses our own stored form, "YYYY-MM-DDTHH:MM:SS.mmmZ", by hand: a general ISO 8601 parser
+    /// is costly, and pages format thousands of these (see BENCHMARKS.md, dashboard latency).
     static func parseStored(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count == 24, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x2e, b[23] == 0x5a else {
@@ -43,19 +47,18 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: seconds)
     }
 
+    /// Other ISO 8601 forms (with a zone, with or without fractions) through FoundationEssentials,
+    /// which reads them as ISO8601DateFormatter did; TimestampFormatTests compares the two.
     public static func parse(_ text: String) -> Date? {
         if let fast = parseStored(text) { return fast }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
+        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
+        return try? Date.ISO8601FormatStyle().parse(text)
     }
 
     /// The seed wrote SQLite's CURRENT_TIMESTAMP form, "YYYY-MM-DD HH:MM:SS" in UTC.
     static func parseSQLite(_ text: String) -> String? {
         if let d = parse(text) { return format(d) }
-        let iso = text.replacingOccurrences(of: " ", with: "T") + "Z"
+        let iso = text.replacingAll(" ", with: "T") + "Z"
         return parse(iso).map(format)
     }
 }

@@ -1,5 +1,4 @@
 import CSystem
-import Foundation
 import Glibc
 
 /// Thin helpers over POSIX sockets. Every descriptor is opened close-on-exec so the git and

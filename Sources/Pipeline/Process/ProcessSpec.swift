@@ -27,7 +27,7 @@ public struct ProcessSpec: Sendable, Equatable {
     /// The command as a log line. Environment values are not shown: they may be secrets.
     public var displayLine: String {
         ([executable] + arguments).map { arg in
-            arg.contains(" ") || arg.isEmpty ? "'\(arg)'" : arg
+            arg.hasOccurrence(of: " ") || arg.isEmpty ? "'\(arg)'" : arg
         }.joined(separator: " ")
     }
 }

@@ -1,5 +1,5 @@
 import CSystem
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// The real ProcessRunner: posix_spawn with pipes, its own process group, a deadline and an

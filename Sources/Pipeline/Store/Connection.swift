@@ -43,7 +43,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs a statement that returns no rows we want (several statements allowed when there are no arguments).
     public func execute(_ sql: String, _ arguments: any SQLBindable...) throws(SQLiteError) {
-        if arguments.isEmpty, sql.contains(";") {
+        if arguments.isEmpty, sql.hasOccurrence(of: ";") {
             var message: UnsafeMutablePointer<CChar>?
             let rc = sqlite3_exec(handle, sql, nil, nil, &message)
             if rc != SQLITE_OK {

@@ -1,5 +1,3 @@
-import Foundation
-
 extension Store {
     static let deploymentColumns = """
         d.id, d.app_id, a.name, d.status, d.trigger, d.ref, d.commit_sha, d.commit_message, d.commit_author, d.image,

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Slipway's persistent state: apps, deployments, webhook deliveries, env vars and settings,
 /// in one SQLite file.
 public final class Store: Sendable {
@@ -77,8 +75,8 @@ public final class Store: Sendable {
                 return try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map(Self.app)!
             }
         } catch let error as SQLiteError where error.isConstraintViolation {
-            if error.message.contains("apps.name") { throw StoreError.nameTaken(name) }
-            if error.message.contains("apps.port") { throw StoreError.portTaken(port) }
+            if error.message.hasOccurrence(of: "apps.name") { throw StoreError.nameTaken(name) }
+            if error.message.hasOccurrence(of: "apps.port") { throw StoreError.portTaken(port) }
             throw error
         }
     }

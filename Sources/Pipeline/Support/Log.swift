@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// One line per event on stderr: time, level, message. Secrets must never be passed in.
@@ -13,17 +12,9 @@ public enum Log {
 
     public static func write(_ level: Level, _ message: String) {
         // One write(2) per line, under a lock, so lines from different threads never interleave.
-        let line = "\(Timestamp.now()) \(level.rawValue) \(message.replacingOccurrences(of: "\n", with: " "))\n"
+        let line = "\(Timestamp.now()) \(level.rawValue) \(message.replacingAll("\n", with: " "))\n"
         lock.withLock { _ in
-            var bytes = Array(line.utf8)
-            bytes.withUnsafeMutableBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0 { if errno == EINTR { continue }; return }
-                    offset += n
-                }
-            }
+            _ = PosixFile.writeAll(2, Array(line.utf8))
         }
     }
 }

@@ -68,6 +68,7 @@ SLIPWAY_BIN = Path(os.environ.get("SLIPWAY_BIN", REPO_ROOT / ".build" / "release
 RUN_BIN = SLIPWAY_BIN
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 ONLY = [n.strip() for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()]
+ANALYSIS = REPO_ROOT / "scripts" / "bench-analysis.md"
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT") or (REPO_ROOT / "BENCHMARKS.md" if not ONLY else "/tmp/slipway-bench-partial.md"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 
@@ -1853,6 +1854,9 @@ def write_report(sections: list[Section], machine: list[tuple[str, str]], starte
         lines += ["Notes on this run:", "", *(f"- {cell(n)}" for n in notes), ""]
     if problems:
         lines += ["Problems during the run:", "", *(f"- `{p.strip().splitlines()[0][:300]}`" for p in problems), ""]
+    if ANALYSIS.exists() and not ONLY:
+        # Written by hand from a profile: what was found and changed, and why a missed target stays missed.
+        lines += [ANALYSIS.read_text().rstrip(), ""]
     for sec in sections:
         lines += [f"## {sec.number}. {sec.title}", "", f"*{sec.seconds:.0f} s of the run.*", ""]
         if sec.error:

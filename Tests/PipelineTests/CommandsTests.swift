@@ -102,4 +102,16 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(missing.calls.withLock { $0 }.count, 4, "not remembered while the client cannot be asked")
         XCTAssertEqual(ImageBuilderProbe(choice: .classic).builder(docker: "docker", runner: old), .classic)
     }
+
+    /// The shape `docker inspect` prints for DockerCommands.endpoints (taken from docker 20.10).
+    func testEndpointsFromOneInspect() {
+        XCTAssertEqual(DockerCLI.endpoints(fromInspect: "5000/tcp=127.0.0.1:32819,\n|172.17.0.2 \n", internalPort: 5000),
+                       ContainerEndpoints(hostPort: 32819, bridge: "172.17.0.2"))
+        XCTAssertEqual(DockerCLI.endpoints(fromInspect: "443/tcp=\n5000/tcp=127.0.0.1:40001,::1:40001,\n| \n", internalPort: 5000),
+                       ContainerEndpoints(hostPort: 40001, bridge: nil), "no bridge address: the published port is used")
+        XCTAssertNil(DockerCLI.endpoints(fromInspect: "5000/tcp=\n|172.17.0.2 \n", internalPort: 5000), "not published (yet)")
+        XCTAssertNil(DockerCLI.endpoints(fromInspect: "8080/tcp=127.0.0.1:1,\n|172.17.0.2 \n", internalPort: 5000))
+        XCTAssertNil(DockerCLI.endpoints(fromInspect: "", internalPort: 5000))
+        XCTAssertEqual(DockerCLI.ipv4("fd00::2 "), nil)
+    }
 }

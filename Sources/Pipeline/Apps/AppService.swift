@@ -241,9 +241,8 @@ public final class AppService: Sendable {
         } else if state?.status != "running" {
             try runtime.start(container: name)
         }
-        let port = try runtime.hostPort(container: name, internalPort: app.internalPort)
-        let bridge = runtime.bridgeAddress(container: name)
-        forwarders.forwarder(for: app.id)?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+        let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
+        forwarders.forwarder(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {

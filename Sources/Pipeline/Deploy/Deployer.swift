@@ -128,6 +128,7 @@ public final class Deployer: Sendable {
         try checkCancelled(cancellation)
 
         var hostPort = 0
+        var bridge: String?
         try timed(p, .starting, "start", log) {
             let env = try store.env(appID: app.id)
             let spec = ContainerSpec(name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
@@ -138,7 +139,9 @@ public final class Deployer: Sendable {
             p.createdContainer = spec.name
             p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
             do {
-                hostPort = try runtime.hostPort(container: spec.name, internalPort: app.internalPort)
+                let endpoints = try runtime.endpoints(container: spec.name, internalPort: app.internalPort)
+                hostPort = endpoints.hostPort
+                bridge = endpoints.bridge
             } catch {
                 // No published port usually means the container already died (and docker is
                 // between restarts); say that rather than docker's complaint about ports.
@@ -170,7 +173,6 @@ public final class Deployer: Sendable {
         log.step("swap")
         let previous = app.liveDeploymentID.flatMap { try? store.deployment(id: $0) }
         let forwarder = forwarders.forwarder(for: app.id)
-        let bridge = runtime.bridgeAddress(container: Naming.container(app: app.name, deployment: p.d.id))
         let oldUpstream = forwarder?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
         log.line("port \(app.port) now forwards to the new container")
         p.d.steps.append(("swap", Int(Date().timeIntervalSince(started) * 1000)))

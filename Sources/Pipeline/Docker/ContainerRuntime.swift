@@ -8,6 +8,8 @@ public protocol ContainerRuntime: Sendable {
     func hostPort(container: String, internalPort: Int) throws -> Int
     /// The container's IPv4 address on Docker's bridge, if it has one.
     func bridgeAddress(container: String) -> String?
+    /// Both of the above at once; a deployment needs them together.
+    func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints
     /// "running", "exited", ... and the exit code; nil when the container does not exist.
     func state(container: String) throws -> (status: String, exitCode: Int)?
     func start(container: String) throws
@@ -20,6 +22,24 @@ public protocol ContainerRuntime: Sendable {
     func containers(labels: [String]) throws -> [ContainerInfo]
     func images(labels: [String]) throws -> [String]
     func isAvailable() -> Bool
+}
+
+/// Where a running container can be reached: its published loopback port, and its bridge address.
+public struct ContainerEndpoints: Sendable, Equatable {
+    public var hostPort: Int
+    public var bridge: String?
+
+    public init(hostPort: Int, bridge: String?) {
+        self.hostPort = hostPort
+        self.bridge = bridge
+    }
+}
+
+extension ContainerRuntime {
+    public func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
+        ContainerEndpoints(hostPort: try hostPort(container: container, internalPort: internalPort),
+                           bridge: bridgeAddress(container: container))
+    }
 }
 
 public struct ContainerError: Error, CustomStringConvertible, Sendable {

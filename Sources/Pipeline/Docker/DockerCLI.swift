@@ -63,8 +63,36 @@ public struct DockerCLI: ContainerRuntime {
 
     public func bridgeAddress(container: String) -> String? {
         guard let out = try? docker(DockerCommands.bridgeAddress(container: container), operation: "inspect", timeout: 15) else { return nil }
-        let address = out.split(separator: " ").first.map { $0.trimmingWhitespaceAndNewlines() } ?? ""
-        // Only a plain dotted IPv4 address is used; anything else falls back to the published port.
+        return Self.ipv4(out)
+    }
+
+    /// One `docker inspect` instead of `docker port` and another inspect: each docker call costs
+    /// tens of milliseconds, and a deployment waits for both (benchmark 1).
+    public func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
+        let out = try docker(DockerCommands.endpoints(container: container), operation: "inspect")
+        guard let parsed = Self.endpoints(fromInspect: out, internalPort: internalPort) else {
+            throw ContainerError(operation: "port", message: "no published port for \(internalPort)/tcp")
+        }
+        return parsed
+    }
+
+    static func endpoints(fromInspect text: String, internalPort: Int) -> ContainerEndpoints? {
+        guard let bar = text.lastIndex(of: "|") else { return nil }
+        let key = "\(internalPort)/tcp="
+        for line in text[..<bar].split(separator: "\n") where line.hasPrefix(key) {
+            for binding in line.dropFirst(key.count).split(separator: ",") {
+                if let colon = binding.lastIndex(of: ":"), let port = Int(binding[binding.index(after: colon)...]), port > 0 {
+                    return ContainerEndpoints(hostPort: port, bridge: ipv4(String(text[text.index(after: bar)...])))
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The first address in a space-separated list, if it is a plain dotted IPv4 address; anything
+    /// else falls back to the published port.
+    static func ipv4(_ list: String) -> String? {
+        let address = list.split(separator: " ").first.map { $0.trimmingWhitespaceAndNewlines() } ?? ""
         let parts = address.split(separator: ".")
         guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else { return nil }
         return address

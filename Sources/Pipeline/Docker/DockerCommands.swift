@@ -37,6 +37,13 @@ public enum DockerCommands {
         ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "--", container]
     }
 
+    /// One line per published port ("5000/tcp=127.0.0.1:49153,"), then "|" and the bridge addresses.
+    public static func endpoints(container: String) -> [String] {
+        ["inspect", "--type", "container", "--format",
+         "{{range $p, $c := .NetworkSettings.Ports}}{{$p}}={{range $c}}{{.HostIp}}:{{.HostPort}},{{end}}\n{{end}}|{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+         "--", container]
+    }
+
     public static func bridgeAddress(container: String) -> [String] {
         ["inspect", "--type", "container", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", "--", container]
     }

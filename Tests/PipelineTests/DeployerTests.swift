@@ -76,4 +76,18 @@ final class DeployerTests: XCTestCase {
         XCTAssertTrue(runtime.calls.contains("rmi slipway/web:1"))
         XCTAssertFalse(runtime.calls.contains("rmi slipway/web:2"))
     }
+
+    /// A container left with the name a deployment wants is removed, and the deployment goes on.
+    func testLeftoverContainerWithTheSameNameIsReplaced() throws {
+        let service = try makeService()
+        let leftover = ContainerSpec(name: "slipway-web-1", image: "old", labels: [], envNames: [], internalPort: 5000,
+                                     memoryMB: nil, cpus: nil)
+        _ = try runtime.run(leftover, env: [], log: .discard())
+        let (app, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true))
+        XCTAssertEqual(first?.id, 1)
+        let d = try waitFinished(first!.id)
+        XCTAssertEqual(d.status, .succeeded, d.error ?? "")
+        XCTAssertTrue(runtime.calls.contains("rm slipway-web-1"), runtime.calls.joined(separator: "\n"))
+        XCTAssertEqual(get(app.port), "slipway/web:1")
+    }
 }

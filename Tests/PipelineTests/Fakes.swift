@@ -27,6 +27,9 @@ final class FakeRuntime: ContainerRuntime {
     }
 
     func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
+        if state.withLock({ $0.containers[spec.name] != nil }) {
+            throw ContainerError(operation: "run", message: "Conflict. The container name \"/\(spec.name)\" is already in use by container \"abc\".")
+        }
         let fd = try Socket.listen(host: "127.0.0.1", port: 0)
         state.withLock { s in
             s.calls.append("run \(spec.name)")

@@ -135,9 +135,16 @@ public final class Deployer: Sendable {
                                      labels: Naming.labels(app: app.name, deployment: p.d.id, settings: settings),
                                      envNames: env.map(\.name), internalPort: app.internalPort,
                                      memoryMB: app.memoryMB, cpus: app.cpus)
-            try? runtime.remove(container: spec.name)
             p.createdContainer = spec.name
-            p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
+            do {
+                p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
+            } catch let error as ContainerError where error.message.hasOccurrence(of: "already in use") {
+                // A container of this name is left from an attempt that got this far before. Removing
+                // it only then, rather than before every run, saves a docker call per deployment.
+                log.line("removing the container \(spec.name) left by an earlier attempt")
+                try runtime.remove(container: spec.name)
+                p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)
+            }
             do {
                 let endpoints = try runtime.endpoints(container: spec.name, internalPort: app.internalPort)
                 hostPort = endpoints.hostPort

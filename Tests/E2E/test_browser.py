@@ -61,6 +61,7 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import (
         NoAlertPresentException,
+        StaleElementReferenceException,
         TimeoutException,
         WebDriverException,
     )
@@ -443,12 +444,29 @@ def path_of(driver: WebDriver) -> str:
     return urllib.parse.urlsplit(driver.current_url).path
 
 
+def unloaded(old: "WebElement") -> Callable[[WebDriver], bool]:
+    """True once `old` belongs to a page that is gone, like EC.staleness_of. While the page is being
+    replaced, chromedriver sometimes reports the old node as "Node with given id does not belong to
+    the document" rather than as stale; that means the same thing here."""
+    def check(_driver: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+    return check
+
+
 def navigates(driver: WebDriver, action: Callable[[], None], timeout: float = PAGE_TIMEOUT_S) -> None:
     """Runs `action` (a click that submits a form, say) and waits until a new page has loaded."""
     old = driver.find_element(By.TAG_NAME, "html")
     action()
     try:
-        WebDriverWait(driver, timeout).until(EC.staleness_of(old))
+        WebDriverWait(driver, timeout).until(unloaded(old))
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
     except TimeoutException:
         raise AssertionError(f"no new page within {timeout:.0f}s; still on {driver.current_url}") from None
@@ -771,7 +789,7 @@ def test_webhook_secret_rotates_and_is_shown_once(server: SlipwayServer, driver:
     old = driver.find_element(By.TAG_NAME, "html")
     css(driver, 'section#webhook button[data-action="rotate-secret"]').click()
     accept_confirm(driver, "secret")
-    wait_for(driver, EC.staleness_of(old), "the page after rotating the secret")
+    wait_for(driver, unloaded(old), "the page after rotating the secret")
     new = wait_css(driver, "div#new-secret code#webhook-secret").text.strip()
     assert HEX64.match(new) and new != state.secret, f"rotating gave {new!r} (old {state.secret!r})"
     assert path_of(driver) == f"/apps/{state.app}"
@@ -992,7 +1010,7 @@ def test_delete_from_the_dashboard_after_confirming(server: SlipwayServer, drive
     old = driver.find_element(By.TAG_NAME, "html")
     css(driver, f'{card} button[data-action="delete"]').click()
     accept_confirm(driver, state.app)
-    wait_for(driver, EC.staleness_of(old), "the dashboard after deleting", DEPLOY_TIMEOUT_S)
+    wait_for(driver, unloaded(old), "the dashboard after deleting", DEPLOY_TIMEOUT_S)
     wait_css(driver, "section#empty-state")
     assert path_of(driver) == "/", f"deleting led to {driver.current_url}"
     assert not all_css(driver, card), "the deleted app's card is still there"

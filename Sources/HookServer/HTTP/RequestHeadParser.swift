@@ -1,5 +1,3 @@
-import Pipeline
-
 /// Parses a request line and header block out of the bytes received so far (RFC 9112).
 /// It is a pure function of the buffer, so it is tested by feeding bytes in.
 enum RequestHeadParser {
@@ -95,7 +93,7 @@ enum RequestHeadParser {
             // absolute-form (RFC 9112 section 3.2.2): keep the path; "*" only for OPTIONS.
             if targetString == "*" {
                 pathPart = "*"
-            } else if let schemeEnd = targetString.firstOccurrence(of: "://"),
+            } else if let schemeEnd = targetString.utf8.firstRange(of: "://".utf8),
                       targetString.lowercased().hasPrefix("http://") || targetString.lowercased().hasPrefix("https://") {
                 let rest = targetString[schemeEnd.upperBound...]
                 pathPart = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"

@@ -8,10 +8,8 @@ import Glibc
 /// marked interrupted. Killing the client cancels the build in the engine, with either builder.
 public enum OrphanedProcesses {
     static func record(pid: pid_t, in path: String) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        let text = Array("\(pid)\n".utf8)
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard let fd = PosixFile.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return }
+        PosixFile.writeAll(fd, Array("\(pid)\n".utf8))
         close(fd)
     }
 
@@ -35,16 +33,6 @@ public enum OrphanedProcesses {
     }
 
     private static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 65_536 {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        PosixFile.read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -40,7 +40,6 @@ import http.client
 import json
 import os
 import platform
-import random
 import re
 import secrets
 import shutil
@@ -60,7 +59,9 @@ from typing import Any, Callable, Optional
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "Tests" / "E2E"))
 # The end-to-end tests' git helpers and test app, so the benchmark deploys exactly what the tests do.
-from gitrepo import BASE_IMAGE, DOCKERFILE, GitRepo, dockerfile_with_run, web_app  # noqa: E402
+from gitrepo import BASE_IMAGE, GitRepo, dockerfile_with_run, web_app  # noqa: E402
+from loopback import free_port  # noqa: E402
+import loopback  # noqa: E402
 
 SLIPWAY_BIN = Path(os.environ.get("SLIPWAY_BIN", REPO_ROOT / ".build" / "release" / "slipway")).resolve()
 # The servers run a copy of the binary (and of Templates/ beside it, where it looks for them) taken at
@@ -127,31 +128,22 @@ def try_out(argv: list[str], timeout: float = 60) -> str:
         return "(unavailable)"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
-def port_is_free(port: int) -> bool:
-    for host in ("0.0.0.0", HOST):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError:
-                return False
-    return True
 
 
-def free_port_range(count: int) -> tuple[int, int]:
-    low, high = APP_PORT_POOL
-    rng = random.SystemRandom()
-    for _ in range(300):
-        start = rng.randrange(low, high - count + 2)
-        if all(port_is_free(p) for p in range(start, start + count)):
-            return start, start + count - 1
-    raise BenchError(f"no {count} consecutive free ports in {low}-{high}")
+
+
+def stop_process(proc: subprocess.Popen, log_file: Any, sig: int) -> None:
+    """Sends `sig` to a tool the script started, kills it after 10 s, and closes its log."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log_file.close()
 
 
 def wait_listening(port: int, timeout: float, what: str, proc: Optional[subprocess.Popen] = None) -> None:
@@ -319,7 +311,7 @@ class Slipway:
         self.dir = ctx.work / f"server-{name}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.dir / "data"
-        self.low, self.high = free_port_range(app_ports)
+        self.low, self.high = loopback.free_port_range(app_ports, APP_PORT_POOL, error=BenchError)
         self.flags = ["--host", HOST, "--data-dir", str(self.data_dir), "--app-ports", f"{self.low}-{self.high}",
                       "--allow-local-repos", "--container-label", TEST_LABEL, "--docker", DOCKER_CLIENT, *extra]
         self.proc: Optional[subprocess.Popen] = None
@@ -865,7 +857,7 @@ def bench_swap(ctx: Context, sec: Section) -> None:
             for _ in range(redeploys):
                 live = 2 if live == 1 else 1
                 dep = s.api("POST", "/api/apps/swap/deployments", {"ref": sha[live]}, expect=202)
-                final = s.wait_deployment(dep["id"], interval=0.05)
+                s.wait_deployment(dep["id"], interval=0.05)
                 swaps.append(time.monotonic() - t0)
             # Keep the load on until every old container has been drained, stopped and removed.
             s.wait_single_container("swap", timeout=60)
@@ -1139,17 +1131,7 @@ def bench_webhook(ctx: Context, sec: Section) -> None:
     wh = subprocess.Popen(["webhook", "-hooks", str(hooks_file), "-ip", HOST, "-port", str(wh_port)],
                           stdin=DEVNULL, stdout=wh_log, stderr=wh_log)
 
-    def stop_webhook() -> None:
-        if wh.poll() is None:
-            wh.terminate()
-            try:
-                wh.wait(10)
-            except subprocess.TimeoutExpired:
-                wh.kill()
-                wh.wait()
-        wh_log.close()
-
-    ctx.cleanup.add("webhook server", stop_webhook)
+    ctx.cleanup.add("webhook server", lambda: stop_process(wh, wh_log, signal.SIGTERM))
     wait_listening(wh_port, 10, "webhook", wh)
 
     urls = {"slipway": f"http://{HOST}:{s.port}/hooks/github/hooked", "webhook": f"http://{HOST}:{wh_port}/hooks/hello-app"}
@@ -1340,17 +1322,8 @@ def bench_forward(ctx: Context, sec: Section) -> None:
     ngx_log = open(ngx_dir / "logs" / "stderr.log", "wb")
     ngx = subprocess.Popen(["nginx", "-c", str(conf_file), "-p", str(ngx_dir)], stdin=DEVNULL, stdout=ngx_log, stderr=ngx_log)
 
-    def stop_nginx() -> None:
-        if ngx.poll() is None:
-            ngx.send_signal(signal.SIGQUIT)  # graceful: the master stops its workers
-            try:
-                ngx.wait(10)
-            except subprocess.TimeoutExpired:
-                ngx.kill()
-                ngx.wait()
-        ngx_log.close()
-
-    ctx.cleanup.add("nginx", stop_nginx)
+    # SIGQUIT is nginx's graceful stop: the master stops its workers.
+    ctx.cleanup.add("nginx", lambda: stop_process(ngx, ngx_log, signal.SIGQUIT))
     for a in ngx_port:
         wait_listening(ngx_port[a], 10, "nginx", ngx)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import random
 import os
 import signal
 import socket
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 import pytest
+
+from loopback import free_port, free_port_range, port_is_free  # noqa: F401 (the test modules import them from here)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # `make test` sets SLIPWAY_BIN to the binary its SWIFT_BUILD_FLAGS built.
@@ -81,43 +82,7 @@ def poll(probe: Callable[[], tuple[bool, Any]], timeout: float, what: str, inter
         time.sleep(interval)
 
 
-def port_is_free(port: int) -> bool:
-    """Whether a listener could bind `port` on every address (as a server with SO_REUSEADDR would)."""
-    for host in ("0.0.0.0", HOST):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-                s.listen(1)
-            except OSError:
-                return False
-    return True
-
-
-def free_port_range(count: int, within: tuple[int, int]) -> tuple[int, int]:
-    """`count` consecutive bindable ports inside `within`, from a random start. Each test module
-    passes a range of its own, so modules never compete for app ports."""
-    low, high = within
-    rng = random.SystemRandom()
-    for _ in range(200):
-        start = rng.randrange(low, high - count + 2)
-        if all(port_is_free(p) for p in range(start, start + count)):
-            return start, start + count - 1
-    raise AssertionError(f"no {count} consecutive free ports in {low}-{high}")
-
-
-# --- Ports and processes ---------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now.
-
-    Another process could take it before the server binds it; start_server
-    retries with a new port when that happens.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+# --- Processes ---------------------------------------------------------------------
 
 
 def require_binary() -> Path:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import random
-import socket
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import conftest
-from conftest import poll, port_is_free, API_TOKEN, HOST, HttpResult, SlipwayServer, tail
+from conftest import poll, API_TOKEN, HOST, HttpResult, SlipwayServer, tail
 
 TEST_LABEL = "slipway.test=1"
 HEALTH_TIMEOUT_S = 15

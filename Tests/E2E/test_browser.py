@@ -23,11 +23,9 @@ import hmac
 import http.client
 import json
 import os
-import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -41,7 +39,6 @@ import conftest
 
 from conftest import (
     poll,
-    port_is_free,
     ADMIN_PASSWORD,
     API_TOKEN,
     HOST,

@@ -17,10 +17,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import re
 import secrets
-import socket
 import subprocess
 import threading
 import time

@@ -11,18 +11,16 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import start_server, tail
+from conftest import start_server
 from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
 from test_pipeline import (
     IN_PROGRESS,
     Api,
     docker,
-    fetch,
     free_port_range,
     pipeline_flags,
     poll,

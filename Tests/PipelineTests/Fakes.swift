@@ -54,9 +54,9 @@ final class FakeRuntime: ContainerRuntime {
         return spec.name
     }
 
-    func hostPort(container: String, internalPort: Int) throws -> Int {
-        guard let fd = state.withLock({ $0.containers[container]?.server }) else { return 1 }
-        return Socket.localPort(fd)
+    func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
+        guard let fd = state.withLock({ $0.containers[container]?.server }) else { return ContainerEndpoints(hostPort: 1, bridge: nil) }
+        return ContainerEndpoints(hostPort: Socket.localPort(fd), bridge: nil)
     }
 
     func state(container: String) throws -> (status: String, exitCode: Int)? {

@@ -4,12 +4,11 @@ public protocol ContainerRuntime: Sendable {
                log: DeploymentLog, cancellation: Cancellation?) throws
     /// Creates and starts a container; `env` values reach it without ever being on a command line.
     func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String
-    /// The loopback port docker published the container's internal port on.
-    func hostPort(container: String, internalPort: Int) throws -> Int
-    /// The container's IPv4 address on Docker's bridge, if it has one.
-    func bridgeAddress(container: String) -> String?
-    /// Both of the above at once; a deployment needs them together.
+    /// The loopback port docker published the container's internal port on, and the container's
+    /// IPv4 address on Docker's bridge if it has one: a deployment needs them together.
     func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints
+    /// The bridge address alone, for a container whose published port is already known.
+    func bridgeAddress(container: String) -> String?
     /// "running", "exited", ... and the exit code; nil when the container does not exist.
     func state(container: String) throws -> (status: String, exitCode: Int)?
     func start(container: String) throws
@@ -32,13 +31,6 @@ public struct ContainerEndpoints: Sendable, Equatable {
     public init(hostPort: Int, bridge: String?) {
         self.hostPort = hostPort
         self.bridge = bridge
-    }
-}
-
-extension ContainerRuntime {
-    public func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
-        ContainerEndpoints(hostPort: try hostPort(container: container, internalPort: internalPort),
-                           bridge: bridgeAddress(container: container))
     }
 }
 

@@ -50,17 +50,6 @@ public struct DockerCLI: ContainerRuntime {
         return result.output.trimmingWhitespaceAndNewlines().split(separator: "\n").last.map(String.init) ?? ""
     }
 
-    public func hostPort(container: String, internalPort: Int) throws -> Int {
-        let out = try docker(DockerCommands.port(container: container, internalPort: internalPort), operation: "port")
-        // "127.0.0.1:49153", possibly one line per address family.
-        for line in out.split(separator: "\n") {
-            if let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...].trimmingWhitespace()) {
-                return port
-            }
-        }
-        throw ContainerError(operation: "port", message: "no published port for \(internalPort)/tcp")
-    }
-
     public func bridgeAddress(container: String) -> String? {
         guard let out = try? docker(DockerCommands.bridgeAddress(container: container), operation: "inspect", timeout: 15) else { return nil }
         return Self.ipv4(out)

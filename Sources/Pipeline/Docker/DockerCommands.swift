@@ -29,10 +29,6 @@ public enum DockerCommands {
         return args
     }
 
-    public static func port(container: String, internalPort: Int) -> [String] {
-        ["port", "--", container, "\(internalPort)/tcp"]
-    }
-
     public static func inspectState(container: String) -> [String] {
         ["inspect", "--type", "container", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "--", container]
     }

@@ -25,4 +25,33 @@ ssize_t splice(int fd_in, __off64_t *off_in, int fd_out, __off64_t *off_out, siz
 
 #define SLIPWAY_EFD_CLOEXEC 02000000
 #define SLIPWAY_EFD_NONBLOCK 04000
+
+// epoll, through an unpacked event: glibc packs struct epoll_event on x86_64, which Swift
+// should not have to lay out. The wrappers copy between the two.
+#include <stdint.h>
+#include <sys/epoll.h>
+struct slipway_epoll_event { uint64_t token; uint32_t events; };
+static inline int slipway_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event event;
+    event.events = events;
+    event.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+static inline int slipway_epoll_wait(int epfd, struct slipway_epoll_event *out, int max, int timeout) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout);
+    for (int i = 0; i < n; i++) {
+        out[i].token = events[i].data.u64;
+        out[i].events = events[i].events;
+    }
+    return n;
+}
+#define SLIPWAY_EPOLLIN 0x001u
+#define SLIPWAY_EPOLLOUT 0x004u
+#define SLIPWAY_EPOLLERR 0x008u
+#define SLIPWAY_EPOLLHUP 0x010u
+#define SLIPWAY_EPOLLRDHUP 0x2000u
+#define SLIPWAY_EPOLLONESHOT (1u << 30)
+#define SLIPWAY_EPOLL_CLOEXEC 02000000
 #endif

@@ -93,6 +93,26 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try s.database.read { try $0.queryOne("SELECT COUNT(*) FROM deployed_apps")?.int(0) }, 2)
     }
 
+    func testCheckpointsNeverWaitForTheMainConnection() throws {
+        let s = try store()
+        try s.setSetting("k", "v")
+        let walPath = dir + "/slipway.db-wal"
+        XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int ?? 0, 0)
+        // While a request holds the main connection, a checkpoint still runs to its end: it has
+        // a connection of its own. (On the main connection this waited for the lock.)
+        let finished = DispatchSemaphore(value: 0)
+        try s.database.read { _ in
+            OSThread.detach(name: "checkpoint") {
+                s.checkpoint(truncate: false)
+                finished.signal()
+            }
+            XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "the checkpoint waited for the main connection")
+        }
+        try s.database.checkpoint(.truncate)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int, 0)
+        XCTAssertEqual(try s.setting("k"), "v")
+    }
+
     func testStatementsAreFinalizedSoTheDatabaseCloses() throws {
         var s: Store? = try store()
         _ = try s!.apps()

@@ -12,7 +12,7 @@ public final class Store: Sendable {
 
     /// Folds the WAL back into the database file: TRUNCATE for a tidy exit, PASSIVE periodically.
     public func checkpoint(truncate: Bool = true) {
-        _ = try? database.read { try $0.query(truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)") }
+        try? database.checkpoint(truncate ? .truncate : .passive)
     }
 
     public var schemaVersion: Int {

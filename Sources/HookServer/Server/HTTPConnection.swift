@@ -1,69 +1,181 @@
 import Glibc
 import Pipeline
+import Synchronization
 
-/// One client connection, served on its own thread from accept to close. Requests on it are
-/// handled strictly in order, which is what makes pipelining answer in order.
-final class HTTPConnection {
-    private enum ReadResult { case data, eof, timeout, woken }
+/// One client connection. It holds no thread while it waits: between requests, and while a
+/// request's head trickles in, it is parked in the pool's epoll set and any worker resumes it
+/// when bytes arrive (`ConnectionPool`). Once a head is complete, one worker serves that request
+/// to the end (body, handler, response), which is what keeps pipelined answers in order.
+///
+/// @unchecked Sendable: a connection moves between threads but has one owner at a time, the
+/// worker or the pool's monitor that claimed it through `parking` (a claim succeeds only on a
+/// parked connection and unparks it). Everything but `parking` and `deadline` is touched only
+/// by the owner, and parking again is the owner's last act before it lets go.
+final class HTTPConnection: @unchecked Sendable {
+    /// What the owner does with the connection after `resume` or `expire`.
+    enum Step { case park, close }
+    /// What a parked connection waits for, which decides what its deadline means.
+    private enum Phase { case idle, head, draining }
+    private enum ServeResult { case keepAlive, close, drain }
+    private enum ReadResult { case data, eof, timeout }
 
-    private let fd: Int32
+    private struct Parking {
+        var parked = false
+        var registered = false
+        var idle = true
+    }
+
+    let fd: Int32
+    let token: UInt64
     private let remoteAddress: String
     private let options: ServerOptions
     private let responder: Responder
     private let server: HTTPServer
+    private let parking = Mutex(Parking())
+    /// When a parked connection's wait ends (monotonic milliseconds); read by the monitor's sweep.
+    let deadline: Atomic<Int>
+    private var phase = Phase.idle
+    private var peerClosed = false
     private var buffer = [UInt8]()
-    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// The resuming worker's read buffer, lent for the length of one `resume`.
+    private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
-    init(fd: Int32, remoteAddress: String, server: HTTPServer) {
+    init(fd: Int32, token: UInt64, remoteAddress: String, server: HTTPServer) {
         self.fd = fd
+        self.token = token
         self.remoteAddress = remoteAddress
         self.options = server.options
         self.responder = server.responder
         self.server = server
+        // A client that connects and sends nothing is dropped quietly after the header timeout.
+        self.deadline = Atomic(monotonicMilliseconds() + server.options.headerTimeoutMilliseconds)
     }
 
-    func run() {
-        defer { close(fd) }
-        do {
-            var isFirst = true
-            while try serveOne(isFirst: isFirst) { isFirst = false }
-        } catch {
-            // A broken connection concerns only this client; nothing else is affected.
-        }
-    }
+    // MARK: ownership
 
-    /// Serves one request. Returns whether the connection stays open for another.
-    private func serveOne(isFirst: Bool) throws -> Bool {
-        if buffer.isEmpty {
-            // Between requests an idle client is dropped quietly, as nginx and Go do; so is one
-            // that connects and sends nothing. Shutdown also ends the wait.
-            let wait = isFirst ? options.headerTimeoutMilliseconds : options.idleTimeoutMilliseconds
-            switch try readMore(deadline: monotonicMilliseconds() + wait, wakeOnShutdown: true) {
-            case .data: break
-            case .eof, .timeout, .woken: return false
+    /// Arms the descriptor for its next bytes and lets go of the connection. False when the
+    /// descriptor could not be armed (the owner then closes it).
+    func park(in epoll: Epoll) -> Bool {
+        parking.withLock { p in
+            p.parked = true
+            p.idle = phase == .idle
+            do {
+                if p.registered {
+                    try epoll.rearm(fd, events: Epoll.readable | Epoll.oneShot, token: token)
+                } else {
+                    try epoll.add(fd, events: Epoll.readable | Epoll.oneShot, token: token)
+                    p.registered = true
+                }
+                return true
+            } catch {
+                p.parked = false
+                return false
             }
         }
-        let headerDeadline = monotonicMilliseconds() + options.headerTimeoutMilliseconds
-        var headLength = 0
-        scan: while true {
-            switch RequestHeadParser.scan(buffer[...], limits: options.limits) {
-            case .complete(let consumed):
-                headLength = consumed
-                break scan
-            case .failed(let error):
-                try sendError(error, path: "")
-                return false
-            case .incomplete:
-                switch try readMore(deadline: headerDeadline, wakeOnShutdown: false) {
-                case .data: continue
-                case .eof, .woken: return false
-                case .timeout:
-                    try sendError(HTTPError.framing(408, "request headers not received in time"), path: "")
-                    return false
+    }
+
+    /// Takes a parked connection whose bytes arrived. False when someone else holds it.
+    func claim() -> Bool {
+        parking.withLock { p in
+            guard p.parked else { return false }
+            p.parked = false
+            return true
+        }
+    }
+
+    /// Takes a parked connection whose deadline has passed, or, at shutdown, one waiting idle.
+    func claimIfExpired(now: Int, shuttingDown: Bool) -> Bool {
+        parking.withLock { p in
+            guard p.parked, deadline.load(ordering: .relaxed) <= now || (shuttingDown && p.idle) else { return false }
+            p.parked = false
+            return true
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+
+    // MARK: serving
+
+    /// Serves every complete request the client has sent, as far as it can without waiting for
+    /// the client; says whether to park the connection for more bytes or to close it.
+    func resume(scratch: UnsafeMutableRawBufferPointer) -> Step {
+        self.scratch = scratch
+        defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        do {
+            try readAvailable()
+            if phase == .draining {
+                buffer.removeAll(keepingCapacity: true)
+                return peerClosed ? .close : .park
+            }
+            while true {
+                if buffer.isEmpty { return peerClosed ? .close : .park }
+                if phase == .idle {
+                    phase = .head
+                    deadline.store(monotonicMilliseconds() + options.headerTimeoutMilliseconds, ordering: .relaxed)
+                }
+                switch RequestHeadParser.scan(buffer[...], limits: options.limits) {
+                case .incomplete:
+                    return peerClosed ? .close : .park
+                case .failed(let error):
+                    try sendError(error, path: "")
+                    return .park
+                case .complete(let headLength):
+                    switch try serve(headLength: headLength) {
+                    case .keepAlive:
+                        phase = .idle
+                        deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
+                    case .close: return .close
+                    case .drain: return .park
+                    }
                 }
             }
+        } catch {
+            // A broken connection concerns only this client; nothing else is affected.
+            return .close
         }
+    }
 
+    /// The deadline of a parked connection has passed (or the server is shutting down and it is
+    /// idle): an idle client is dropped quietly, as nginx and Go do; a head that never finished
+    /// gets a 408, then a short drain.
+    func expire() -> Step {
+        switch phase {
+        case .idle, .draining:
+            return .close
+        case .head:
+            var response = HTTPResponse.error(HTTPError.framing(408, "request headers not received in time"), path: "")
+            response.headers.set("Connection", "close")
+            // One attempt that cannot block: the monitor that calls this serves no one else meanwhile.
+            let bytes = encode(response, for: nil, keepAlive: false).bytes
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            startDraining()
+            return .park
+        }
+    }
+
+    /// Reads whatever the client has sent, without waiting.
+    private func readAvailable() throws {
+        while !peerClosed {
+            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
+            if n > 0 {
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                // A short read means the socket is empty: no second recv just to hear EAGAIN.
+                if n < scratch.count { return }
+                continue
+            }
+            if n == 0 {
+                peerClosed = true
+                return
+            }
+            let code = errno
+            if code == EINTR { continue }
+            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
+            return
+        }
+    }
+
+    /// Serves the request whose head is the first `headLength` bytes of the buffer.
+    private func serve(headLength: Int) throws -> ServeResult {
         let head: RequestHead
         let framing: BodyFraming
         do {
@@ -71,7 +183,7 @@ final class HTTPConnection {
             framing = try BodyFraming.of(head)
         } catch {
             try sendError(error, path: "")
-            return false
+            return .drain
         }
         buffer.removeFirst(headLength)
         let errorPath = head.path
@@ -82,13 +194,13 @@ final class HTTPConnection {
         if let expect = head.headers["Expect"] {
             guard expect.caseInsensitiveEquals("100-continue") else {
                 try sendError(HTTPError.framing(417, "unsupported expectation"), path: errorPath)
-                return false
+                return .drain
             }
         }
         // The limit is decided from Content-Length before a byte of the body is read.
         if case .contentLength(let n) = framing, n > bodyLimit {
             try sendError(HTTPError.framing(413, "request body too large (limit \(bodyLimit) bytes)"), path: errorPath)
-            return false
+            return .drain
         }
         if framing != .none, head.headers["Expect"] != nil, buffer.isEmpty {
             try writeAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
@@ -99,22 +211,22 @@ final class HTTPConnection {
             body = try readBody(framing, limit: bodyLimit)
         } catch let error as HTTPError {
             try sendError(error, path: errorPath)
-            return false
+            return .drain
         }
 
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         let response = responder.respond(to: request, resolution: resolution)
         let keepAlive = head.wantsKeepAlive && !server.isShuttingDown && response.headers["Connection"] == nil
-        return try write(response, for: head, keepAlive: keepAlive)
+        return try write(response, for: head, keepAlive: keepAlive) ? .keepAlive : .close
     }
 
     private func readBody(_ framing: BodyFraming, limit: Int) throws -> [UInt8] {
         let totalDeadline = monotonicMilliseconds() + options.bodyTotalTimeoutMilliseconds
         func more() throws {
             let deadline = min(totalDeadline, monotonicMilliseconds() + options.bodyTimeoutMilliseconds)
-            switch try readMore(deadline: deadline, wakeOnShutdown: false) {
+            switch try readMore(deadline: deadline) {
             case .data: return
-            case .eof, .woken: throw IOError(function: "recv", errno: ECONNRESET)
+            case .eof: throw IOError(function: "recv", errno: ECONNRESET)
             case .timeout: throw HTTPError.framing(408, "request body not received in time")
             }
         }
@@ -141,11 +253,13 @@ final class HTTPConnection {
 
     // MARK: reading
 
-    private func readMore(deadline: Int, wakeOnShutdown: Bool) throws -> ReadResult {
+    /// Waits for more of a body, blocking this worker: a request being received is served to
+    /// its end by one worker, within the body timeouts.
+    private func readMore(deadline: Int) throws -> ReadResult {
         while true {
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
             if n > 0 {
-                buffer.append(contentsOf: scratch[0..<n])
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 return .data
             }
             if n == 0 { return .eof }
@@ -154,34 +268,40 @@ final class HTTPConnection {
             guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
             let remaining = deadline - monotonicMilliseconds()
             if remaining <= 0 { return .timeout }
-            switch try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: remaining,
-                                   wakeFD: wakeOnShutdown ? server.wakeFD : nil) {
-            case .ready: continue
-            case .timeout: return .timeout
-            case .woken: return .woken
-            }
+            if try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: remaining) == .timeout { return .timeout }
         }
     }
 
     // MARK: writing
 
+    /// Answers a request that cannot be served, then lets the client read the answer before
+    /// the close: our side is shut and what the client still sends is read and dropped for a
+    /// moment (parked, not on a worker), so the kernel does not turn unread request bytes into a
+    /// reset that destroys the response.
     private func sendError(_ error: Error, path: String) throws {
         let httpError = (error as? HTTPError) ?? HTTPError.framing(400, "bad request")
         var response = HTTPResponse.error(httpError, path: path)
         response.headers.set("Connection", "close")
         _ = try write(response, for: nil, keepAlive: false)
-        // Let the client read the answer before the close: shut our side, then drain briefly so
-        // the kernel does not turn unread request bytes into a reset that destroys the response.
-        shutdown(fd, Int32(SHUT_WR))
-        let deadline = monotonicMilliseconds() + 500
-        while monotonicMilliseconds() < deadline {
-            guard case .data = try readMore(deadline: deadline, wakeOnShutdown: false) else { break }
-            buffer.removeAll(keepingCapacity: true)
-        }
+        startDraining()
     }
 
-    /// Writes a response; returns whether the connection may serve another request.
-    private func write(_ response: HTTPResponse, for head: RequestHead?, keepAlive: Bool) throws -> Bool {
+    private func startDraining() {
+        shutdown(fd, Int32(SHUT_WR))
+        phase = .draining
+        buffer.removeAll(keepingCapacity: true)
+        deadline.store(monotonicMilliseconds() + 500, ordering: .relaxed)
+    }
+
+    /// A response's head and body bytes, and what follows them.
+    private struct Encoded {
+        var bytes: [UInt8]
+        var stream: (@Sendable (ResponseBodyWriter) throws -> Void)?
+        var chunked: Bool
+        var keepAlive: Bool
+    }
+
+    private func encode(_ response: HTTPResponse, for head: RequestHead?, keepAlive: Bool) -> Encoded {
         var headers = response.headers
         var keepAlive = keepAlive
         let isHead = head?.method == "HEAD"
@@ -216,18 +336,23 @@ final class HTTPConnection {
         out += "\r\n"
         var bytes = Array(out.utf8)
         if !isHead && !noBody { bytes.append(contentsOf: bodyBytes) }
-        try writeAll(bytes)
+        return Encoded(bytes: bytes, stream: isHead ? nil : stream, chunked: !isHTTP10, keepAlive: keepAlive)
+    }
 
-        if let stream, !isHead {
-            let writer = ConnectionBodyWriter(connection: self, chunked: !isHTTP10)
+    /// Writes a response; returns whether the connection may serve another request.
+    private func write(_ response: HTTPResponse, for head: RequestHead?, keepAlive: Bool) throws -> Bool {
+        let encoded = encode(response, for: head, keepAlive: keepAlive)
+        try writeAll(encoded.bytes)
+        if let stream = encoded.stream {
+            let writer = ConnectionBodyWriter(connection: self, chunked: encoded.chunked)
             do {
                 try stream(writer)
             } catch {
                 return false
             }
-            if !isHTTP10 { try writeAll(Array("0\r\n\r\n".utf8)) }
+            if encoded.chunked { try writeAll(Array("0\r\n\r\n".utf8)) }
         }
-        return keepAlive
+        return encoded.keepAlive
     }
 
     fileprivate func writeAll(_ bytes: [UInt8]) throws {
@@ -255,7 +380,7 @@ final class HTTPConnection {
 
 /// Writes a streamed body to its connection, chunk-framed on HTTP/1.1.
 ///
-/// @unchecked Sendable is safe because a writer is used only on the connection's own thread,
+/// @unchecked Sendable is safe because a writer is used only by the worker that owns the connection,
 /// inside the stream closure that connection calls; it never outlives that call.
 private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendable {
     private let connection: HTTPConnection

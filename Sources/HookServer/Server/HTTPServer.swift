@@ -1,33 +1,32 @@
 import CSystem
 import Glibc
 import Pipeline
-import Synchronization
 
-/// The HTTP/1.1 server: an accept loop and a thread per connection.
-///
-/// Threads rather than an event loop: each connection's reads block only its own thread (with
-/// poll deadlines), so a slow or idle client can never delay another, and handlers may block on
-/// SQLite or a process without starving anything. The connection limit bounds the thread count;
-/// threads get small stacks, so 1,000 idle clients cost little memory.
+/// The HTTP/1.1 server: an accept loop, and a pool of workers that serve the connections
+/// (`ConnectionPool`). Idle and slow clients wait in an epoll set, not on a thread, so they
+/// can never delay another; handlers may block on SQLite or a process, and the pool starts
+/// more workers when they do.
 final class HTTPServer: Sendable {
     let options: ServerOptions
     let responder: Responder
     let listenFD: Int32
-    /// An eventfd that becomes readable at shutdown, waking the accept loop and idle connections.
+    /// An eventfd that becomes readable at shutdown, waking the accept loop.
     let wakeFD: Int32
-    private let activeConnections = Atomic<Int>(0)
-    private let shuttingDown = Atomic<Bool>(false)
+    private let pool: ConnectionPool
 
     init(options: ServerOptions, router: Router) throws {
         self.options = options
         self.responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
         self.wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+        self.pool = try ConnectionPool(minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
+                                       retireAfterMilliseconds: options.workerRetireMilliseconds)
     }
 
     var port: Int { Socket.localPort(listenFD) }
-    var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
-    var connectionCount: Int { activeConnections.load(ordering: .relaxed) }
+    var isShuttingDown: Bool { pool.isShuttingDown }
+    var connectionCount: Int { pool.connectionCount }
+    var workerCount: Int { pool.workerCount }
 
     /// Accepts until shutdown, then waits for in-flight requests (up to the grace period).
     func run() {
@@ -64,23 +63,18 @@ final class HTTPServer: Sendable {
     }
 
     private func admit(_ fd: Int32, remoteAddress: String) {
-        if activeConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue > options.maxConnections {
-            activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        guard pool.admit(fd: fd, remoteAddress: remoteAddress, server: self) else {
             // Over the limit: a short 503 instead of leaving the client hanging in the backlog.
             let reply = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n".utf8)
             _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             close(fd)
             return
         }
-        OSThread.detach(name: "http", stackSize: 512 * 1024) { [self] in
-            HTTPConnection(fd: fd, remoteAddress: remoteAddress, server: self).run()
-            activeConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
-        }
     }
 
     /// Stops accepting and wakes idle connections; in-flight requests finish.
     func shutdown() {
-        shuttingDown.store(true, ordering: .releasing)
+        pool.beginShutdown()
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
     }

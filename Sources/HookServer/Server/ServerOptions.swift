@@ -1,3 +1,5 @@
+import Glibc
+
 /// Socket-level settings of the HTTP server.
 struct ServerOptions: Sendable {
     var host = "127.0.0.1"
@@ -14,6 +16,10 @@ struct ServerOptions: Sendable {
     /// A client that stops reading our response is dropped after this.
     var writeTimeoutMilliseconds = 30_000
     var maxConnections = 1024
+    /// Workers kept free to serve connections (more start while handlers block); one per core.
+    var minimumWorkers = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// A worker above that minimum leaves after this long without work.
+    var workerRetireMilliseconds = 5_000
     /// SIGTERM waits this long for in-flight requests before exiting anyway.
     var shutdownGraceMilliseconds = 30_000
 }

@@ -1,0 +1,167 @@
+import Glibc
+import Pipeline
+import Synchronization
+
+/// Runs the server's connections on a few worker threads instead of a thread each.
+///
+/// Connections waiting for bytes sit in one epoll set (one-shot, so exactly one worker takes
+/// each readiness); a worker takes a ready connection, serves what it has sent and parks it
+/// again. Under load a worker goes from connection to connection without sleeping, where a
+/// thread per connection cost a wake-up and a context switch per request and fifty threads
+/// queued for two cores (benchmark 4).
+///
+/// Handlers may still block (a `docker stop`, a followed log), as Go's goroutines may block in
+/// a system call; like Go's runtime, a monitor counts the workers that have been busy for more
+/// than `stuckAfterMilliseconds` and starts new ones so that `minimumWorkers` are always free.
+/// Workers beyond the minimum retire after `retireAfterMilliseconds` without work. The monitor
+/// also ends parked connections whose deadline passed (idle, slow heads, drains).
+final class ConnectionPool: Sendable {
+    private final class Worker: Sendable {
+        /// Monotonic milliseconds when the worker took its current connection; 0 while it waits.
+        let busySince = Atomic<Int>(0)
+    }
+
+    static let stuckAfterMilliseconds = 20
+    static let monitorTickMicroseconds: UInt32 = 20_000
+    /// Per worker; a connection borrows it while a worker serves it.
+    static let readBufferSize = 64 * 1024
+
+    let minimumWorkers: Int
+    let maximumWorkers: Int
+    let retireAfterMilliseconds: Int32
+    private let epoll: Epoll
+    private let connections = Mutex<[UInt64: HTTPConnection]>([:])
+    private let workers = Mutex<[Worker]>([])
+    private let nextToken = Atomic<UInt64>(1)
+    private let openConnections = Atomic<Int>(0)
+    private let shuttingDown = Atomic<Bool>(false)
+    let maximumConnections: Int
+
+    /// At most `maximumConnections` open at once, so never more workers than that either.
+    init(minimumWorkers: Int, maximumConnections: Int, retireAfterMilliseconds: Int) throws {
+        self.minimumWorkers = max(1, minimumWorkers)
+        self.retireAfterMilliseconds = Int32(clamping: max(1, retireAfterMilliseconds))
+        self.maximumConnections = maximumConnections
+        self.maximumWorkers = max(self.minimumWorkers, maximumConnections)
+        self.epoll = try Epoll()
+        let first = workers.withLock { list in
+            list = (0..<self.minimumWorkers).map { _ in Worker() }
+            return list
+        }
+        for worker in first { start(worker) }
+        OSThread.detach(name: "http-monitor", stackSize: 256 * 1024) { [self] in monitor() }
+    }
+
+    var workerCount: Int { workers.withLock { $0.count } }
+    var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
+
+    /// Idle connections are closed from now on, and kept-alive ones after their current request.
+    func beginShutdown() { shuttingDown.store(true, ordering: .releasing) }
+
+    /// Takes a freshly accepted connection and parks it until its first bytes arrive. False,
+    /// leaving the descriptor to the caller, when `maximumConnections` are open already.
+    func admit(fd: Int32, remoteAddress: String, server: HTTPServer) -> Bool {
+        if openConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue > maximumConnections {
+            openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+            return false
+        }
+        let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
+        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, server: server)
+        connections.withLock { $0[token] = connection }
+        if !connection.park(in: epoll) { finish(connection) }
+        return true
+    }
+
+    // MARK: workers
+
+    private func start(_ worker: Worker) {
+        let started = OSThread.detach(name: "http", stackSize: 512 * 1024) { [self] in work(worker) }
+        if !started { workers.withLock { $0.removeAll { $0 === worker } } }
+    }
+
+    private func work(_ worker: Worker) {
+        var events = Epoll.Events(capacity: 1)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
+        defer { scratch.deallocate() }
+        while true {
+            do {
+                try epoll.wait(&events, timeoutMilliseconds: retireAfterMilliseconds)
+            } catch {
+                Log.error("http worker: \(error)")
+                usleep(10_000)
+                continue
+            }
+            if events.count == 0 {
+                if retire(worker) { return }
+                continue
+            }
+            let token = events[0].token
+            guard let connection = connections.withLock({ $0[token] }), connection.claim() else { continue }
+            worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
+            let step = connection.resume(scratch: scratch)
+            worker.busySince.store(0, ordering: .relaxed)
+            settle(connection, step)
+        }
+    }
+
+    /// A worker with nothing to do for a while leaves, unless the minimum would not be left.
+    private func retire(_ worker: Worker) -> Bool {
+        workers.withLock { list in
+            guard list.count > minimumWorkers else { return false }
+            list.removeAll { $0 === worker }
+            return true
+        }
+    }
+
+    private func settle(_ connection: HTTPConnection, _ step: HTTPConnection.Step) {
+        switch step {
+        case .park:
+            if !connection.park(in: epoll) { finish(connection) }
+        case .close:
+            finish(connection)
+        }
+    }
+
+    private func finish(_ connection: HTTPConnection) {
+        connections.withLock { $0[connection.token] = nil }
+        // Closing the descriptor also takes it out of the epoll set.
+        connection.close()
+        openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    // MARK: monitor
+
+    private func monitor() {
+        var ticks = 0
+        while true {
+            usleep(Self.monitorTickMicroseconds)
+            let now = monotonicMilliseconds()
+            let spawned = workers.withLock { list -> [Worker] in
+                let stuck = list.count { worker in
+                    let since = worker.busySince.load(ordering: .relaxed)
+                    return since != 0 && now - since >= Self.stuckAfterMilliseconds
+                }
+                let wanted = min(minimumWorkers - (list.count - stuck), maximumWorkers - list.count)
+                guard wanted > 0 else { return [] }
+                let fresh = (0..<wanted).map { _ in Worker() }
+                list += fresh
+                return fresh
+            }
+            for worker in spawned { start(worker) }
+            ticks += 1
+            let shuttingDown = isShuttingDown
+            // Deadlines are seconds long; checking them every fifth tick (100 ms) is plenty.
+            if ticks % 5 == 0 || shuttingDown { sweep(now: now, shuttingDown: shuttingDown) }
+        }
+    }
+
+    private func sweep(now: Int, shuttingDown: Bool) {
+        let candidates = connections.withLock { table in
+            table.values.filter { shuttingDown || $0.deadline.load(ordering: .relaxed) <= now }
+        }
+        for connection in candidates where connection.claimIfExpired(now: now, shuttingDown: shuttingDown) {
+            settle(connection, connection.expire())
+        }
+    }
+}

@@ -103,3 +103,32 @@ def test_slowloris_connections_do_not_delay_a_normal_request(slipway):
     finally:
         for s in socks:
             s.close()
+
+
+def test_waiting_clients_hold_no_thread(slipway):
+    """Idle keep-alive clients and unfinished heads wait in the server's epoll set: 300 of them
+    add no thread, and a request on each kept-alive one is still answered."""
+    pid = slipway.proc.pid
+    assert slipway.request("GET", "/healthz").status == 200
+    time.sleep(0.2)
+    _, base_threads = counts(pid)
+    socks = []
+    try:
+        for i in range(300):
+            s = socket.create_connection((HOST, slipway.port), timeout=5)
+            socks.append(s)
+            if i % 2 == 0:
+                # A served request, then the connection stays open, idle.
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+            else:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Unfinished: ")
+        wait_until(lambda: slipway.request("GET", "/healthz").status == 200, 5, "a normal request answered")
+        _, threads = counts(pid)
+        assert threads <= base_threads + 2, f"{threads} threads with 300 waiting clients (baseline {base_threads})"
+        for s in socks[::2][:50]:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for s in socks:
+            s.close()

@@ -93,6 +93,16 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try s.database.read { try $0.queryOne("SELECT COUNT(*) FROM deployed_apps")?.int(0) }, 2)
     }
 
+    func testDeliveriesWithoutADeploymentStayOutOfTheDeploymentIndex() throws {
+        let s = try store()
+        let sql = try s.database.read { try $0.queryOne("SELECT sql FROM sqlite_master WHERE name = 'webhook_deliveries_by_deployment'")?.string(0) }
+        XCTAssertTrue(sql?.hasSuffix("WHERE deployment_id IS NOT NULL") == true, sql ?? "no index")
+        let plan = try s.database.read { conn in
+            try conn.query("EXPLAIN QUERY PLAN UPDATE webhook_deliveries SET deployment_id = NULL WHERE deployment_id = ?", [7]).map { $0.string(3) }
+        }
+        XCTAssertTrue(plan.contains { $0.contains("INDEX webhook_deliveries_by_deployment (deployment_id=?)") }, "\(plan)")
+    }
+
     func testCheckpointsNeverWaitForTheMainConnection() throws {
         let s = try store()
         try s.setSetting("k", "v")

@@ -103,6 +103,21 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(plan.contains { $0.contains("INDEX webhook_deliveries_by_deployment (deployment_id=?)") }, "\(plan)")
     }
 
+    func testAWALPastTheThresholdIsCheckpointedWithoutAsking() throws {
+        let database = try Database(path: dir + "/threshold.db", checkpointPages: 8)
+        try database.write { try $0.execute("CREATE TABLE t (v TEXT)") }
+        let size = { (try? FileManager.default.attributesOfItem(atPath: self.dir + "/threshold.db")[.size] as? Int) ?? 0 }
+        let before = size()
+        XCTAssertEqual(database.checkpointer.checkpointsRun, 0)
+        for i in 0..<40 {
+            try database.write { try $0.execute("INSERT INTO t VALUES (?)", String(repeating: "x", count: 2000) + "\(i)") }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while database.checkpointer.checkpointsRun == 0 && Date() < deadline { usleep(10_000) }
+        XCTAssertGreaterThan(database.checkpointer.checkpointsRun, 0, "no checkpoint after 40 commits past an 8-page threshold")
+        XCTAssertGreaterThan(size(), before, "the checkpoint copied no page into the database file")
+    }
+
     func testCheckpointsNeverWaitForTheMainConnection() throws {
         let s = try store()
         try s.setSetting("k", "v")

@@ -6,6 +6,8 @@ struct HTTPResponse: Sendable {
         case bytes([UInt8])
         /// Written as it is produced (chunked on HTTP/1.1), for live logs.
         case stream(@Sendable (ResponseBodyWriter) throws -> Void)
+        /// Not known yet: the connection waits, without a worker, for the real response.
+        case deferred(DeferredResponse)
     }
 
     var status: Int
@@ -35,6 +37,10 @@ struct HTTPResponse: Sendable {
     }
 
     static let noContent = HTTPResponse(status: 204)
+
+    static func deferred(_ response: DeferredResponse) -> HTTPResponse {
+        HTTPResponse(body: .deferred(response))
+    }
 
     /// The error body: JSON under /api and /hooks, plain text elsewhere. Only the error's own safe
     /// message goes in; request bytes never do.

@@ -75,10 +75,20 @@ struct WebhookHandler: Sendable {
                                                        commitMessage: push.message, commitAuthor: push.author) {
                 return .json(.object([("deployment_id", .from(deployment.id))]), status: 202)
             }
-        } else if try service.store.recordDeliveryOnce(appID: app.id, deliveryID: deliveryID, event: event, result: outcome.result) {
-            return outcome.response
+            return try duplicate(app, deliveryID: deliveryID ?? "", event: event)
         }
-        return try duplicate(app, deliveryID: deliveryID ?? "", event: event)
+        // Recorded in a batch with the deliveries arriving meanwhile (group commit); answered
+        // once its batch is stored.
+        let deferred = DeferredResponse()
+        let response = outcome.response
+        let entry = DeliveryRecorder.Entry(appID: app.id, deliveryID: deliveryID, event: event, result: outcome.result)
+        service.store.deliveries.record(entry) { recorded in
+            deferred.fulfil {
+                if try recorded.get() { return response }
+                return try duplicate(app, deliveryID: deliveryID ?? "", event: event)
+            }
+        }
+        return .deferred(deferred)
     }
 
     private func duplicate(_ app: App, deliveryID: String, event: String) throws -> HTTPResponse {

@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import Pipeline
 import Synchronization
@@ -33,6 +34,11 @@ final class ConnectionPool: Sendable {
     private let connections = Mutex<[UInt64: HTTPConnection]>([:])
     private let workers = Mutex<[Worker]>([])
     private let nextToken = Atomic<UInt64>(1)
+    /// Connections whose deferred response is ready, and the eventfd in the epoll set that
+    /// tells a worker so (its token, 0, is no connection's).
+    private let deferredReady = Mutex<[HTTPConnection]>([])
+    private let readyFD: Int32
+    private static let readyToken: UInt64 = 0
     private let openConnections = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
     let maximumConnections: Int
@@ -44,6 +50,8 @@ final class ConnectionPool: Sendable {
         self.maximumConnections = maximumConnections
         self.maximumWorkers = max(self.minimumWorkers, maximumConnections)
         self.epoll = try Epoll()
+        self.readyFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+        try epoll.add(readyFD, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
         let first = workers.withLock { list in
             list = (0..<self.minimumWorkers).map { _ in Worker() }
             return list
@@ -67,7 +75,7 @@ final class ConnectionPool: Sendable {
             return false
         }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, server: server)
+        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, server: server, pool: self)
         connections.withLock { $0[token] = connection }
         if !connection.park(in: epoll) { finish(connection) }
         return true
@@ -97,9 +105,37 @@ final class ConnectionPool: Sendable {
                 continue
             }
             let token = events[0].token
+            if token == Self.readyToken {
+                serveDeferred(worker, scratch: scratch)
+                continue
+            }
             guard let connection = connections.withLock({ $0[token] }), connection.claim() else { continue }
             worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
             let step = connection.resume(scratch: scratch)
+            worker.busySince.store(0, ordering: .relaxed)
+            settle(connection, step)
+        }
+    }
+
+    /// Brings back a connection whose deferred response is ready (from any thread).
+    func resume(deferred connection: HTTPConnection) {
+        deferredReady.withLock { $0.append(connection) }
+        var one: UInt64 = 1
+        _ = write(readyFD, &one, 8)
+    }
+
+    private func serveDeferred(_ worker: Worker, scratch: UnsafeMutableRawBufferPointer) {
+        var count: UInt64 = 0
+        _ = read(readyFD, &count, 8)
+        // Armed again before the queue is emptied: a connection queued from now on wakes a worker.
+        do {
+            try epoll.rearm(readyFD, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
+        } catch {
+            Log.error("http workers: \(error)")
+        }
+        while let connection = deferredReady.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+            worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
+            let step = connection.finishDeferred(scratch: scratch)
             worker.busySince.store(0, ordering: .relaxed)
             settle(connection, step)
         }
@@ -120,6 +156,8 @@ final class ConnectionPool: Sendable {
             if !connection.park(in: epoll) { finish(connection) }
         case .close:
             finish(connection)
+        case .suspend:
+            break
         }
     }
 

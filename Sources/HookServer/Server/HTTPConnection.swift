@@ -12,11 +12,19 @@ import Synchronization
 /// parked connection and unparks it). Everything but `parking` and `deadline` is touched only
 /// by the owner, and parking again is the owner's last act before it lets go.
 final class HTTPConnection: @unchecked Sendable {
-    /// What the owner does with the connection after `resume` or `expire`.
-    enum Step { case park, close }
+    /// What the owner does with the connection after `resume` or `expire`: park it for more
+    /// bytes, close it, or leave it (a deferred response will bring it back, `finishDeferred`).
+    enum Step { case park, close, suspend }
     /// What a parked connection waits for, which decides what its deadline means.
     private enum Phase { case idle, head, draining }
-    private enum ServeResult { case keepAlive, close, drain }
+    private enum ServeResult { case keepAlive, close, drain, suspend }
+
+    /// A request whose response is deferred, kept until the response is ready.
+    private struct Suspended {
+        var head: RequestHead
+        var request: HTTPRequest
+        var deferred: DeferredResponse
+    }
     private enum ReadResult { case data, eof, timeout }
 
     private struct Parking {
@@ -31,18 +39,21 @@ final class HTTPConnection: @unchecked Sendable {
     private let options: ServerOptions
     private let responder: Responder
     private let server: HTTPServer
+    private unowned let pool: ConnectionPool
     private let parking = Mutex(Parking())
     /// When a parked connection's wait ends (monotonic milliseconds); read by the monitor's sweep.
     let deadline: Atomic<Int>
     private var phase = Phase.idle
     private var peerClosed = false
+    private var suspended: Suspended?
     private var buffer = [UInt8]()
     /// The resuming worker's read buffer, lent for the length of one `resume`.
     private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
-    init(fd: Int32, token: UInt64, remoteAddress: String, server: HTTPServer) {
+    init(fd: Int32, token: UInt64, remoteAddress: String, server: HTTPServer, pool: ConnectionPool) {
         self.fd = fd
         self.token = token
+        self.pool = pool
         self.remoteAddress = remoteAddress
         self.options = server.options
         self.responder = server.responder
@@ -107,31 +118,55 @@ final class HTTPConnection: @unchecked Sendable {
                 buffer.removeAll(keepingCapacity: true)
                 return peerClosed ? .close : .park
             }
-            while true {
-                if buffer.isEmpty { return peerClosed ? .close : .park }
-                if phase == .idle {
-                    phase = .head
-                    deadline.store(monotonicMilliseconds() + options.headerTimeoutMilliseconds, ordering: .relaxed)
-                }
-                switch RequestHeadParser.scan(buffer[...], limits: options.limits) {
-                case .incomplete:
-                    return peerClosed ? .close : .park
-                case .failed(let error):
-                    try sendError(error, path: "")
-                    return .park
-                case .complete(let headLength):
-                    switch try serve(headLength: headLength) {
-                    case .keepAlive:
-                        phase = .idle
-                        deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
-                    case .close: return .close
-                    case .drain: return .park
-                    }
-                }
-            }
+            return try serveBuffered()
         } catch {
             // A broken connection concerns only this client; nothing else is affected.
             return .close
+        }
+    }
+
+    /// Writes the response a suspended request was waiting for, then goes on as `resume` does.
+    func finishDeferred(scratch: UnsafeMutableRawBufferPointer) -> Step {
+        self.scratch = scratch
+        defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        guard let waiting = suspended, let make = waiting.deferred.take() else { return .close }
+        suspended = nil
+        let response = responder.respond(to: waiting.request, deferred: make)
+        let keepAlive = waiting.head.wantsKeepAlive && !server.isShuttingDown && response.headers["Connection"] == nil
+        do {
+            guard try write(response, for: waiting.head, keepAlive: keepAlive) else { return .close }
+            phase = .idle
+            deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
+            return try serveBuffered()
+        } catch {
+            return .close
+        }
+    }
+
+    /// Serves the complete requests in the buffer, in order.
+    private func serveBuffered() throws -> Step {
+        while true {
+            if buffer.isEmpty { return peerClosed ? .close : .park }
+            if phase == .idle {
+                phase = .head
+                deadline.store(monotonicMilliseconds() + options.headerTimeoutMilliseconds, ordering: .relaxed)
+            }
+            switch RequestHeadParser.scan(buffer[...], limits: options.limits) {
+            case .incomplete:
+                return peerClosed ? .close : .park
+            case .failed(let error):
+                try sendError(error, path: "")
+                return .park
+            case .complete(let headLength):
+                switch try serve(headLength: headLength) {
+                case .keepAlive:
+                    phase = .idle
+                    deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
+                case .close: return .close
+                case .drain: return .park
+                case .suspend: return .suspend
+                }
+            }
         }
     }
 
@@ -216,6 +251,12 @@ final class HTTPConnection: @unchecked Sendable {
 
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         let response = responder.respond(to: request, resolution: resolution)
+        if case .deferred(let deferred) = response.body {
+            suspended = Suspended(head: head, request: request, deferred: deferred)
+            // The pool holds on to nothing while the connection waits; this closure does.
+            deferred.whenReady { [pool, self] in pool.resume(deferred: self) }
+            return .suspend
+        }
         let keepAlive = head.wantsKeepAlive && !server.isShuttingDown && response.headers["Connection"] == nil
         return try write(response, for: head, keepAlive: keepAlive) ? .keepAlive : .close
     }
@@ -316,6 +357,9 @@ final class HTTPConnection: @unchecked Sendable {
         case .bytes(let bytes):
             bodyBytes = bytes
             if !noBody { headers.set("Content-Length", String(bytes.count)) }
+        case .deferred:
+            // `Responder.respond(to:deferred:)` never returns one; nothing to write.
+            break
         case .stream(let producer):
             stream = producer
             if isHTTP10 {

@@ -21,18 +21,32 @@ struct Responder: Sendable {
         case .matched(let route, let parameters):
             var request = request
             request.parameters = parameters
-            do {
-                return try route.handler(request)
-            } catch let error as any HTTPResponseError {
-                return .error(error, path: request.path)
-            } catch let error as SQLiteError where error.isDiskFull {
-                Log.error("\(request.method) \(request.path) failed: \(error)")
-                return .error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
-            } catch {
-                // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
-                Log.error("\(request.method) \(request.path) failed: \(error)")
-                return .error(HTTPError(500, "internal server error"), path: request.path)
-            }
+            return catching(request) { try route.handler(request) }
+        }
+    }
+
+    /// Makes a deferred response once it is ready, with the same error handling as a handler.
+    func respond(to request: HTTPRequest, deferred make: DeferredResponse.Maker) -> HTTPResponse {
+        let response = catching(request, make)
+        if case .deferred = response.body {
+            Log.error("\(request.method) \(request.path): a deferred response deferred again")
+            return .error(HTTPError(500, "internal server error"), path: request.path)
+        }
+        return response
+    }
+
+    private func catching(_ request: HTTPRequest, _ make: () throws -> HTTPResponse) -> HTTPResponse {
+        do {
+            return try make()
+        } catch let error as any HTTPResponseError {
+            return .error(error, path: request.path)
+        } catch let error as SQLiteError where error.isDiskFull {
+            Log.error("\(request.method) \(request.path) failed: \(error)")
+            return .error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
+        } catch {
+            // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
+            Log.error("\(request.method) \(request.path) failed: \(error)")
+            return .error(HTTPError(500, "internal server error"), path: request.path)
         }
     }
 }

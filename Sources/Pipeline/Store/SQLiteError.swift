@@ -13,6 +13,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
     /// SQLITE_CONSTRAINT and its extended codes (19 in the low byte).
     public var isConstraintViolation: Bool { code & 0xff == 19 }
+    /// SQLITE_CONSTRAINT_UNIQUE (2067): a unique index already holds the value.
+    public var isUniqueViolation: Bool { code == 2067 }
     /// SQLITE_FULL (13): the disk is full.
     public var isDiskFull: Bool { code & 0xff == 13 }
 }

@@ -9,19 +9,9 @@ public struct WebhookDelivery: Sendable, Equatable {
 }
 
 extension Store {
-    /// Records a delivery that needs no deployment (ping, ignored, rejected payload) in one write.
-    /// Returns false when its delivery id was seen before: a redelivery, recorded as nothing new.
-    public func recordDeliveryOnce(appID: Int, deliveryID: String?, event: String, result: String) throws -> Bool {
-        do {
-            try database.write { conn in
-                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, ?, ?, ?)",
-                                 deliveryID, appID, event, result, Timestamp.now())
-            }
-            return true
-        } catch let error as SQLiteError where error.isConstraintViolation {
-            return false
-        }
-    }
+    /// Records a delivery that needs no deployment (ping, ignored, rejected payload); used in
+    /// batches by `DeliveryRecorder`. A delivery id seen before fails the unique index.
+    static let insertDeliverySQL = "INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, ?, ?, ?)"
 
     /// Records an accepted push and its queued deployment in one transaction, so a delivery and
     /// its deployment exist together or not at all. nil when the delivery id was seen before.
@@ -41,7 +31,7 @@ extension Store {
                 try conn.execute("UPDATE webhook_deliveries SET deployment_id = ? WHERE id = ?", id, deliveryRow)
                 return try conn.queryOne("SELECT \(Self.deploymentColumns) \(Self.deploymentFrom) WHERE d.id = ?", id).map(Self.deployment)
             }
-        } catch let error as SQLiteError where error.isConstraintViolation {
+        } catch let error as SQLiteError where error.isUniqueViolation {
             return nil
         }
     }

@@ -2,13 +2,18 @@
 /// in one SQLite file.
 public final class Store: Sendable {
     public let database: Database
+    /// Webhook deliveries that need no deployment, recorded in batches.
+    public let deliveries: DeliveryRecorder
 
     public static let fileName = "slipway.db"
 
     public init(path: String) throws {
         database = try Database(path: path)
         try Migrations.apply(to: database)
+        deliveries = try DeliveryRecorder(database: database)
     }
+
+    deinit { deliveries.stop() }
 
     /// Folds the WAL back into the database file: TRUNCATE for a tidy exit, PASSIVE periodically.
     public func checkpoint(truncate: Bool = true) {

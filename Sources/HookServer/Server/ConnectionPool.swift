@@ -16,6 +16,10 @@ import Synchronization
 /// than `stuckAfterMilliseconds` and starts new ones so that `minimumWorkers` are always free.
 /// Workers beyond the minimum retire after `retireAfterMilliseconds` without work. The monitor
 /// also ends parked connections whose deadline passed (idle, slow heads, drains).
+///
+/// A connection whose response is deferred (a webhook delivery waiting for its batch to commit)
+/// is neither parked nor on a worker; its `DeferredResponse` brings it back through
+/// `resume(deferred:)`, and the next free worker writes the response.
 final class ConnectionPool: Sendable {
     private final class Worker: Sendable {
         /// Monotonic milliseconds when the worker took its current connection; 0 while it waits.

@@ -60,7 +60,11 @@ public final class DeliveryRecorder: Sendable {
     public func record(_ entry: Entry, completion: @escaping Completion) {
         if !started.exchange(true, ordering: .acquiringAndReleasing) {
             // Started on first use: a store that never sees a webhook keeps no thread for it.
-            OSThread.detach(name: "deliveries", stackSize: 256 * 1024) { [self] in run() }
+            guard OSThread.detach(name: "deliveries", stackSize: 256 * 1024, { [self] in run() }) else {
+                started.store(false, ordering: .releasing)
+                completion(.failure(IOError(function: "pthread_create", errno: EAGAIN)))
+                return
+            }
         }
         let wasEmpty = queue.withLock { pending in
             pending.append(Pending(entry: entry, createdAt: Timestamp.now(), completion: completion))

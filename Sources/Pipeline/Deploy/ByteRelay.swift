@@ -19,12 +19,32 @@ struct ByteRelay {
         var pipe: (read: Int32, write: Int32)?
     }
 
+    /// Where one direction stands when a connection the relay loops started is handed over.
+    struct Carry {
+        /// Read from the source and not yet sent on.
+        var pending: [UInt8] = []
+        /// The source has ended: after `pending`, the destination gets its half-close.
+        var sourceEnded = false
+        /// The direction carries bulk data, so it splices from the start.
+        var bulk = false
+    }
+
     /// Returns when both directions have ended, on an error, or after `idleMilliseconds` of silence.
-    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000) {
+    /// `carry` (a to b, then b to a) resumes a connection that was relayed elsewhere so far.
+    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000, carry: (Carry, Carry) = (Carry(), Carry())) {
         var directions = [Direction(from: a, to: b), Direction(from: b, to: a)]
         defer {
             for d in directions {
                 if let p = d.pipe { close(p.read); close(p.write) }
+            }
+        }
+        for (index, c) in [carry.0, carry.1].enumerated() {
+            guard c.pending.isEmpty || c.pending.withUnsafeBytes({ sendAll(directions[index].to, $0.baseAddress!, $0.count) }) else { return }
+            if c.sourceEnded {
+                shutdown(directions[index].to, Int32(SHUT_WR))
+                directions[index].open = false
+            } else if c.bulk {
+                directions[index].pipe = makePipe()
             }
         }
         var buffer = [UInt8](repeating: 0, count: bufferSize)

@@ -8,8 +8,8 @@ import Synchronization
 /// This is what makes the swap zero-downtime: the new container is published on a port of its
 /// own, and switching is one assignment here. Connections already open stay with the container
 /// they started on (counted per upstream, so the old one can be drained); new ones go to the new
-/// one. With no container (app stopped, or not yet deployed) the port answers 503. The bytes are
-/// relayed by the process's shared `RelayLoops`.
+/// one. With no container (app stopped, or not yet deployed) the port answers 503. The process's
+/// shared `RelayLoops` accept the connections and relay their bytes.
 public final class PortForwarder: Sendable {
     public struct Upstream: Sendable, Equatable {
         public let generation: Int
@@ -34,26 +34,18 @@ public final class PortForwarder: Sendable {
 
     public let host: String
     public let port: Int
-    private let listenFD: Int32
-    private let wakeFD: Int32
     private let state = Mutex(State())
-    private let acceptThreadDone = Atomic<Bool>(false)
     private let relays: RelayLoops
+    private let listener: RelayListener
 
     public init(host: String, port: Int) throws {
         self.host = host
         relays = try RelayLoops.shared()
-        listenFD = try Socket.listen(host: host, port: port)
-        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
+        let fd = try Socket.listen(host: host, port: port)
         // Port 0 asks the kernel for one (tests); the port is what was actually bound.
-        self.port = port == 0 ? Socket.localPort(listenFD) : port
-        do {
-            wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
-        } catch {
-            Glibc.close(listenFD)
-            throw error
-        }
-        OSThread.detach(name: "forward-\(self.port)", stackSize: 256 * 1024) { [self] in acceptLoop() }
+        self.port = port == 0 ? Socket.localPort(fd) : port
+        listener = relays.listener(fd)
+        relays.listen(listener) { [self] client in admit(client) }
     }
 
     /// Points new connections at a container's loopback port (nil: answer 503). Returns the old upstream.
@@ -92,37 +84,11 @@ public final class PortForwarder: Sendable {
             defer { s.closed = true }
             return !s.closed
         }
-        guard first else { return }
-        var one: UInt64 = 1
-        _ = Glibc.write(wakeFD, &one, 8)
-        // The accept thread closes the listener, so it is never closed while polled.
-        let deadline = monotonicMilliseconds() + 2000
-        while !acceptThreadDone.load(ordering: .acquiring) && monotonicMilliseconds() < deadline { usleep(2000) }
+        if first { relays.stopListening(listener) }
     }
 
-    private func acceptLoop() {
-        defer {
-            Glibc.close(listenFD)
-            acceptThreadDone.store(true, ordering: .releasing)
-        }
-        while !state.withLock({ $0.closed }) {
-            guard (try? Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wakeFD)) == .ready else { continue }
-            // The listener is non-blocking: take every connection that is waiting, then poll again.
-            while true {
-                let fd = accept4(listenFD, nil, nil, Int32(SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue))
-                if fd >= 0 {
-                    admit(fd)
-                    continue
-                }
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE { usleep(50_000) }
-                break
-            }
-        }
-    }
-
-    /// Passes a new connection to the relay loops, or answers 503 with no upstream.
-    private func admit(_ client: Int32) {
+    /// Counts a new connection for the current upstream, or answers 503 when there is none.
+    private func admit(_ client: Int32) -> RelayListener.Admission? {
         var one: Int32 = 1
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let (upstream, unavailable) = state.withLock { s -> (Upstream?, String) in
@@ -131,9 +97,9 @@ public final class PortForwarder: Sendable {
         }
         guard let upstream else {
             ProxyReply.send(client, status: "503 Service Unavailable", message: unavailable)
-            return
+            return nil
         }
-        relays.relay(client: client, to: upstream) { [self] in
+        return RelayListener.Admission(upstream: upstream) { [self] in
             state.withLock { s in
                 s.connections[upstream.generation, default: 1] -= 1
                 if s.connections[upstream.generation] == 0 { s.connections[upstream.generation] = nil }

@@ -5,7 +5,7 @@ import Glibc
 /// running, 502 when the app does not take the connection.
 enum ProxyReply {
     /// Answers on a short-lived thread of its own, then closes `fd` and calls `done`. The answer
-    /// lingers up to 200 ms, which neither an accept thread nor a relay loop can spare.
+    /// lingers up to 200 ms, which a relay loop cannot spare.
     static func send(_ fd: Int32, status: String, message: String, done: @escaping @Sendable () -> Void = {}) {
         let started = OSThread.detach(name: "reply", stackSize: 128 * 1024) {
             answer(fd, status: status, message: message)

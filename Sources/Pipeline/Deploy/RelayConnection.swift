@@ -65,14 +65,15 @@ final class RelayConnection {
     private var phase: Phase
     private var dialer: UpstreamDialer
 
-    init(id: UInt64, request: RelayLoop.Request, now: Int) {
+    /// `attempt` is the connect to the upstream already started; `dialer` has the addresses left to try.
+    init(id: UInt64, client: Int32, attempt: UpstreamDialer.Attempt, dialer: UpstreamDialer, onEnd: @escaping @Sendable () -> Void, now: Int) {
         self.id = id
-        onEnd = request.onEnd
+        self.onEnd = onEnd
         lastActivity = now
-        client = Endpoint(fd: request.client)
-        server = Endpoint(fd: request.attempt.fd)
-        phase = .connecting(deadline: request.attempt.deadline)
-        dialer = request.dialer
+        self.client = Endpoint(fd: client)
+        server = Endpoint(fd: attempt.fd)
+        phase = .connecting(deadline: attempt.deadline)
+        self.dialer = dialer
     }
 
     func token(_ side: Side) -> UInt64 { id << 1 | side.rawValue }
@@ -92,7 +93,10 @@ final class RelayConnection {
         if case .connecting = phase {
             // The client waits, its bytes kept by its socket, until the upstream has answered.
             guard side == .server, events & (SLIPWAY_EPOLLOUT | SLIPWAY_EPOLLERR | SLIPWAY_EPOLLHUP) != 0 else { return .open }
-            guard Socket.connectError(server.fd) == 0 else { return redial(epoll: epoll, now: now) }
+            // A failed connect always reports an error or a hang-up, so only then is it worth asking which.
+            if events & (SLIPWAY_EPOLLERR | SLIPWAY_EPOLLHUP) != 0 && Socket.connectError(server.fd) != 0 {
+                return redial(epoll: epoll, now: now)
+            }
             phase = .relaying
         }
         return relay(buffer: buffer, counters: counters)
@@ -120,17 +124,18 @@ final class RelayConnection {
     }
 
     private func relay(buffer: UnsafeMutableRawBufferPointer, counters: RelayLoops.Counters) -> Outcome {
-        let up = Self.transfer(&upload, from: &client, to: &server, buffer: buffer, counters: counters)
+        let up = Self.transfer(&upload, from: &client, to: &server, closing: download.finished, buffer: buffer, counters: counters)
         if up == .ended { return .ended }
-        let down = Self.transfer(&download, from: &server, to: &client, buffer: buffer, counters: counters)
+        let down = Self.transfer(&download, from: &server, to: &client, closing: upload.finished, buffer: buffer, counters: counters)
         if down == .ended { return .ended }
         if up == .bulk || down == .bulk { return .bulk }
         return upload.finished && download.finished ? .ended : .open
     }
 
     /// Moves one direction's bytes until a socket would block: `.ended` on an error, `.bulk` when
-    /// a read filled the buffer.
-    private static func transfer(_ flow: inout Flow, from source: inout Endpoint, to destination: inout Endpoint,
+    /// a read filled the buffer. `closing`: the other direction is over, so the connection closes
+    /// when this one ends.
+    private static func transfer(_ flow: inout Flow, from source: inout Endpoint, to destination: inout Endpoint, closing: Bool,
                                  buffer: UnsafeMutableRawBufferPointer, counters: RelayLoops.Counters) -> Outcome {
         while !flow.finished {
             if !flow.pending.isEmpty {
@@ -146,7 +151,8 @@ final class RelayConnection {
                 continue
             }
             if flow.sourceEnded {
-                shutdown(destination.fd, Int32(SHUT_WR))
+                // Closing sends the FIN itself when nothing is left unread, as nothing is after both ends.
+                if !closing { shutdown(destination.fd, Int32(SHUT_WR)) }
                 flow.finished = true
                 return .open
             }

@@ -6,7 +6,8 @@ import Synchronization
 /// The forwarder used to start a thread per connection, which then polled its two sockets for
 /// every message: a thread start per connection and a context switch per message left it behind
 /// nginx's stream proxy on short traffic (benchmark 5: 0.94 of nginx on new connections, 0.88 on
-/// keep-alive). A loop per core, as nginx has a worker per core, relays any number of connections.
+/// keep-alive). A loop per core, as nginx has a worker per core, accepts and relays any number of
+/// connections.
 final class RelayLoops: Sendable {
     /// Events worth counting, for the tests and for reading a profile.
     final class Counters: Sendable {
@@ -30,7 +31,7 @@ final class RelayLoops: Sendable {
 
     let counters = Counters()
     private let loops: [RelayLoop]
-    private let turn = Atomic<UInt>(0)
+    private let nextListenerID = Atomic<UInt64>(0)
 
     private init() throws(IOError) {
         // Beyond four the loops would only compete with the apps they relay for, on the same machine.
@@ -49,15 +50,19 @@ final class RelayLoops: Sendable {
         self.loops = loops
     }
 
-    /// Relays `client` to `upstream` on one of the loops, taken in turn; `onEnd` runs once when the
-    /// relay is over, whichever way it ends (502 included).
-    func relay(client: Int32, to upstream: PortForwarder.Upstream, onEnd: @escaping @Sendable () -> Void) {
-        var dialer = UpstreamDialer(upstream)
-        guard let attempt = dialer.next(now: monotonicMilliseconds()) else {
-            ProxyReply.send(client, status: "502 Bad Gateway", message: "the app is not answering", done: onEnd)
-            return
-        }
-        let index = Int(turn.wrappingAdd(1, ordering: .relaxed).newValue % UInt(loops.count))
-        loops[index].add(RelayLoop.Request(client: client, attempt: attempt, dialer: dialer, onEnd: onEnd))
+    /// The listener for `fd` (a listening socket), to pass to `listen`.
+    func listener(_ fd: Int32) -> RelayListener {
+        RelayListener(id: nextListenerID.wrappingAdd(1, ordering: .relaxed).newValue, fd: fd)
+    }
+
+    /// Has every loop accept on `listener`, relaying each connection as `admit` says.
+    func listen(_ listener: RelayListener, admit: @escaping RelayListener.Admit) {
+        for loop in loops { loop.send(.listen(listener, admit)) }
+    }
+
+    /// Closes `listener` at once; the loops then forget it (and its `admit`).
+    func stopListening(_ listener: RelayListener) {
+        listener.close()
+        for loop in loops { loop.send(.unlisten(listener.id)) }
     }
 }

@@ -16,9 +16,14 @@ public final class Epoll: Sendable {
     }
 
     public static let readable = SLIPWAY_EPOLLIN | SLIPWAY_EPOLLRDHUP
+    /// Bytes or connections waiting, without the peer's half-close, which `exclusive` refuses.
+    public static let input = SLIPWAY_EPOLLIN
     public static let writable = SLIPWAY_EPOLLOUT
     public static let oneShot = SLIPWAY_EPOLLONESHOT
     public static let edgeTriggered = SLIPWAY_EPOLLET
+    /// For a descriptor in several sets (a listener several loops accept on): a new connection
+    /// wakes one waiting set, not all of them.
+    public static let exclusive = SLIPWAY_EPOLLEXCLUSIVE
 
     public let fd: Int32
 

@@ -112,20 +112,20 @@ final class PortForwarderTests: XCTestCase {
     }
 
     func testHalfCloseReachesTheUpstreamAndItsReplyStillArrives() throws {
-        let fd = try TestBytes.connect(port: forwarder.port)
-        defer { close(fd) }
+        let client = try TestClient(port: forwarder.port)
+        let fd = client.fd
         XCTAssertTrue(TestBytes.send(fd, Array("SINK\n".utf8) + TestBytes.pattern(1000)))
         shutdown(fd, Int32(SHUT_WR))
         // SINK answers only after it has read the end of the stream, so the half-close went through.
         XCTAssertEqual(String(decoding: TestBytes.readToEnd(fd), as: UTF8.self), "received 1000")
-        close(fd)
+        client.close()
         assertConnectionsDrain(to: generation)
     }
 
     func testASlowReaderKeepsItsPendingBytesAndGetsThemAllWithoutHoldingUpOthers() throws {
         let stalls = try counters.stalls.load(ordering: .relaxed)
-        let fd = try TestBytes.connect(port: forwarder.port)
-        defer { close(fd) }
+        let client = try TestClient(port: forwarder.port)
+        let fd = client.fd
         // A small receive buffer that the client does not read: the relay's sends fill up soon.
         var small: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
@@ -141,28 +141,28 @@ final class PortForwarderTests: XCTestCase {
         let got = TestBytes.readToEnd(fd)
         XCTAssertEqual(got.count, total)
         XCTAssertTrue(got == TestBytes.pattern(total), "every byte arrived once, in order")
-        close(fd)
+        client.close()
         assertConnectionsDrain(to: generation)
     }
 
     func testABulkDownloadMovesToTheSpliceRelayAndArrivesWhole() throws {
         let handoffs = try counters.handoffs.load(ordering: .relaxed)
-        let fd = try TestBytes.connect(port: forwarder.port)
-        defer { close(fd) }
+        let client = try TestClient(port: forwarder.port)
+        let fd = client.fd
         let total = 8 * 1024 * 1024
         XCTAssertTrue(TestBytes.send(fd, Array("STREAM \(total) 1048576 0\n".utf8)))
         let got = TestBytes.readToEnd(fd)
         XCTAssertEqual(got.count, total)
         XCTAssertTrue(got == TestBytes.pattern(total), "the 8 MB arrived byte for byte")
         XCTAssertGreaterThan(try counters.handoffs.load(ordering: .relaxed), handoffs, "the download left the loop for splice")
-        close(fd)
+        client.close()
         assertConnectionsDrain(to: generation)
     }
 
     func testABulkUploadCarriesItsFirstBytesOverToTheSpliceRelay() throws {
         let handoffs = try counters.handoffs.load(ordering: .relaxed)
-        let fd = try TestBytes.connect(port: forwarder.port)
-        defer { close(fd) }
+        let client = try TestClient(port: forwarder.port)
+        let fd = client.fd
         let total = 8 * 1024 * 1024
         let sender = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -173,7 +173,7 @@ final class PortForwarderTests: XCTestCase {
         XCTAssertEqual(String(decoding: TestBytes.readToEnd(fd), as: UTF8.self), "received \(total)")
         XCTAssertEqual(sender.wait(timeout: .now() + 10), .success)
         XCTAssertGreaterThan(try counters.handoffs.load(ordering: .relaxed), handoffs, "the upload left the loop for splice")
-        close(fd)
+        client.close()
         assertConnectionsDrain(to: generation)
     }
 
@@ -226,5 +226,21 @@ final class PortForwarderTests: XCTestCase {
         // After the bridge address's deadline the first one reaches the published port.
         XCTAssertEqual(String(decoding: TestBytes.readToEnd(first), as: UTF8.self), "first")
         assertConnectionsDrain(to: hanging)
+    }
+
+    func testCloseFreesThePortAtOnceWhileRelayedConnectionsCarryOn() throws {
+        let client = try TestClient(port: forwarder.port)
+        let fd = client.fd
+        XCTAssertTrue(TestBytes.send(fd, Array("ECHO\nbefore".utf8)))
+        XCTAssertEqual(TestBytes.read(fd, count: 6), Array("before".utf8))
+        XCTAssertFalse(Socket.canBind(host: "127.0.0.1", port: forwarder.port), "the forwarder listens")
+
+        forwarder.close()
+        XCTAssertTrue(Socket.canBind(host: "127.0.0.1", port: forwarder.port), "the port is free once close returns")
+        XCTAssertTrue(TestBytes.send(fd, Array(" after".utf8)))
+        shutdown(fd, Int32(SHUT_WR))
+        XCTAssertEqual(String(decoding: TestBytes.readToEnd(fd), as: UTF8.self), " after", "the open connection is still relayed")
+        client.close()
+        assertConnectionsDrain(to: generation)
     }
 }

@@ -22,7 +22,8 @@ final class TestUpstream: Sendable {
             while true {
                 let fd = accept(listener, nil, nil)
                 if fd < 0 {
-                    if stopped.load(ordering: .acquiring) { return }
+                    // Closed here, not in stop(), so no accept can reach a descriptor number reused since.
+                    if stopped.load(ordering: .acquiring) { close(listener); return }
                     continue
                 }
                 Thread.detachNewThread {
@@ -33,11 +34,10 @@ final class TestUpstream: Sendable {
         }
     }
 
-    /// Stops accepting (a shutdown wakes the blocked accept), then closes the listener.
+    /// Stops accepting: the shutdown makes the accept thread's accept fail, and it closes the listener.
     func stop() {
         stopped.store(true, ordering: .releasing)
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private static func serve(_ fd: Int32) {
@@ -81,6 +81,24 @@ final class TestUpstream: Sendable {
         default:
             return
         }
+    }
+}
+
+/// A client connection that is closed exactly once: closing a descriptor number twice could close
+/// one the relay loops (in this same process) have been given since.
+final class TestClient {
+    let fd: Int32
+    private var open = true
+
+    init(port: Int) throws {
+        fd = try TestBytes.connect(port: port)
+    }
+
+    deinit { close() }
+
+    func close() {
+        if open { Glibc.close(fd) }
+        open = false
     }
 }
 

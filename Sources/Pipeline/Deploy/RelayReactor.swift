@@ -71,8 +71,14 @@ final class RelayReactor {
 
     private func watch(_ listener: RelayListener) {
         listener.withDescriptor { fd in
-            do {
-                try epoll.add(fd, events: Epoll.input | Epoll.exclusive, token: Self.listenerBit | listener.id)
+            let token = Self.listenerBit | listener.id
+            do throws(IOError) {
+                do throws(IOError) {
+                    try epoll.add(fd, events: Epoll.input | Epoll.exclusive, token: token)
+                } catch where error.errno == EINVAL {
+                    // A kernel before 4.5 knows no EPOLLEXCLUSIVE: then every loop wakes, and one accepts.
+                    try epoll.add(fd, events: Epoll.input, token: token)
+                }
             } catch {
                 Log.error("relay loop: cannot watch a forwarder's listener: \(error)")
             }

@@ -1,12 +1,13 @@
 import CSystem
 import Glibc
 
-/// Copies a TCP connection both ways until both directions have ended, passing half-closes along.
+/// Copies a TCP connection both ways until both directions have ended, passing half-closes along,
+/// on a thread of its own with blocking sockets: the port forwarder's relay loops hand a
+/// connection over to it once one of their reads fills the 64 KiB buffer.
 ///
-/// Requests and responses go through a 64 KiB buffer; once a read fills the buffer, that
-/// direction is a bulk transfer and switches to splice(2) through a pipe, so its bytes stay in
-/// the kernel (benchmark 5: bulk transfers through the buffer ran at 0.69 of a direct connection).
-/// The pipe is made only then, so a short request-response connection costs no extra descriptors.
+/// A direction goes through the buffer until a read fills it; then it is a bulk transfer and
+/// switches to splice(2) through a pipe, so its bytes stay in the kernel (benchmark 5: bulk
+/// transfers through the buffer ran at 0.69 of a direct connection). The pipe is made only then.
 struct ByteRelay {
     static let bufferSize = 64 * 1024
     static let pipeSize: Int32 = 1 << 20

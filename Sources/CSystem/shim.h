@@ -53,5 +53,7 @@ static inline int slipway_epoll_wait(int epfd, struct slipway_epoll_event *out, 
 #define SLIPWAY_EPOLLHUP 0x010u
 #define SLIPWAY_EPOLLRDHUP 0x2000u
 #define SLIPWAY_EPOLLONESHOT (1u << 30)
+#define SLIPWAY_EPOLLET (1u << 31)
+#define SLIPWAY_EPOLLEXCLUSIVE (1u << 28)
 #define SLIPWAY_EPOLL_CLOEXEC 02000000
 #endif

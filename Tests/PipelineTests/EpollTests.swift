@@ -42,4 +42,27 @@ final class EpollTests: XCTestCase {
             XCTAssertEqual((error as? IOError)?.errno, ENOENT)
         }
     }
+
+    func testEdgeTriggeredReportsEachNewArrivalOnceAndStaysArmed() throws {
+        let epoll = try Epoll()
+        let (a, b) = try socketPair()
+        defer { close(a); close(b) }
+        try epoll.add(a, events: Epoll.readable | Epoll.edgeTriggered, token: 7)
+        var events = Epoll.Events(capacity: 4)
+
+        XCTAssertEqual(write(b, "x", 1), 1)
+        try epoll.wait(&events, timeoutMilliseconds: 1000)
+        XCTAssertEqual(events.count, 1)
+        XCTAssertEqual(events[0].token, 7)
+
+        // Unread bytes are not reported again: only a change is.
+        try epoll.wait(&events, timeoutMilliseconds: 50)
+        XCTAssertEqual(events.count, 0)
+
+        // A new arrival is, with no rearm in between.
+        XCTAssertEqual(write(b, "y", 1), 1)
+        try epoll.wait(&events, timeoutMilliseconds: 1000)
+        XCTAssertEqual(events.count, 1)
+        XCTAssertEqual(events[0].token, 7)
+    }
 }

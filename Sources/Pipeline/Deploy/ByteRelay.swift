@@ -1,12 +1,13 @@
 import CSystem
 import Glibc
 
-/// Copies a TCP connection both ways until both directions have ended, passing half-closes along.
+/// Copies a TCP connection both ways until both directions have ended, passing half-closes along,
+/// on a thread of its own with blocking sockets: the port forwarder's relay loops hand a
+/// connection over to it once one of their reads fills the 64 KiB buffer.
 ///
-/// Requests and responses go through a 64 KiB buffer; once a read fills the buffer, that
-/// direction is a bulk transfer and switches to splice(2) through a pipe, so its bytes stay in
-/// the kernel (benchmark 5: bulk transfers through the buffer ran at 0.69 of a direct connection).
-/// The pipe is made only then, so a short request-response connection costs no extra descriptors.
+/// A direction goes through the buffer until a read fills it; then it is a bulk transfer and
+/// switches to splice(2) through a pipe, so its bytes stay in the kernel (benchmark 5: bulk
+/// transfers through the buffer ran at 0.69 of a direct connection). The pipe is made only then.
 struct ByteRelay {
     static let bufferSize = 64 * 1024
     static let pipeSize: Int32 = 1 << 20
@@ -19,12 +20,32 @@ struct ByteRelay {
         var pipe: (read: Int32, write: Int32)?
     }
 
+    /// Where one direction stands when a connection the relay loops started is handed over.
+    struct Carry {
+        /// Read from the source and not yet sent on.
+        var pending: [UInt8] = []
+        /// The source has ended: after `pending`, the destination gets its half-close.
+        var sourceEnded = false
+        /// The direction carries bulk data, so it splices from the start.
+        var bulk = false
+    }
+
     /// Returns when both directions have ended, on an error, or after `idleMilliseconds` of silence.
-    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000) {
+    /// `carry` (a to b, then b to a) resumes a connection that was relayed elsewhere so far.
+    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000, carry: (Carry, Carry) = (Carry(), Carry())) {
         var directions = [Direction(from: a, to: b), Direction(from: b, to: a)]
         defer {
             for d in directions {
                 if let p = d.pipe { close(p.read); close(p.write) }
+            }
+        }
+        for (index, c) in [carry.0, carry.1].enumerated() {
+            guard c.pending.isEmpty || c.pending.withUnsafeBytes({ sendAll(directions[index].to, $0.baseAddress!, $0.count) }) else { return }
+            if c.sourceEnded {
+                shutdown(directions[index].to, Int32(SHUT_WR))
+                directions[index].open = false
+            } else if c.bulk {
+                directions[index].pipe = makePipe()
             }
         }
         var buffer = [UInt8](repeating: 0, count: bufferSize)

@@ -8,7 +8,8 @@ import Synchronization
 /// This is what makes the swap zero-downtime: the new container is published on a port of its
 /// own, and switching is one assignment here. Connections already open stay with the container
 /// they started on (counted per upstream, so the old one can be drained); new ones go to the new
-/// one. With no container (app stopped, or not yet deployed) the port answers 503.
+/// one. With no container (app stopped, or not yet deployed) the port answers 503. The process's
+/// shared `RelayLoops` accept the connections and relay their bytes.
 public final class PortForwarder: Sendable {
     public struct Upstream: Sendable, Equatable {
         public let generation: Int
@@ -33,18 +34,21 @@ public final class PortForwarder: Sendable {
 
     public let host: String
     public let port: Int
-    private let listenFD: Int32
-    private let wakeFD: Int32
     private let state = Mutex(State())
-    private let acceptThreadDone = Atomic<Bool>(false)
+    private let relays: RelayLoops
+    private let listener: RelayListener
 
     public init(host: String, port: Int) throws {
         self.host = host
-        listenFD = try Socket.listen(host: host, port: port)
+        relays = try RelayLoops.shared()
+        let fd = try Socket.listen(host: host, port: port)
+        // Accepted sockets inherit TCP_NODELAY from the listener: one system call less per connection.
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         // Port 0 asks the kernel for one (tests); the port is what was actually bound.
-        self.port = port == 0 ? Socket.localPort(listenFD) : port
-        wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
-        OSThread.detach(name: "forward-\(self.port)", stackSize: 256 * 1024) { [self] in acceptLoop() }
+        self.port = port == 0 ? Socket.localPort(fd) : port
+        listener = relays.listener(fd)
+        relays.listen(listener) { [self] client in admit(client) }
     }
 
     /// Points new connections at a container's loopback port (nil: answer 503). Returns the old upstream.
@@ -83,73 +87,24 @@ public final class PortForwarder: Sendable {
             defer { s.closed = true }
             return !s.closed
         }
-        guard first else { return }
-        var one: UInt64 = 1
-        _ = Glibc.write(wakeFD, &one, 8)
-        // The accept thread closes the listener, so it is never closed while polled.
-        let deadline = monotonicMilliseconds() + 2000
-        while !acceptThreadDone.load(ordering: .acquiring) && monotonicMilliseconds() < deadline { usleep(2000) }
+        if first { relays.stopListening(listener) }
     }
 
-    private func acceptLoop() {
-        defer {
-            Glibc.close(listenFD)
-            acceptThreadDone.store(true, ordering: .releasing)
+    /// Counts a new connection for the current upstream, or answers 503 when there is none.
+    private func admit(_ client: Int32) -> RelayListener.Admission? {
+        let (upstream, unavailable) = state.withLock { s -> (Upstream?, String) in
+            if let u = s.upstream { s.connections[u.generation, default: 0] += 1 }
+            return (s.upstream, s.unavailableMessage)
         }
-        while !state.withLock({ $0.closed }) {
-            guard (try? Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wakeFD)) == .ready else { continue }
-            let fd = accept4(listenFD, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-            if fd < 0 {
-                if errno == EMFILE || errno == ENFILE { usleep(50_000) }
-                continue
-            }
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let target = state.withLock { s -> (Upstream?, String) in
-                if let u = s.upstream { s.connections[u.generation, default: 0] += 1 }
-                return (s.upstream, s.unavailableMessage)
-            }
-            OSThread.detach(name: "relay-\(port)", stackSize: 256 * 1024) { [self] in
-                relay(client: fd, to: target.0, unavailable: target.1)
-                if let u = target.0 {
-                    state.withLock { s in
-                        s.connections[u.generation, default: 1] -= 1
-                        if s.connections[u.generation] == 0 { s.connections[u.generation] = nil }
-                    }
-                }
-            }
-        }
-    }
-
-    private func relay(client: Int32, to upstream: Upstream?, unavailable: String) {
-        defer { Glibc.close(client) }
         guard let upstream else {
-            reply(client, status: "503 Service Unavailable", message: unavailable)
-            return
+            ProxyReply.send(client, status: "503 Service Unavailable", message: unavailable)
+            return nil
         }
-        let direct = upstream.direct.flatMap { try? Socket.connect(ipv4: $0.host, port: $0.port, timeoutMilliseconds: 1000) }
-        guard let server = direct ?? (try? Socket.connect(ipv4: "127.0.0.1", port: upstream.port, timeoutMilliseconds: 5000)) else {
-            reply(client, status: "502 Bad Gateway", message: "the app is not answering")
-            return
-        }
-        defer { Glibc.close(server) }
-        // The upstream socket is non-blocking from connect; relaying is simpler with both blocking.
-        _ = fcntl(server, F_SETFL, fcntl(server, F_GETFL) & ~O_NONBLOCK)
-        ByteRelay.pump(client, server)
-    }
-
-    private func reply(_ fd: Int32, status: String, message: String) {
-        let body = message + "\n"
-        let text = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\(body)"
-        _ = Array(text.utf8).withUnsafeBytes { ByteRelay.sendAll(fd, $0.baseAddress!, $0.count) }
-        // Read briefly what the client sent so the close does not become a reset that loses the reply.
-        shutdown(fd, Int32(SHUT_WR))
-        var scratch = [UInt8](repeating: 0, count: 4096)
-        let deadline = monotonicMilliseconds() + 200
-        while monotonicMilliseconds() < deadline {
-            var p = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            guard poll(&p, 1, 50) > 0 else { continue }
-            if scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) <= 0 { break }
+        return RelayListener.Admission(upstream: upstream) { [self] in
+            state.withLock { s in
+                s.connections[upstream.generation, default: 1] -= 1
+                if s.connections[upstream.generation] == 0 { s.connections[upstream.generation] = nil }
+            }
         }
     }
 }

@@ -4,7 +4,9 @@ import Glibc
 /// An epoll set: descriptors waiting for bytes, each known by a token the caller chooses.
 ///
 /// Used one-shot: an event disarms its descriptor until `rearm`, so exactly one thread handles
-/// each readiness even when several threads wait on the same set.
+/// each readiness even when several threads wait on the same set. A set that only one thread
+/// waits on can use `edgeTriggered` instead: a descriptor is reported once per new readiness and
+/// stays armed, so nothing needs rearming (the port forwarder's relay loops do this).
 public final class Epoll: Sendable {
     public struct Event: Sendable {
         public let token: UInt64
@@ -14,8 +16,14 @@ public final class Epoll: Sendable {
     }
 
     public static let readable = SLIPWAY_EPOLLIN | SLIPWAY_EPOLLRDHUP
+    /// Bytes or connections waiting, without the peer's half-close, which `exclusive` refuses.
+    public static let input = SLIPWAY_EPOLLIN
     public static let writable = SLIPWAY_EPOLLOUT
     public static let oneShot = SLIPWAY_EPOLLONESHOT
+    public static let edgeTriggered = SLIPWAY_EPOLLET
+    /// For a descriptor in several sets (a listener several loops accept on): a new connection
+    /// wakes one waiting set, not all of them.
+    public static let exclusive = SLIPWAY_EPOLLEXCLUSIVE
 
     public let fd: Int32
 

@@ -42,7 +42,26 @@ public enum Socket {
 
     /// A non-blocking TCP connection to an IPv4 loopback or numeric address, within a deadline.
     public static func connect(ipv4 host: String, port: Int, timeoutMilliseconds: Int) throws(IOError) -> Int32 {
+        let (fd, connected) = try beginConnect(ipv4: host, port: port)
+        if !connected {
+            let ready = (try? wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) == .ready
+            guard ready else {
+                close(fd)
+                throw IOError(function: "connect", errno: ETIMEDOUT)
+            }
+            let code = connectError(fd)
+            if code != 0 { close(fd); throw IOError(function: "connect", errno: code) }
+        }
+        return fd
+    }
+
+    /// Starts a non-blocking TCP connection without waiting for it, for callers that wait on many
+    /// sockets at once. Unless `connected`, the socket turns writable when the attempt ends, and
+    /// `connectError` then says how it ended.
+    public static func beginConnect(ipv4 host: String, port: Int) throws(IOError) -> (fd: Int32, connected: Bool) {
         let fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -50,22 +69,19 @@ public enum Socket {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if rc < 0 {
-            let code = errno
-            guard code == EINPROGRESS || code == EINTR else { close(fd); throw IOError(function: "connect", errno: code) }
-            let ready = (try? wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) == .ready
-            guard ready else {
-                close(fd)
-                throw IOError(function: "connect", errno: ETIMEDOUT)
-            }
-            var soError: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
-            if soError != 0 { close(fd); throw IOError(function: "connect", errno: soError) }
-        }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return fd
+        if rc == 0 { return (fd, true) }
+        let code = errno
+        // EINTR: the connect goes on in the background, exactly as with EINPROGRESS.
+        guard code == EINPROGRESS || code == EINTR else { close(fd); throw IOError(function: "connect", errno: code) }
+        return (fd, false)
+    }
+
+    /// How a connect that `beginConnect` started ended: 0 when connected, else its errno.
+    public static func connectError(_ fd: Int32) -> Int32 {
+        var soError: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length) < 0 { return errno }
+        return soError
     }
 
     /// Whether host:port can be bound right now.

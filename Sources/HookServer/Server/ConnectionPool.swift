@@ -41,7 +41,7 @@ final class ConnectionPool: Sendable {
     /// Connections whose deferred response is ready, and the eventfd in the epoll set that
     /// tells a worker so (its token, 0, is no connection's).
     private let deferredReady = Mutex<[HTTPConnection]>([])
-    private let readyFD: Int32
+    private let ready: EventSignal
     private static let readyToken: UInt64 = 0
     private let openConnections = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
@@ -54,8 +54,8 @@ final class ConnectionPool: Sendable {
         self.maximumConnections = maximumConnections
         self.maximumWorkers = max(self.minimumWorkers, maximumConnections)
         self.epoll = try Epoll()
-        self.readyFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
-        try epoll.add(readyFD, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
+        self.ready = try EventSignal()
+        try epoll.add(ready.fd, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
         let first = workers.withLock { list in
             list = (0..<self.minimumWorkers).map { _ in Worker() }
             return list
@@ -124,16 +124,14 @@ final class ConnectionPool: Sendable {
     /// Brings back a connection whose deferred response is ready (from any thread).
     func resume(deferred connection: HTTPConnection) {
         deferredReady.withLock { $0.append(connection) }
-        var one: UInt64 = 1
-        _ = write(readyFD, &one, 8)
+        ready.signal()
     }
 
     private func serveDeferred(_ worker: Worker, scratch: UnsafeMutableRawBufferPointer) {
-        var count: UInt64 = 0
-        _ = read(readyFD, &count, 8)
+        ready.clear()
         // Armed again before the queue is emptied: a connection queued from now on wakes a worker.
         do {
-            try epoll.rearm(readyFD, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
+            try epoll.rearm(ready.fd, events: Epoll.readable | Epoll.oneShot, token: Self.readyToken)
         } catch {
             Log.error("http workers: \(error)")
         }

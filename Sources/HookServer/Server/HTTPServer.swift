@@ -10,15 +10,15 @@ final class HTTPServer: Sendable {
     let options: ServerOptions
     let responder: Responder
     let listenFD: Int32
-    /// An eventfd that becomes readable at shutdown, waking the accept loop.
-    let wakeFD: Int32
+    /// Signalled at shutdown, waking the accept loop.
+    let wake: EventSignal
     private let pool: ConnectionPool
 
     init(options: ServerOptions, router: Router) throws {
         self.options = options
         self.responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
-        self.wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+        self.wake = try EventSignal()
         self.pool = try ConnectionPool(minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
                                        retireAfterMilliseconds: options.workerRetireMilliseconds)
     }
@@ -32,7 +32,7 @@ final class HTTPServer: Sendable {
     func run() {
         while !isShuttingDown {
             do {
-                guard try Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wakeFD) == .ready else { continue }
+                guard try Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wake.fd) == .ready else { continue }
                 var storage = sockaddr_storage()
                 var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let fd = withUnsafeMutablePointer(to: &storage) {
@@ -75,7 +75,6 @@ final class HTTPServer: Sendable {
     /// Stops accepting and wakes idle connections; in-flight requests finish.
     func shutdown() {
         pool.beginShutdown()
-        var one: UInt64 = 1
-        _ = Glibc.write(wakeFD, &one, 8)
+        wake.signal()
     }
 }

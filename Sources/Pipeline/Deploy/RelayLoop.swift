@@ -17,21 +17,15 @@ final class RelayLoop: Sendable {
 
     let epoll: Epoll
     let counters: RelayLoops.Counters
-    private let wakeFD: Int32
+    private let wake: EventSignal
     private let inbox = Mutex<[Command]>([])
 
     init(name: String, counters: RelayLoops.Counters) throws(IOError) {
         self.counters = counters
         epoll = try Epoll()
-        wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
-        do {
-            try epoll.add(wakeFD, events: Epoll.readable, token: Self.wakeToken)
-        } catch {
-            close(wakeFD)
-            throw error
-        }
+        wake = try EventSignal()
+        try epoll.add(wake.fd, events: Epoll.readable, token: Self.wakeToken)
         guard OSThread.detach(name: name, stackSize: 256 * 1024, { [self] in RelayReactor(loop: self).run() }) else {
-            close(wakeFD)
             throw IOError(function: "pthread_create", errno: EAGAIN)
         }
     }
@@ -42,16 +36,12 @@ final class RelayLoop: Sendable {
             return queue.count == 1
         }
         // Until the loop empties the inbox, the first wake-up stands for every command after it.
-        if wasEmpty {
-            var one: UInt64 = 1
-            _ = write(wakeFD, &one, 8)
-        }
+        if wasEmpty { wake.signal() }
     }
 
     /// For the loop's own thread, after a wake-up.
     func takeCommands() -> [Command] {
-        var count: UInt64 = 0
-        _ = read(wakeFD, &count, 8)
+        wake.clear()
         return inbox.withLock { queue in
             defer { queue = [] }
             return queue

@@ -1,4 +1,3 @@
-import CSystem
 import Glibc
 import Synchronization
 
@@ -40,17 +39,15 @@ public final class DeliveryRecorder: Sendable {
 
     private let database: Database
     private let queue = PosixMutex<[Pending]>([])
-    private let wakeFD: Int32
+    private let wake: EventSignal
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let batches = Atomic<Int>(0)
 
     init(database: Database) throws(IOError) {
         self.database = database
-        wakeFD = try syscall("eventfd") { eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK) }
+        wake = try EventSignal()
     }
-
-    deinit { close(wakeFD) }
 
     /// Transactions committed so far.
     public var batchesCommitted: Int { batches.load(ordering: .relaxed) }
@@ -70,18 +67,13 @@ public final class DeliveryRecorder: Sendable {
             pending.append(Pending(entry: entry, createdAt: Timestamp.now(), completion: completion))
             return pending.count == 1
         }
-        if wasEmpty { wake() }
+        if wasEmpty { wake.signal() }
     }
 
     /// Ends the thread once the queue is empty.
     func stop() {
         stopped.store(true, ordering: .releasing)
-        wake()
-    }
-
-    private func wake() {
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        wake.signal()
     }
 
     private func run() {
@@ -94,9 +86,7 @@ public final class DeliveryRecorder: Sendable {
             }
             if batch.isEmpty {
                 if stopped.load(ordering: .acquiring) { return }
-                _ = try? Socket.wait(wakeFD, events: Int16(POLLIN), timeoutMilliseconds: 60_000)
-                var count: UInt64 = 0
-                _ = read(wakeFD, &count, 8)
+                wake.wait(timeoutMilliseconds: 60_000)
                 continue
             }
             commit(batch)

@@ -1,5 +1,4 @@
 import CSQLite
-import CSystem
 import Glibc
 import Synchronization
 
@@ -22,7 +21,7 @@ public final class WALCheckpointer: Sendable {
 
     let thresholdPages: Int32
     private let connection: PosixMutex<Connection>
-    private let wakeFD: Int32
+    private let wake: EventSignal
     private let requested = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let completed = Atomic<Int>(0)
@@ -35,17 +34,15 @@ public final class WALCheckpointer: Sendable {
         guard try conn.queryOne("PRAGMA journal_mode")?.string(0).lowercased() == "wal" else {
             throw SQLiteError(code: SQLITE_ERROR, message: "the checkpoint connection does not see WAL mode", sql: "PRAGMA journal_mode")
         }
-        let fd = eventfd(0, SLIPWAY_EFD_CLOEXEC | SLIPWAY_EFD_NONBLOCK)
-        guard fd >= 0 else {
-            throw SQLiteError(code: SQLITE_ERROR, message: "eventfd failed: errno \(errno)", sql: nil)
+        do {
+            self.wake = try EventSignal()
+        } catch {
+            throw SQLiteError(code: SQLITE_ERROR, message: "\(error)", sql: nil)
         }
         self.connection = PosixMutex(conn)
-        self.wakeFD = fd
         self.thresholdPages = thresholdPages
         OSThread.detach(name: "checkpointer", stackSize: 256 * 1024) { [self] in run() }
     }
-
-    deinit { close(wakeFD) }
 
     /// Has `main` report its commits here, so a WAL past the threshold is checkpointed.
     /// The hook holds this object unretained: call `uninstall` before it can go away.
@@ -64,13 +61,13 @@ public final class WALCheckpointer: Sendable {
     /// Asks the thread for a passive checkpoint; cheap when one is already asked for.
     func request() {
         guard !requested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wake()
+        wake.signal()
     }
 
     /// Ends the thread, after the checkpoint it may be running.
     func stop() {
         stopped.store(true, ordering: .releasing)
-        wake()
+        wake.signal()
     }
 
     /// Checkpoints the thread has run since start.
@@ -85,16 +82,9 @@ public final class WALCheckpointer: Sendable {
         guard rc == SQLITE_OK else { throw SQLiteError(code: rc, message: message, sql: sql) }
     }
 
-    private func wake() {
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
-    }
-
     private func run() {
         while !stopped.load(ordering: .acquiring) {
-            _ = try? Socket.wait(wakeFD, events: Int16(POLLIN), timeoutMilliseconds: 60_000)
-            var count: UInt64 = 0
-            _ = read(wakeFD, &count, 8)
+            wake.wait(timeoutMilliseconds: 60_000)
             guard !stopped.load(ordering: .acquiring) else { return }
             guard requested.exchange(false, ordering: .acquiringAndReleasing) else { continue }
             do {

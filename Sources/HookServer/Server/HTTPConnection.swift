@@ -191,21 +191,33 @@ final class HTTPConnection: @unchecked Sendable {
     /// Reads whatever the client has sent, without waiting.
     private func readAvailable() throws {
         while !peerClosed {
+            switch try receive() {
+            case .bytes(let n):
+                // A short read means the socket is empty: no second recv just to hear EAGAIN.
+                if n < scratch.count { return }
+            case .end:
+                peerClosed = true
+            case .wouldBlock:
+                return
+            }
+        }
+    }
+
+    private enum Received { case bytes(Int), end, wouldBlock }
+
+    /// One recv into the buffer, through the worker's scratch.
+    private func receive() throws -> Received {
+        while true {
             let n = recv(fd, scratch.baseAddress, scratch.count, 0)
             if n > 0 {
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                // A short read means the socket is empty: no second recv just to hear EAGAIN.
-                if n < scratch.count { return }
-                continue
+                return .bytes(n)
             }
-            if n == 0 {
-                peerClosed = true
-                return
-            }
+            if n == 0 { return .end }
             let code = errno
             if code == EINTR { continue }
             guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
-            return
+            return .wouldBlock
         }
     }
 
@@ -298,18 +310,14 @@ final class HTTPConnection: @unchecked Sendable {
     /// its end by one worker, within the body timeouts.
     private func readMore(deadline: Int) throws -> ReadResult {
         while true {
-            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
-            if n > 0 {
-                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                return .data
+            switch try receive() {
+            case .bytes: return .data
+            case .end: return .eof
+            case .wouldBlock:
+                let remaining = deadline - monotonicMilliseconds()
+                if remaining <= 0 { return .timeout }
+                if try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: remaining) == .timeout { return .timeout }
             }
-            if n == 0 { return .eof }
-            let code = errno
-            if code == EINTR { continue }
-            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
-            let remaining = deadline - monotonicMilliseconds()
-            if remaining <= 0 { return .timeout }
-            if try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: remaining) == .timeout { return .timeout }
         }
     }
 

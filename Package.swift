@@ -14,11 +14,19 @@ let package = Package(
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         // A safe Swift face over libcrypto, so no OpenSSL type leaks past it.
         .target(name: "SlipwayCrypto", dependencies: ["CCrypto"]),
-        .target(name: "Pipeline", dependencies: ["CSQLite", "CSystem", "SlipwayCrypto"]),
-        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "CSystem", "SlipwayCrypto"]),
+        // The platform layer that every other target stands on: threads, files, locks, sockets,
+        // epoll, the clock, logging and JSON. It knows nothing of apps or HTTP.
+        .target(name: "SlipwaySystem", dependencies: ["CSystem"]),
+        // What stands in front of the apps: the TCP port forwarder and its relay workers.
+        // A target of its own so that only the forwarder's face is public.
+        .target(name: "Edge", dependencies: ["SlipwaySystem", "CSystem"]),
+        .target(name: "Pipeline", dependencies: ["CSQLite", "CSystem", "SlipwaySystem", "SlipwayCrypto", "Edge"]),
+        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwaySystem", "CSystem", "SlipwayCrypto"]),
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline"]),
+        .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
+        .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "SlipwaySystem", "Edge"]),
+        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "SlipwaySystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import Pipeline
 import SlipwayCrypto
+import SlipwaySystem
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
 final class Application: Sendable {

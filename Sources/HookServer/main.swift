@@ -2,6 +2,7 @@ import Dispatch
 import FoundationEssentials
 import Glibc
 import Pipeline
+import SlipwaySystem
 
 // A client that disappears mid-write must give EPIPE, not kill the process.
 signal(SIGPIPE, SIG_IGN)

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Pipeline
+import SlipwaySystem
 import XCTest
 @testable import HookServer
 

@@ -1,3 +1,4 @@
+import SlipwaySystem
 import XCTest
 @testable import HookServer
 @testable import Pipeline

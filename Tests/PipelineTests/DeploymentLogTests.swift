@@ -1,4 +1,6 @@
 import Foundation
+import Glibc
+import SlipwaySystem
 import XCTest
 @testable import Pipeline
 
@@ -16,5 +18,35 @@ final class DeploymentLogTests: XCTestCase {
         XCTAssertTrue(text.contains("LAST LINE"))
         XCTAssertTrue(text.contains("bytes of log omitted"))
         XCTAssertLessThan(text.utf8.count, 11_000)
+    }
+
+    /// Discarded logs are never closed; like FileHandle before, dropping one must free its descriptor.
+    func testDroppedDeploymentLogsGiveTheirDescriptorsBack() throws {
+        func openDescriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        let before = try openDescriptors()
+        for _ in 0..<500 { DeploymentLog.discard().line("nothing") }
+        XCTAssertLessThan(try openDescriptors(), before + 10)
+    }
+
+    func testDeploymentLogAppendsToAnExistingFile() throws {
+        let path = NSTemporaryDirectory() + "slipway-log-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = DeploymentLog(path: path)
+        first.line("one")
+        first.close()
+        let second = DeploymentLog(path: path)
+        second.line("two")
+        second.close()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertEqual(text.split(separator: "\n").map { $0.dropFirst(25) }, ["one", "two"])
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o666 & ~currentUmask())
+    }
+
+    private func currentUmask() -> mode_t {
+        let mask = umask(0)
+        umask(mask)
+        return mask
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwaySystem
 import XCTest
 @testable import Pipeline
 
@@ -145,19 +146,5 @@ final class StoreTests: XCTestCase {
         s = nil
         // With every statement finalized, close succeeded and the WAL was checkpointed away.
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/slipway.db-wal"))
-    }
-}
-
-final class TimestampTests: XCTestCase {
-    func testStoredFormRoundTripsThroughTheFastParser() {
-        for seconds in [0.0, 951_782_400.123, 1_795_000_000.999, 4_102_444_799.5] {
-            let date = Date(timeIntervalSince1970: seconds)
-            let text = Timestamp.format(date)
-            XCTAssertEqual(Timestamp.parseStored(text)!.timeIntervalSince1970, (seconds * 1000).rounded(.down) / 1000, accuracy: 0.0005, text)
-            XCTAssertEqual(Timestamp.parseStored(text), Timestamp.parse(text))
-        }
-        XCTAssertNil(Timestamp.parseStored("2026-13-01T00:00:00.000Z"))
-        XCTAssertNil(Timestamp.parseStored("2026-11-26 10:00:00"))
-        XCTAssertNotNil(Timestamp.parse("2026-11-26T10:00:00Z"), "other ISO forms still parse")
     }
 }

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// What the command line asks for.
 enum Command {

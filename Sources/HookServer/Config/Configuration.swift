@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// Everything `slipway serve` is told by flags and environment variables; flags win.
 struct Configuration: Sendable {

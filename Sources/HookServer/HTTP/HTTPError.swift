@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Errors that become HTTP responses, in Hummingbird's style: anything that knows its status.
 /// Everything else thrown by a handler becomes a bare 500.
 protocol HTTPResponseError: Error {

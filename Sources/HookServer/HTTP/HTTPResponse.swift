@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// What a handler returns.
 struct HTTPResponse: Sendable {

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Status codes we send, with their reason phrases (RFC 9110).
 enum HTTPStatus {
     static func reason(_ code: Int) -> String {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// What the API handlers share.
 struct APIContext: Sendable {

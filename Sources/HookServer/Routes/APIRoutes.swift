@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Pipeline
+import SlipwaySystem
 
 extension Router {
     mutating func addAPIRoutes(_ api: APIContext) {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// The API's JSON shape of an app. Env var values and the webhook secret are never included.
 enum AppJSON {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// The API's JSON shape of a deployment.
 enum DeploymentJSON {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// Reads a JSON object body field by field, refusing fields it does not know, so a typo such
 /// as "brnach" is an error instead of being silently ignored.

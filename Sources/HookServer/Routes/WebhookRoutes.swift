@@ -1,5 +1,6 @@
 import Pipeline
 import SlipwayCrypto
+import SlipwaySystem
 
 /// POST /hooks/github/{app}: GitHub push deliveries redeploy the app.
 ///

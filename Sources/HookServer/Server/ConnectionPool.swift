@@ -1,6 +1,7 @@
 import CSystem
 import Glibc
 import Pipeline
+import SlipwaySystem
 import Synchronization
 
 /// Runs the server's connections on a few worker threads instead of a thread each.

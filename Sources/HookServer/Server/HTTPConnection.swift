@@ -1,5 +1,6 @@
 import Glibc
 import Pipeline
+import SlipwaySystem
 import Synchronization
 
 /// One client connection. It holds no thread while it waits: between requests, and while a

@@ -1,6 +1,7 @@
 import CSystem
 import Glibc
 import Pipeline
+import SlipwaySystem
 
 /// The HTTP/1.1 server: an accept loop, and a pool of workers that serve the connections
 /// (`ConnectionPool`). Idle and slow clients wait in an epoll set, not on a thread, so they

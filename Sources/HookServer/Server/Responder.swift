@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// Turns a request into a response: routing, then the handler, with every error converted in one place.
 struct Responder: Sendable {

@@ -1,5 +1,6 @@
 import Pipeline
 import SlipwayCrypto
+import SlipwaySystem
 import Synchronization
 
 /// The admin password hash, the API token hash and the session key, kept in the settings table.

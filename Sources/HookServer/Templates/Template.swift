@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// A parsed template. Syntax, a small Mustache:
 ///   {{ name.path }}            value, HTML-escaped

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// The deploy form and the settings forms, read into validated values.
 struct DeployForm {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 
 /// Turns apps and deployments into what templates show.
 enum PageModel {

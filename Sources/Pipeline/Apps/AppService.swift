@@ -1,5 +1,7 @@
+import Edge
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 
 /// What the API and the dashboard do to apps: create, deploy, roll back, stop, start, delete.
 public final class AppService: Sendable {

@@ -1,5 +1,7 @@
+import Edge
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// Brings apps back after a crash of Slipway, a container or the Docker engine, and keeps each

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Checks of user-supplied app settings, shared by the API and the dashboard's forms.
 public enum AppValidation {
     public static func name(_ name: String) throws(ValidationError) {

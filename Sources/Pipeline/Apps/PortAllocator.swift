@@ -1,3 +1,5 @@
+import Edge
+
 /// Picks the first port of the app range that no app holds and that can be bound now.
 public enum PortAllocator {
     public struct Exhausted: Error, CustomStringConvertible, Sendable {

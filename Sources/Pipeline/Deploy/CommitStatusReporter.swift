@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Tells GitHub how a deployment of a commit went (pending, success, failure).
 public protocol CommitStatusReporter: Sendable {
     func report(app: App, deployment: Deployment, state: CommitState, description: String)

@@ -1,5 +1,7 @@
+import Edge
 import Dispatch
 import FoundationEssentials
+import SlipwaySystem
 
 /// Runs one deployment through its steps: clone → build → start → check → swap → record.
 /// Whatever fails, the version that was live keeps serving: the old container is only touched

@@ -1,4 +1,5 @@
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// A deployment's log file: timestamped lines, capped in size keeping its start and its end.

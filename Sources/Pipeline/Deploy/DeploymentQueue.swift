@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// One deployment at a time per app, up to `maxBuilds` apps at once. A deployment that arrives

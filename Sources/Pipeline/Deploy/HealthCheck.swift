@@ -1,6 +1,7 @@
 import CSystem
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 
 /// Waits for a new container to answer its health check path with a status below 500.
 public enum HealthCheck {

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// ContainerRuntime over the docker command-line client.
 public struct DockerCLI: ContainerRuntime {
     public let runner: any ProcessRunner

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Branch names as `git check-ref-format --branch` accepts them.
 public enum BranchName {
     public static func isValid(_ name: String) -> Bool {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SlipwaySystem
 
 /// Builds git's argv; running them is someone else's job. `--` always comes before URLs and revisions from users.
 public enum GitCommands {

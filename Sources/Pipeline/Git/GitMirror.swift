@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SlipwaySystem
 
 /// One bare mirror per app under <data>/repos, cloned in full once and fetched into afterwards.
 public struct GitMirror: GitSource {

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Checks a repository URL against the transport allowlist before git ever sees it.
 public enum RepositoryURL {
     public enum Kind: String, Sendable { case https, http, ssh, local }

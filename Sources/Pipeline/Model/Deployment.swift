@@ -1,3 +1,5 @@
+import SlipwaySystem
+
 /// One attempt to put a version of an app live.
 public struct Deployment: Sendable, Equatable {
     public var id: Int

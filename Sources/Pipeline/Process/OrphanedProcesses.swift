@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 
 /// Ends the builds a killed Slipway left running.
 ///

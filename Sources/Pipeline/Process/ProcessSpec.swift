@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// A process to run: an argv and an environment, never a shell line.
 public struct ProcessSpec: Sendable, Equatable {
     public var executable: String

@@ -1,4 +1,5 @@
 import CSQLite
+import SlipwaySystem
 
 /// A single SQLite connection. Not thread-safe by itself: `Database` serializes every use.
 ///

@@ -1,4 +1,5 @@
 import CSQLite
+import SlipwaySystem
 import Synchronization
 
 /// The one SQLite database in the data directory. Every use of its connection is serialized by a mutex,

@@ -1,4 +1,5 @@
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// Records webhook deliveries in batches: one transaction, and one WAL write, for all the

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SlipwaySystem
 
 /// A few megabytes kept in the data directory so that, when the disk fills up, Slipway can still
 /// record that a deployment failed: the reserve is given up, the row written, and the reserve

@@ -1,3 +1,5 @@
+import SlipwaySystem
+
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
     static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4]

@@ -1,3 +1,5 @@
+import SlipwaySystem
+
 /// A GitHub delivery as recorded: accepted, ignored, duplicate or rejected.
 public struct WebhookDelivery: Sendable, Equatable {
     public var id: Int

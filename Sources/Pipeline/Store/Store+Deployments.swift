@@ -1,3 +1,4 @@
+import SlipwaySystem
 extension Store {
     static let deploymentColumns = """
         d.id, d.app_id, a.name, d.status, d.trigger, d.ref, d.commit_sha, d.commit_message, d.commit_author, d.image,

@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// Slipway's persistent state: apps, deployments, webhook deliveries, env vars and settings,
 /// in one SQLite file.
 public final class Store: Sendable {

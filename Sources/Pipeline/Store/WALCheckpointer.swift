@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// Folds the WAL back into the database file, on a thread and a connection of its own.

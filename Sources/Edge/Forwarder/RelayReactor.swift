@@ -1,4 +1,5 @@
 import Glibc
+import SlipwaySystem
 
 /// The part of a relay loop that only its own thread touches: the listeners it accepts on, the
 /// connections it relays, and the dispatch of each epoll event to them.
@@ -10,7 +11,7 @@ final class RelayReactor {
     /// Listener tokens have this bit; connection tokens (id << 1 | side) stay below it.
     private static let listenerBit: UInt64 = 1 << 62
 
-    private let loop: RelayLoop
+    private let worker: RelayWorker
     private let epoll: Epoll
     private var connections: [UInt64: RelayConnection] = [:]
     private var listeners: [UInt64: (listener: RelayListener, admit: RelayListener.Admit)] = [:]
@@ -20,9 +21,9 @@ final class RelayReactor {
     private var nextSweep = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ByteRelay.bufferSize, alignment: 16)
 
-    init(loop: RelayLoop) {
-        self.loop = loop
-        epoll = loop.epoll
+    init(worker: RelayWorker) {
+        self.worker = worker
+        epoll = worker.epoll
     }
 
     deinit { buffer.deallocate() }
@@ -40,14 +41,14 @@ final class RelayReactor {
             let now = monotonicMilliseconds()
             for index in 0..<events.count {
                 let event = events[index]
-                if event.token == RelayLoop.wakeToken {
-                    loop.takeCommands().forEach(obey)
+                if event.token == RelayWorker.wakeToken {
+                    worker.takeCommands().forEach(obey)
                 } else if event.token & Self.listenerBit != 0 {
                     accept(on: event.token & ~Self.listenerBit, now: now)
                 } else if let connection = connections[event.token >> 1] {
                     // (An event fetched for a connection that ended earlier in this batch finds none.)
                     let side: RelayConnection.Side = event.token & 1 == 0 ? .client : .server
-                    let outcome = connection.handle(event.events, on: side, epoll: epoll, buffer: buffer, now: now, counters: loop.counters)
+                    let outcome = connection.handle(event.events, on: side, epoll: epoll, buffer: buffer, now: now, counters: worker.counters)
                     if outcome != .open { finish(connection, outcome) }
                 }
             }
@@ -58,7 +59,7 @@ final class RelayReactor {
         }
     }
 
-    private func obey(_ command: RelayLoop.Command) {
+    private func obey(_ command: RelayWorker.Command) {
         switch command {
         case .listen(let listener, let admit):
             listeners[listener.id] = (listener, admit)
@@ -137,7 +138,7 @@ final class RelayReactor {
         case .ended: connection.end()
         case .unreachable: connection.answerUnreachable(from: epoll)
         case .bulk:
-            if connection.handOff(from: epoll) { loop.counters.handoffs.add(1, ordering: .relaxed) }
+            if connection.handOff(from: epoll) { worker.counters.handoffs.add(1, ordering: .relaxed) }
         }
     }
 }

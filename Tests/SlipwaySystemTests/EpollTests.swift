@@ -1,6 +1,6 @@
 import Glibc
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 final class EpollTests: XCTestCase {
     private func socketPair() throws -> (Int32, Int32) {

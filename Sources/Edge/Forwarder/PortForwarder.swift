@@ -1,6 +1,7 @@
 import CSystem
 import FoundationEssentials
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// Owns an app's public port and relays each TCP connection to the app's current container.
@@ -9,7 +10,7 @@ import Synchronization
 /// own, and switching is one assignment here. Connections already open stay with the container
 /// they started on (counted per upstream, so the old one can be drained); new ones go to the new
 /// one. With no container (app stopped, or not yet deployed) the port answers 503. The process's
-/// shared `RelayLoops` accept the connections and relay their bytes.
+/// shared `RelayPool` accept the connections and relay their bytes.
 public final class PortForwarder: Sendable {
     public struct Upstream: Sendable, Equatable {
         public let generation: Int
@@ -35,12 +36,12 @@ public final class PortForwarder: Sendable {
     public let host: String
     public let port: Int
     private let state = Mutex(State())
-    private let relays: RelayLoops
+    private let relays: RelayPool
     private let listener: RelayListener
 
     public init(host: String, port: Int) throws {
         self.host = host
-        relays = try RelayLoops.shared()
+        relays = try RelayPool.shared()
         let fd = try Socket.listen(host: host, port: port)
         // Accepted sockets inherit TCP_NODELAY from the listener: one system call less per connection.
         var one: Int32 = 1

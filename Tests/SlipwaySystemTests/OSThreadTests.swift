@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 final class OSThreadTests: XCTestCase {
     func testRunsTheBodyOnANamedThreadOfItsOwn() {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 /// The helpers replace Foundation calls, so Foundation itself is the oracle: every scalar of the
 /// planes where marks, spaces and joiners live is tried next to the texts Slipway works on.

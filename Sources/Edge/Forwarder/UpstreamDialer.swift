@@ -1,3 +1,4 @@
+import SlipwaySystem
 /// The addresses a relayed connection tries in turn to reach its upstream: the container's bridge
 /// address, then its published loopback port. Each connect is started here and finished by
 /// whoever waits for the socket, so no thread waits on an upstream that does not answer.

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Pipeline
+@testable import Edge
+import SlipwaySystem
 
 /// client ⇄ PortForwarder (relay loops) ⇄ TestUpstream, over real loopback TCP.
 final class PortForwarderTests: XCTestCase {
@@ -21,8 +22,8 @@ final class PortForwarderTests: XCTestCase {
         upstream.stop()
     }
 
-    private var counters: RelayLoops.Counters {
-        get throws { try RelayLoops.shared().counters }
+    private var counters: RelayPool.Counters {
+        get throws { try RelayPool.shared().counters }
     }
 
     /// One ECHO exchange on a new connection: the reply, read to the end of the stream.

@@ -56,7 +56,7 @@ public enum Timestamp {
     }
 
     /// The seed wrote SQLite's CURRENT_TIMESTAMP form, "YYYY-MM-DD HH:MM:SS" in UTC.
-    static func parseSQLite(_ text: String) -> String? {
+    public static func parseSQLite(_ text: String) -> String? {
         if let d = parse(text) { return format(d) }
         let iso = text.replacingAll(" ", with: "T") + "Z"
         return parse(iso).map(format)

@@ -149,10 +149,3 @@ public struct ListenError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 }
-
-/// Monotonic milliseconds, for deadlines that wall-clock changes cannot disturb.
-public func monotonicMilliseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
-}

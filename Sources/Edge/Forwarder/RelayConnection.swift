@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import SlipwaySystem
 
 /// One connection on a relay loop: the client's socket, the upstream's, and what each direction
 /// still owes the other side.
@@ -84,7 +85,7 @@ final class RelayConnection {
     }
 
     /// Takes an event for one of the two sockets and moves whatever bytes can move now.
-    func handle(_ events: UInt32, on side: Side, epoll: Epoll, buffer: UnsafeMutableRawBufferPointer, now: Int, counters: RelayLoops.Counters) -> Outcome {
+    func handle(_ events: UInt32, on side: Side, epoll: Epoll, buffer: UnsafeMutableRawBufferPointer, now: Int, counters: RelayPool.Counters) -> Outcome {
         lastActivity = now
         switch side {
         case .client: client.note(events)
@@ -123,7 +124,7 @@ final class RelayConnection {
         return .open
     }
 
-    private func relay(buffer: UnsafeMutableRawBufferPointer, counters: RelayLoops.Counters) -> Outcome {
+    private func relay(buffer: UnsafeMutableRawBufferPointer, counters: RelayPool.Counters) -> Outcome {
         let up = Self.transfer(&upload, from: &client, to: &server, closing: download.finished, buffer: buffer, counters: counters)
         if up == .ended { return .ended }
         let down = Self.transfer(&download, from: &server, to: &client, closing: upload.finished, buffer: buffer, counters: counters)
@@ -136,7 +137,7 @@ final class RelayConnection {
     /// a read filled the buffer. `closing`: the other direction is over, so the connection closes
     /// when this one ends.
     private static func transfer(_ flow: inout Flow, from source: inout Endpoint, to destination: inout Endpoint, closing: Bool,
-                                 buffer: UnsafeMutableRawBufferPointer, counters: RelayLoops.Counters) -> Outcome {
+                                 buffer: UnsafeMutableRawBufferPointer, counters: RelayPool.Counters) -> Outcome {
         while !flow.finished {
             if !flow.pending.isEmpty {
                 guard destination.writable else { return .open }

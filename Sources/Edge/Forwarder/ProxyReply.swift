@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import SlipwaySystem
 
 /// The plain-text HTTP answer a forwarder gives in the app's place: 503 when no version is
 /// running, 502 when the app does not take the connection.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+@testable import Edge
+import SlipwaySystem
 
 /// client ⇄ relay ⇄ server over real loopback TCP, through both of the relay's paths.
 final class ByteRelayTests: XCTestCase {

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Pipeline
+@testable import Edge
+import SlipwaySystem
 
 /// A small TCP server on loopback for the forwarder tests: a thread per connection, whose first
 /// line says what to do.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 final class JSONTests: XCTestCase {
     func testRoundTrip() throws {

@@ -1,11 +1,12 @@
 import CSystem
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// One relay thread and its epoll set, as other threads see it: they can only send it commands.
 /// The thread itself runs a `RelayReactor`, which accepts connections on every forwarder's
 /// listener and relays them.
-final class RelayLoop: Sendable {
+final class RelayWorker: Sendable {
     enum Command: Sendable {
         /// Accept on this listener too, asking `admit` about each connection.
         case listen(RelayListener, RelayListener.Admit)
@@ -16,16 +17,16 @@ final class RelayLoop: Sendable {
     static let wakeToken = UInt64.max
 
     let epoll: Epoll
-    let counters: RelayLoops.Counters
+    let counters: RelayPool.Counters
     private let wake: EventSignal
     private let inbox = Mutex<[Command]>([])
 
-    init(name: String, counters: RelayLoops.Counters) throws(IOError) {
+    init(name: String, counters: RelayPool.Counters) throws(IOError) {
         self.counters = counters
         epoll = try Epoll()
         wake = try EventSignal()
         try epoll.add(wake.fd, events: Epoll.readable, token: Self.wakeToken)
-        guard OSThread.detach(name: name, stackSize: 256 * 1024, { [self] in RelayReactor(loop: self).run() }) else {
+        guard OSThread.detach(name: name, stackSize: 256 * 1024, { [self] in RelayReactor(worker: self).run() }) else {
             throw IOError(function: "pthread_create", errno: EAGAIN)
         }
     }

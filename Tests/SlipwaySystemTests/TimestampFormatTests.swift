@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 /// Timestamps against the Foundation code they replace: stored text must not change by a byte.
 final class TimestampFormatTests: XCTestCase {
@@ -54,5 +54,19 @@ final class TimestampFormatTests: XCTestCase {
             let old = oldParse(text).map(Self.oldFormat) ?? oldParse(text.replacingOccurrences(of: " ", with: "T") + "Z").map(Self.oldFormat)
             XCTAssertEqual(Timestamp.parseSQLite(text), old, text)
         }
+    }
+}
+
+final class TimestampTests: XCTestCase {
+    func testStoredFormRoundTripsThroughTheFastParser() {
+        for seconds in [0.0, 951_782_400.123, 1_795_000_000.999, 4_102_444_799.5] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = Timestamp.format(date)
+            XCTAssertEqual(Timestamp.parseStored(text)!.timeIntervalSince1970, (seconds * 1000).rounded(.down) / 1000, accuracy: 0.0005, text)
+            XCTAssertEqual(Timestamp.parseStored(text), Timestamp.parse(text))
+        }
+        XCTAssertNil(Timestamp.parseStored("2026-13-01T00:00:00.000Z"))
+        XCTAssertNil(Timestamp.parseStored("2026-11-26 10:00:00"))
+        XCTAssertNotNil(Timestamp.parse("2026-11-26T10:00:00Z"), "other ISO forms still parse")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+@testable import SlipwaySystem
 
 /// Old output (Foundation's String(format:)) against new, for the formats Slipway writes.
 final class NumberTextTests: XCTestCase {

@@ -31,18 +31,17 @@ test:
 	bash scripts/test-cleanup.sh || { [ "$$status" -ne 0 ] || status=1; }; \
 	exit $$status
 
-# libFuzzer over the request parser, chunked decoder and JSON parser, built from the server's own
-# source files. FUZZ_SECONDS bounds the run.
+# libFuzzer over the request parser, chunked decoder and JSON parser: the HTTPFuzzer target, built
+# from the server's own SlipwayHTTP and SlipwaySystem targets with coverage and AddressSanitizer, in a
+# build folder of its own. FUZZ_SECONDS bounds the run; the corpus is copied so the committed one stays as it is.
 FUZZ_SECONDS ?= 60
-FUZZ_SOURCES = $(addprefix Sources/HookServer/HTTP/,HTTPStatus.swift HTTPHeaders.swift HTTPError.swift HTTPLimits.swift \
-	RequestHeadParser.swift BodyFraming.swift ChunkedDecoder.swift HTTPRequest.swift FormDecoding.swift) \
-	$(addprefix Sources/Pipeline/Support/,JSON.swift JSONParser.swift UTF8Validation.swift StringHelpers.swift) \
-	Fuzz/HTTPRequestFuzzer.swift
+FUZZ_BUILD = .build-fuzz
 fuzz:
-	mkdir -p .build/fuzz/corpus
-	cp Fuzz/corpus/* .build/fuzz/corpus/
-	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name FuzzHTTP $(FUZZ_SOURCES) -o .build/fuzz/http-request
-	.build/fuzz/http-request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 .build/fuzz/corpus
+	flock /tmp/slipway-swift-build.lock $(SWIFT) build --scratch-path $(FUZZ_BUILD) -c release --product HTTPFuzzer \
+		--sanitize fuzzer --sanitize address -Xswiftc -DFUZZING
+	rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
+	cp Fuzz/corpus/* $(FUZZ_BUILD)/corpus/
+	$(FUZZ_BUILD)/release/HTTPFuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(FUZZ_BUILD)/corpus
 
 # Benchmarks: a release build, then scripts/bench.py against it, which writes BENCHMARKS.md
 # (about 6 minutes; it reports targets and fails only when something breaks). The build takes

@@ -17,16 +17,23 @@ let package = Package(
         // The platform layer that every other target stands on: threads, files, locks, sockets,
         // epoll, the clock, logging and JSON. It knows nothing of apps or HTTP.
         .target(name: "SlipwaySystem", dependencies: ["CSystem"]),
+        // HTTP/1.1 messages: the request parser and its limits, framing, the response encoder.
+        // Pure functions of bytes, shared by the server and the fuzzer (and, next, the HTTP edge).
+        .target(name: "SlipwayHTTP", dependencies: ["SlipwaySystem"]),
         // What stands in front of the apps: the TCP port forwarder and its relay workers.
         // A target of its own so that only the forwarder's face is public.
         .target(name: "Edge", dependencies: ["SlipwaySystem", "CSystem"]),
         .target(name: "Pipeline", dependencies: ["CSQLite", "CSystem", "SlipwaySystem", "SlipwayCrypto", "Edge"]),
-        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwaySystem", "CSystem", "SlipwayCrypto"]),
+        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwayHTTP", "SlipwaySystem", "CSystem", "SlipwayCrypto"]),
+        // libFuzzer over the request parser and the JSON parser (`make fuzz`); in other builds it
+        // replays the inputs it is given.
+        .executableTarget(name: "HTTPFuzzer", dependencies: ["SlipwayHTTP", "SlipwaySystem"], path: "Fuzz/HTTPFuzzer"),
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
+        .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "SlipwaySystem", "Edge"]),
-        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "SlipwaySystem"]),
+        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "SlipwayHTTP", "SlipwaySystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

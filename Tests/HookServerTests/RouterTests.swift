@@ -1,3 +1,4 @@
+import SlipwayHTTP
 import SlipwaySystem
 import XCTest
 @testable import HookServer
@@ -47,6 +48,7 @@ final class RouterTests: XCTestCase {
 
     func testResponderTurnsErrorsIntoJSONUnderAPI() {
         var r = Router()
+        r.answerErrorsAsJSON(under: "/api")
         r.get("/api/boom") { _ in throw HTTPError.conflict("taken") }
         r.get("/boom") { _ in throw HTTPError.conflict("taken") }
         let responder = Responder(router: r, defaultBodyLimit: 1024)
@@ -61,5 +63,16 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(String(decoding: body, as: UTF8.self), #"{"error":{"code":"conflict","message":"taken"}}"# + "\n")
         let page = run("/boom")
         XCTAssertEqual(page.headers["Content-Type"], "text/plain; charset=utf-8")
+    }
+
+    func testErrorFormatIsChosenByTheRouteFamilyPrefix() {
+        var r = Router()
+        r.answerErrorsAsJSON(under: "/api")
+        r.answerErrorsAsJSON(under: "/hooks")
+        let cases: [(String, ErrorFormat)] = [
+            ("/api", .json), ("/api/", .json), ("/api/apps/x", .json), ("/hooks/github/x", .json), ("/hooks", .json),
+            ("/apis", .text), ("/", .text), ("", .text), ("/apps/x", .text), ("/hooksy/x", .text), ("/login", .text),
+        ]
+        for (path, format) in cases { XCTAssertEqual(r.errorFormat(for: path), format, path) }
     }
 }

@@ -1,3 +1,5 @@
+import SlipwayHTTP
+
 /// A handler for one route. Handlers run on the connection's own thread, so they may block.
 typealias Handler = @Sendable (HTTPRequest) throws -> HTTPResponse
 
@@ -24,6 +26,8 @@ struct Router: Sendable {
     }
 
     private(set) var routes: [Route] = []
+    /// Path prefixes whose errors are JSON (the API, the webhooks); every other path answers text.
+    private var jsonErrorPrefixes: [String] = []
 
     mutating func add(_ method: String, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping Handler) {
         let segments = Self.split(pattern).map { part -> Segment in
@@ -37,6 +41,18 @@ struct Router: Sendable {
     mutating func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping Handler) { add("POST", pattern, bodyLimit: bodyLimit, handler) }
     mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add("PATCH", pattern, handler) }
     mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
+
+    /// Errors for `prefix` and every path below it are written as JSON.
+    mutating func answerErrorsAsJSON(under prefix: String) {
+        jsonErrorPrefixes.append(prefix)
+    }
+
+    /// How errors for `path` are written, whether or not a route matches it: a request that
+    /// never reached a handler (404, 405, a malformed body, a timeout) gets the same shape.
+    func errorFormat(for path: String) -> ErrorFormat {
+        for prefix in jsonErrorPrefixes where path == prefix || path.hasPrefix(prefix + "/") { return .json }
+        return .text
+    }
 
     func resolve(method: String, path: String) -> Resolution {
         var parts = [String]()

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 /// What the API handlers share.

@@ -1,9 +1,11 @@
 import FoundationEssentials
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 extension Router {
     mutating func addAPIRoutes(_ api: APIContext) {
+        answerErrorsAsJSON(under: "/api")
         get("/api/apps", api.authenticated { _ in
             .json(.array(try api.store.apps().map { try api.appJSON($0) }))
         })

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 /// Reads a JSON object body field by field, refusing fields it does not know, so a typo such

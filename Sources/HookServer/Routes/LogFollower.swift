@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 /// Streams a deployment's log as it grows, until the deployment has finished and all of it is sent.

@@ -1,5 +1,6 @@
 import Pipeline
 import SlipwayCrypto
+import SlipwayHTTP
 import SlipwaySystem
 
 /// POST /hooks/github/{app}: GitHub push deliveries redeploy the app.
@@ -107,7 +108,7 @@ struct WebhookHandler: Sendable {
     /// Decides what a push means, touching nothing.
     private func push(_ app: App, payload: JSON) -> Outcome {
         guard let ref = payload["ref"]?.stringValue, let after = payload["after"]?.stringValue else {
-            return Outcome(result: "rejected: no ref or after", response: .error(Rejection(status: 400, code: "bad_payload", message: "the push payload has no ref or after"), path: "/hooks/"))
+            return Outcome(result: "rejected: no ref or after", response: .error(Rejection(status: 400, code: "bad_payload", message: "the push payload has no ref or after"), format: .json))
         }
         let branchRef = "refs/heads/\(app.branch)"
         var ignored: String?
@@ -118,7 +119,7 @@ struct WebhookHandler: Sendable {
         } else if payload["deleted"]?.boolValue == true || after == String(repeating: "0", count: 40) {
             ignored = "branch \(app.branch) was deleted"
         } else if after.count != 40 || !after.allSatisfy(\.isHexDigit) {
-            return Outcome(result: "rejected: after is not a sha", response: .error(Rejection(status: 400, code: "bad_payload", message: "after is not a commit sha"), path: "/hooks/"))
+            return Outcome(result: "rejected: after is not a sha", response: .error(Rejection(status: 400, code: "bad_payload", message: "after is not a commit sha"), format: .json))
         }
         if let ignored {
             return Outcome(result: "ignored: \(ignored)", response: .json(.object([("ignored", .string(ignored))])))
@@ -134,12 +135,13 @@ struct WebhookHandler: Sendable {
 
     private func reject(_ app: App, _ deliveryID: String?, _ event: String?, _ status: Int, _ code: String, _ message: String) -> HTTPResponse {
         try? service.store.recordDelivery(appID: app.id, deliveryID: deliveryID, event: event, result: "rejected: \(message)")
-        return .error(Rejection(status: status, code: code, message: message), path: "/hooks/")
+        return .error(Rejection(status: status, code: code, message: message), format: .json)
     }
 }
 
 extension Router {
     mutating func addWebhookRoutes(_ handler: WebhookHandler) {
+        answerErrorsAsJSON(under: "/hooks")
         post("/hooks/github/{app}", bodyLimit: WebhookHandler.bodyLimit) { request in try handler.handle(request) }
     }
 }

@@ -1,6 +1,6 @@
 import CSystem
 import Glibc
-import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 import Synchronization
 
@@ -45,11 +45,13 @@ final class ConnectionPool: Sendable {
     private let ready: EventSignal
     private static let readyToken: UInt64 = 0
     private let openConnections = Atomic<Int>(0)
-    private let shuttingDown = Atomic<Bool>(false)
+    /// What each new connection is given; the pool reads the shutdown flag in it too.
+    private let context: ConnectionContext
     let maximumConnections: Int
 
     /// At most `maximumConnections` open at once, so never more workers than that either.
-    init(minimumWorkers: Int, maximumConnections: Int, retireAfterMilliseconds: Int) throws {
+    init(context: ConnectionContext, minimumWorkers: Int, maximumConnections: Int, retireAfterMilliseconds: Int) throws {
+        self.context = context
         self.minimumWorkers = max(1, minimumWorkers)
         self.retireAfterMilliseconds = Int32(clamping: max(1, retireAfterMilliseconds))
         self.maximumConnections = maximumConnections
@@ -67,20 +69,17 @@ final class ConnectionPool: Sendable {
 
     var workerCount: Int { workers.withLock { $0.count } }
     var connectionCount: Int { openConnections.load(ordering: .relaxed) }
-    var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
-
-    /// Idle connections are closed from now on, and kept-alive ones after their current request.
-    func beginShutdown() { shuttingDown.store(true, ordering: .releasing) }
+    var isShuttingDown: Bool { context.shutdown.isRaised }
 
     /// Takes a freshly accepted connection and parks it until its first bytes arrive. False,
     /// leaving the descriptor to the caller, when `maximumConnections` are open already.
-    func admit(fd: Int32, remoteAddress: String, server: HTTPServer) -> Bool {
+    func admit(fd: Int32, remoteAddress: String) -> Bool {
         if openConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue > maximumConnections {
             openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
             return false
         }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, server: server, pool: self)
+        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, context: context)
         connections.withLock { $0[token] = connection }
         if !connection.park(in: epoll) { finish(connection) }
         return true
@@ -123,7 +122,7 @@ final class ConnectionPool: Sendable {
     }
 
     /// Brings back a connection whose deferred response is ready (from any thread).
-    func resume(deferred connection: HTTPConnection) {
+    private func resume(deferred connection: HTTPConnection) {
         deferredReady.withLock { $0.append(connection) }
         ready.signal()
     }
@@ -159,8 +158,10 @@ final class ConnectionPool: Sendable {
             if !connection.park(in: epoll) { finish(connection) }
         case .close:
             finish(connection)
-        case .suspend:
-            break
+        case .suspend(let deferred):
+            // Neither parked nor on a worker: the deferred response brings it back. Until then
+            // only this closure (held by the deferred response) knows the connection and the pool.
+            deferred.whenReady { [weak self] in self?.resume(deferred: connection) }
         }
     }
 

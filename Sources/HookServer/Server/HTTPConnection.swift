@@ -1,5 +1,5 @@
 import Glibc
-import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 import Synchronization
 
@@ -8,79 +8,137 @@ import Synchronization
 /// when bytes arrive (`ConnectionPool`). Once a head is complete, one worker serves that request
 /// to the end (body, handler, response), which is what keeps pipelined answers in order.
 ///
+/// It knows nothing of the pool or the server: the pool parks it, hands it to a worker, and is
+/// told what to do next by the `Step` each call returns.
+///
 /// @unchecked Sendable: a connection moves between threads but has one owner at a time, the
-/// worker or the pool's monitor that claimed it through `parking` (a claim succeeds only on a
-/// parked connection and unparks it). Everything but `parking` and `deadline` is touched only
+/// worker or the pool's monitor that claimed it through `custody` (a claim succeeds only on a
+/// parked connection and unparks it). Everything but `custody` and `deadline` is touched only
 /// by the owner, and parking again is the owner's last act before it lets go.
 final class HTTPConnection: @unchecked Sendable {
-    /// What the owner does with the connection after `resume` or `expire`: park it for more
-    /// bytes, close it, or leave it (a deferred response will bring it back, `finishDeferred`).
-    enum Step { case park, close, suspend }
-    /// What a parked connection waits for, which decides what its deadline means.
-    private enum Phase { case idle, head, draining }
-    private enum ServeResult { case keepAlive, close, drain, suspend }
+    /// What the owner does with the connection after `resume`, `finishDeferred` or `expire`:
+    /// park it for more bytes, close it, or set it aside until the deferred response is ready
+    /// (then `finishDeferred`).
+    enum Step {
+        case park
+        case close
+        case suspend(DeferredResponse)
+    }
 
     /// A request whose response is deferred, kept until the response is ready.
-    private struct Suspended {
+    struct Suspended {
         var head: RequestHead
         var request: HTTPRequest
         var deferred: DeferredResponse
     }
-    private enum ReadResult { case data, eof, timeout }
 
-    private struct Parking {
-        var parked = false
-        var registered = false
-        var idle = true
+    /// Where the connection is in its life. The deadline means something different in each.
+    enum State {
+        /// Waiting for a request's first byte: the idle timeout (the header timeout before the
+        /// first request); when it passes the connection closes quietly, as nginx and Go do.
+        case idle
+        /// Part of a head has arrived: the header timeout; when it passes, 408.
+        case readingHead
+        /// A handler's response is deferred; the connection is off the epoll set until it is ready.
+        case awaitingResponse(Suspended)
+        /// An error was answered and our side shut: what the client still sends is read and
+        /// dropped for a moment, so unread bytes do not turn into a reset that destroys the answer.
+        case draining
     }
+
+    /// Who holds the connection, guarded for the monitor, which looks at connections it does not own.
+    private struct Custody {
+        enum Holder { case owner, epoll }
+        var holder = Holder.owner
+        /// Parked with nothing begun: shutdown may close it at once.
+        var parkedIdle = true
+        var registered = false
+    }
+
+    /// The client's bytes not yet consumed, and whether it has closed its side.
+    private struct Input {
+        var bytes = [UInt8]()
+        var ended = false
+    }
+
+    private enum ReadResult { case data, eof, timeout }
+    private enum Received { case bytes(Int), end, wouldBlock }
 
     let fd: Int32
     let token: UInt64
     private let remoteAddress: String
-    private let options: ServerOptions
-    private let responder: Responder
-    private let server: HTTPServer
-    private unowned let pool: ConnectionPool
-    private let parking = Mutex(Parking())
+    private let context: ConnectionContext
+    private var options: ServerOptions { context.options }
+    private var responder: Responder { context.responder }
+    private let custody = Mutex(Custody())
     /// When a parked connection's wait ends (monotonic milliseconds); read by the monitor's sweep.
     let deadline: Atomic<Int>
-    private var phase = Phase.idle
-    private var peerClosed = false
-    private var suspended: Suspended?
-    private var buffer = [UInt8]()
+    private(set) var state = State.idle
+    private var input = Input()
     /// The resuming worker's read buffer, lent for the length of one `resume`.
     private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
-    init(fd: Int32, token: UInt64, remoteAddress: String, server: HTTPServer, pool: ConnectionPool) {
+    init(fd: Int32, token: UInt64, remoteAddress: String, context: ConnectionContext) {
         self.fd = fd
         self.token = token
-        self.pool = pool
         self.remoteAddress = remoteAddress
-        self.options = server.options
-        self.responder = server.responder
-        self.server = server
+        self.context = context
         // A client that connects and sends nothing is dropped quietly after the header timeout.
-        self.deadline = Atomic(monotonicMilliseconds() + server.options.headerTimeoutMilliseconds)
+        self.deadline = Atomic(monotonicMilliseconds() + context.options.headerTimeoutMilliseconds)
     }
 
-    // MARK: ownership
+    // MARK: state transitions
+
+    /// The first byte of a request arrived.
+    private func beginHead() {
+        guard case .idle = state else { preconditionFailure("a head begun in state \(state)") }
+        state = .readingHead
+        deadline.store(monotonicMilliseconds() + options.headerTimeoutMilliseconds, ordering: .relaxed)
+    }
+
+    /// A response went out and the connection stays open for the next request.
+    private func finishRequest() {
+        switch state {
+        case .readingHead, .awaitingResponse: break
+        case .idle, .draining: preconditionFailure("a request finished in state \(state)")
+        }
+        state = .idle
+        deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
+    }
+
+    private func suspend(_ suspended: Suspended) {
+        guard case .readingHead = state else { preconditionFailure("a response deferred in state \(state)") }
+        state = .awaitingResponse(suspended)
+    }
+
+    /// Our side is shut after an error answer; the client gets a moment to read it.
+    private func startDraining() {
+        shutdown(fd, Int32(SHUT_WR))
+        state = .draining
+        input.bytes.removeAll(keepingCapacity: true)
+        deadline.store(monotonicMilliseconds() + 500, ordering: .relaxed)
+    }
+
+    // MARK: custody
 
     /// Arms the descriptor for its next bytes and lets go of the connection. False when the
     /// descriptor could not be armed (the owner then closes it).
     func park(in epoll: Epoll) -> Bool {
-        parking.withLock { p in
-            p.parked = true
-            p.idle = phase == .idle
+        let idle: Bool
+        if case .idle = state { idle = true } else { idle = false }
+        return custody.withLock { c in
+            c.holder = .epoll
+            c.parkedIdle = idle
             do {
-                if p.registered {
+                if c.registered {
                     try epoll.rearm(fd, events: Epoll.readable | Epoll.oneShot, token: token)
                 } else {
                     try epoll.add(fd, events: Epoll.readable | Epoll.oneShot, token: token)
-                    p.registered = true
+                    c.registered = true
                 }
                 return true
             } catch {
-                p.parked = false
+                c.holder = .owner
                 return false
             }
         }
@@ -88,18 +146,18 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Takes a parked connection whose bytes arrived. False when someone else holds it.
     func claim() -> Bool {
-        parking.withLock { p in
-            guard p.parked else { return false }
-            p.parked = false
+        custody.withLock { c in
+            guard c.holder == .epoll else { return false }
+            c.holder = .owner
             return true
         }
     }
 
     /// Takes a parked connection whose deadline has passed, or, at shutdown, one waiting idle.
     func claimIfExpired(now: Int, shuttingDown: Bool) -> Bool {
-        parking.withLock { p in
-            guard p.parked, deadline.load(ordering: .relaxed) <= now || (shuttingDown && p.idle) else { return false }
-            p.parked = false
+        custody.withLock { c in
+            guard c.holder == .epoll, deadline.load(ordering: .relaxed) <= now || (shuttingDown && c.parkedIdle) else { return false }
+            c.holder = .owner
             return true
         }
     }
@@ -115,9 +173,9 @@ final class HTTPConnection: @unchecked Sendable {
         defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
         do {
             try readAvailable()
-            if phase == .draining {
-                buffer.removeAll(keepingCapacity: true)
-                return peerClosed ? .close : .park
+            if case .draining = state {
+                input.bytes.removeAll(keepingCapacity: true)
+                return input.ended ? .close : .park
             }
             return try serveBuffered()
         } catch {
@@ -130,14 +188,11 @@ final class HTTPConnection: @unchecked Sendable {
     func finishDeferred(scratch: UnsafeMutableRawBufferPointer) -> Step {
         self.scratch = scratch
         defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
-        guard let waiting = suspended, let make = waiting.deferred.take() else { return .close }
-        suspended = nil
+        guard case .awaitingResponse(let waiting) = state, let make = waiting.deferred.take() else { return .close }
         let response = responder.respond(to: waiting.request, deferred: make)
-        let keepAlive = waiting.head.wantsKeepAlive && !server.isShuttingDown && response.headers["Connection"] == nil
         do {
-            guard try write(response, for: waiting.head, keepAlive: keepAlive) else { return .close }
-            phase = .idle
-            deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
+            guard try write(response, for: waiting.head) else { return .close }
+            finishRequest()
             return try serveBuffered()
         } catch {
             return .close
@@ -147,26 +202,17 @@ final class HTTPConnection: @unchecked Sendable {
     /// Serves the complete requests in the buffer, in order.
     private func serveBuffered() throws -> Step {
         while true {
-            if buffer.isEmpty { return peerClosed ? .close : .park }
-            if phase == .idle {
-                phase = .head
-                deadline.store(monotonicMilliseconds() + options.headerTimeoutMilliseconds, ordering: .relaxed)
-            }
-            switch RequestHeadParser.scan(buffer[...], limits: options.limits) {
+            if input.bytes.isEmpty { return input.ended ? .close : .park }
+            if case .idle = state { beginHead() }
+            switch RequestHeadParser.scan(input.bytes[...], limits: options.limits) {
             case .incomplete:
-                return peerClosed ? .close : .park
+                return input.ended ? .close : .park
             case .failed(let error):
-                try sendError(error, path: "")
+                try sendError(error, path: RequestHeadParser.peekPath(input.bytes[...]))
                 return .park
             case .complete(let headLength):
-                switch try serve(headLength: headLength) {
-                case .keepAlive:
-                    phase = .idle
-                    deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
-                case .close: return .close
-                case .drain: return .park
-                case .suspend: return .suspend
-                }
+                if let step = try serve(headLength: headLength) { return step }
+                finishRequest()
             }
         }
     }
@@ -175,14 +221,15 @@ final class HTTPConnection: @unchecked Sendable {
     /// idle): an idle client is dropped quietly, as nginx and Go do; a head that never finished
     /// gets a 408, then a short drain.
     func expire() -> Step {
-        switch phase {
-        case .idle, .draining:
+        switch state {
+        case .idle, .draining, .awaitingResponse:
             return .close
-        case .head:
-            var response = HTTPResponse.error(HTTPError.framing(408, "request headers not received in time"), path: "")
+        case .readingHead:
+            let path = RequestHeadParser.peekPath(input.bytes[...])
+            var response = responder.error(HTTPError.framing(408, "request headers not received in time"), path: path ?? "")
             response.headers.set("Connection", "close")
             // One attempt that cannot block: the monitor that calls this serves no one else meanwhile.
-            let bytes = encode(response, for: nil, keepAlive: false).bytes
+            let bytes = ResponseEncoder.encode(response, for: nil, keepAlive: false, date: HTTPDate.now()).bytes
             _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             startDraining()
             return .park
@@ -191,27 +238,25 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Reads whatever the client has sent, without waiting.
     private func readAvailable() throws {
-        while !peerClosed {
+        while !input.ended {
             switch try receive() {
             case .bytes(let n):
                 // A short read means the socket is empty: no second recv just to hear EAGAIN.
                 if n < scratch.count { return }
             case .end:
-                peerClosed = true
+                input.ended = true
             case .wouldBlock:
                 return
             }
         }
     }
 
-    private enum Received { case bytes(Int), end, wouldBlock }
-
     /// One recv into the buffer, through the worker's scratch.
     private func receive() throws -> Received {
         while true {
             let n = recv(fd, scratch.baseAddress, scratch.count, 0)
             if n > 0 {
-                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                input.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 return .bytes(n)
             }
             if n == 0 { return .end }
@@ -222,35 +267,35 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// Serves the request whose head is the first `headLength` bytes of the buffer.
-    private func serve(headLength: Int) throws -> ServeResult {
+    /// Serves the request whose head is the first `headLength` bytes of the buffer. nil when the
+    /// response went out and the connection may carry on; otherwise what the owner does next.
+    private func serve(headLength: Int) throws -> Step? {
         let head: RequestHead
         let framing: BodyFraming
         do {
-            head = try RequestHeadParser.parse(buffer[0..<headLength])
+            head = try RequestHeadParser.parse(input.bytes[0..<headLength])
             framing = try BodyFraming.of(head)
         } catch {
-            try sendError(error, path: "")
-            return .drain
+            try sendError(error, path: RequestHeadParser.peekPath(input.bytes[...]))
+            return .park
         }
-        buffer.removeFirst(headLength)
-        let errorPath = head.path
+        input.bytes.removeFirst(headLength)
 
         let resolution = responder.router.resolve(method: head.method, path: head.path)
         let bodyLimit = responder.bodyLimit(for: resolution)
 
         if let expect = head.headers["Expect"] {
             guard expect.caseInsensitiveEquals("100-continue") else {
-                try sendError(HTTPError.framing(417, "unsupported expectation"), path: errorPath)
-                return .drain
+                try sendError(HTTPError.framing(417, "unsupported expectation"), path: head.path)
+                return .park
             }
         }
         // The limit is decided from Content-Length before a byte of the body is read.
         if case .contentLength(let n) = framing, n > bodyLimit {
-            try sendError(HTTPError.framing(413, "request body too large (limit \(bodyLimit) bytes)"), path: errorPath)
-            return .drain
+            try sendError(HTTPError.framing(413, "request body too large (limit \(bodyLimit) bytes)"), path: head.path)
+            return .park
         }
-        if framing != .none, head.headers["Expect"] != nil, buffer.isEmpty {
+        if framing != .none, head.headers["Expect"] != nil, input.bytes.isEmpty {
             try writeAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
 
@@ -258,20 +303,17 @@ final class HTTPConnection: @unchecked Sendable {
         do {
             body = try readBody(framing, limit: bodyLimit)
         } catch let error as HTTPError {
-            try sendError(error, path: errorPath)
-            return .drain
+            try sendError(error, path: head.path)
+            return .park
         }
 
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         let response = responder.respond(to: request, resolution: resolution)
         if case .deferred(let deferred) = response.body {
-            suspended = Suspended(head: head, request: request, deferred: deferred)
-            // The pool holds on to nothing while the connection waits; this closure does.
-            deferred.whenReady { [pool, self] in pool.resume(deferred: self) }
-            return .suspend
+            suspend(Suspended(head: head, request: request, deferred: deferred))
+            return .suspend(deferred)
         }
-        let keepAlive = head.wantsKeepAlive && !server.isShuttingDown && response.headers["Connection"] == nil
-        return try write(response, for: head, keepAlive: keepAlive) ? .keepAlive : .close
+        return try write(response, for: head) ? nil : .close
     }
 
     private func readBody(_ framing: BodyFraming, limit: Int) throws -> [UInt8] {
@@ -288,16 +330,16 @@ final class HTTPConnection: @unchecked Sendable {
         case .none:
             return []
         case .contentLength(let length):
-            while buffer.count < length { try more() }
-            let body = Array(buffer[0..<length])
-            buffer.removeFirst(length)
+            while input.bytes.count < length { try more() }
+            let body = Array(input.bytes[0..<length])
+            input.bytes.removeFirst(length)
             return body
         case .chunked:
             var decoder = ChunkedDecoder(limits: options.limits, bodyLimit: limit)
             var index = 0
             while true {
-                let done = try decoder.feed(buffer, index: &index)
-                buffer.removeFirst(index)
+                let done = try decoder.feed(input.bytes, index: &index)
+                input.bytes.removeFirst(index)
                 index = 0
                 if done { return decoder.body }
                 try more()
@@ -325,76 +367,21 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: writing
 
     /// Answers a request that cannot be served, then lets the client read the answer before
-    /// the close: our side is shut and what the client still sends is read and dropped for a
-    /// moment (parked, not on a worker), so the kernel does not turn unread request bytes into a
-    /// reset that destroys the response.
-    private func sendError(_ error: Error, path: String) throws {
+    /// the close (`startDraining`). `path` chooses the error's shape; nil when no request
+    /// target was read.
+    private func sendError(_ error: Error, path: String?) throws {
         let httpError = (error as? HTTPError) ?? HTTPError.framing(400, "bad request")
-        var response = HTTPResponse.error(httpError, path: path)
+        var response = responder.error(httpError, path: path ?? "")
         response.headers.set("Connection", "close")
-        _ = try write(response, for: nil, keepAlive: false)
+        _ = try write(response, for: nil)
         startDraining()
     }
 
-    private func startDraining() {
-        shutdown(fd, Int32(SHUT_WR))
-        phase = .draining
-        buffer.removeAll(keepingCapacity: true)
-        deadline.store(monotonicMilliseconds() + 500, ordering: .relaxed)
-    }
-
-    /// A response's head and body bytes, and what follows them.
-    private struct Encoded {
-        var bytes: [UInt8]
-        var stream: (@Sendable (ResponseBodyWriter) throws -> Void)?
-        var chunked: Bool
-        var keepAlive: Bool
-    }
-
-    private func encode(_ response: HTTPResponse, for head: RequestHead?, keepAlive: Bool) -> Encoded {
-        var headers = response.headers
-        var keepAlive = keepAlive
-        let isHead = head?.method == "HEAD"
-        let isHTTP10 = head?.isHTTP10 ?? false
-        headers.set("Date", HTTPDate.now())
-        if !headers.contains("X-Content-Type-Options") { headers.add("X-Content-Type-Options", "nosniff") }
-
-        var bodyBytes: [UInt8] = []
-        var stream: (@Sendable (ResponseBodyWriter) throws -> Void)?
-        let noBody = response.status == 204 || response.status == 304 || response.status < 200
-        switch response.body {
-        case .bytes(let bytes):
-            bodyBytes = bytes
-            if !noBody { headers.set("Content-Length", String(bytes.count)) }
-        case .deferred:
-            // `Responder.respond(to:deferred:)` never returns one; nothing to write.
-            break
-        case .stream(let producer):
-            stream = producer
-            if isHTTP10 {
-                // HTTP/1.0 has no chunked coding: the end of the body is the close.
-                keepAlive = false
-            } else {
-                headers.set("Transfer-Encoding", "chunked")
-            }
-        }
-        if !keepAlive {
-            headers.set("Connection", "close")
-        } else if isHTTP10 {
-            headers.set("Connection", "keep-alive")
-        }
-
-        var out = "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n"
-        for (name, value) in headers.fields { out += "\(name): \(value)\r\n" }
-        out += "\r\n"
-        var bytes = Array(out.utf8)
-        if !isHead && !noBody { bytes.append(contentsOf: bodyBytes) }
-        return Encoded(bytes: bytes, stream: isHead ? nil : stream, chunked: !isHTTP10, keepAlive: keepAlive)
-    }
-
     /// Writes a response; returns whether the connection may serve another request.
-    private func write(_ response: HTTPResponse, for head: RequestHead?, keepAlive: Bool) throws -> Bool {
-        let encoded = encode(response, for: head, keepAlive: keepAlive)
+    private func write(_ response: HTTPResponse, for head: RequestHead?) throws -> Bool {
+        let keepAlive = (head?.wantsKeepAlive ?? false) && !context.shutdown.isRaised && response.headers["Connection"] == nil
+        let encoded = ResponseEncoder.encode(response, for: head.map(ResponseEncoder.Request.init), keepAlive: keepAlive,
+                                             date: HTTPDate.now())
         try writeAll(encoded.bytes)
         if let stream = encoded.stream {
             let writer = ConnectionBodyWriter(connection: self, chunked: encoded.chunked)
@@ -403,7 +390,7 @@ final class HTTPConnection: @unchecked Sendable {
             } catch {
                 return false
             }
-            if encoded.chunked { try writeAll(Array("0\r\n\r\n".utf8)) }
+            if encoded.chunked { try writeAll(ResponseEncoder.lastChunk) }
         }
         return encoded.keepAlive
     }
@@ -446,10 +433,6 @@ private final class ConnectionBodyWriter: ResponseBodyWriter, @unchecked Sendabl
 
     func write(_ bytes: [UInt8]) throws {
         guard !bytes.isEmpty else { return }
-        if chunked {
-            try connection.writeAll(Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [0x0d, 0x0a])
-        } else {
-            try connection.writeAll(bytes)
-        }
+        try connection.writeAll(chunked ? ResponseEncoder.chunk(bytes) : bytes)
     }
 }

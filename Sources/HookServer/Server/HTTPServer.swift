@@ -1,6 +1,6 @@
 import CSystem
 import Glibc
-import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 /// The HTTP/1.1 server: an accept loop, and a pool of workers that serve the connections
@@ -9,23 +9,24 @@ import SlipwaySystem
 /// more workers when they do.
 final class HTTPServer: Sendable {
     let options: ServerOptions
-    let responder: Responder
     let listenFD: Int32
     /// Signalled at shutdown, waking the accept loop.
     let wake: EventSignal
+    private let shutdownFlag = ShutdownFlag()
     private let pool: ConnectionPool
 
     init(options: ServerOptions, router: Router) throws {
         self.options = options
-        self.responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
+        let responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
         self.wake = try EventSignal()
-        self.pool = try ConnectionPool(minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
+        self.pool = try ConnectionPool(context: ConnectionContext(options: options, responder: responder, shutdown: shutdownFlag),
+                                       minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
                                        retireAfterMilliseconds: options.workerRetireMilliseconds)
     }
 
     var port: Int { Socket.localPort(listenFD) }
-    var isShuttingDown: Bool { pool.isShuttingDown }
+    var isShuttingDown: Bool { shutdownFlag.isRaised }
     var connectionCount: Int { pool.connectionCount }
     var workerCount: Int { pool.workerCount }
 
@@ -64,7 +65,7 @@ final class HTTPServer: Sendable {
     }
 
     private func admit(_ fd: Int32, remoteAddress: String) {
-        guard pool.admit(fd: fd, remoteAddress: remoteAddress, server: self) else {
+        guard pool.admit(fd: fd, remoteAddress: remoteAddress) else {
             // Over the limit: a short 503 instead of leaving the client hanging in the backlog.
             let reply = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n".utf8)
             _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -75,7 +76,7 @@ final class HTTPServer: Sendable {
 
     /// Stops accepting and wakes idle connections; in-flight requests finish.
     func shutdown() {
-        pool.beginShutdown()
+        shutdownFlag.raise()
         wake.signal()
     }
 }

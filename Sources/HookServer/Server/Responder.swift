@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 /// Turns a request into a response: routing, then the handler, with every error converted in one place.
@@ -11,14 +12,22 @@ struct Responder: Sendable {
         return defaultBodyLimit
     }
 
+    /// The shape of an error answer for `path`, as its route family chose it.
+    func errorFormat(for path: String) -> ErrorFormat { router.errorFormat(for: path) }
+
+    /// An error answer for `path` in its route family's format.
+    func error(_ error: any HTTPResponseError, path: String) -> HTTPResponse {
+        .error(error, format: errorFormat(for: path))
+    }
+
     func respond(to request: HTTPRequest, resolution: Router.Resolution) -> HTTPResponse {
         switch resolution {
         case .notFound:
-            return .error(HTTPError.notFound("not found"), path: request.path)
+            return error(HTTPError.notFound("not found"), path: request.path)
         case .badPath:
-            return .error(HTTPError.badRequest("malformed path"), path: request.path)
+            return error(HTTPError.badRequest("malformed path"), path: request.path)
         case .methodNotAllowed(let allow):
-            return .error(HTTPError(405, "method not allowed", headers: [("Allow", allow.joined(separator: ", "))]), path: request.path)
+            return error(HTTPError(405, "method not allowed", headers: [("Allow", allow.joined(separator: ", "))]), path: request.path)
         case .matched(let route, let parameters):
             var request = request
             request.parameters = parameters
@@ -31,7 +40,7 @@ struct Responder: Sendable {
         let response = catching(request, make)
         if case .deferred = response.body {
             Log.error("\(request.method) \(request.path): a deferred response deferred again")
-            return .error(HTTPError(500, "internal server error"), path: request.path)
+            return error(HTTPError(500, "internal server error"), path: request.path)
         }
         return response
     }
@@ -39,15 +48,15 @@ struct Responder: Sendable {
     private func catching(_ request: HTTPRequest, _ make: () throws -> HTTPResponse) -> HTTPResponse {
         do {
             return try make()
-        } catch let error as any HTTPResponseError {
-            return .error(error, path: request.path)
-        } catch let error as SQLiteError where error.isDiskFull {
-            Log.error("\(request.method) \(request.path) failed: \(error)")
-            return .error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
+        } catch let failure as any HTTPResponseError {
+            return error(failure, path: request.path)
+        } catch let failure as SQLiteError where failure.isDiskFull {
+            Log.error("\(request.method) \(request.path) failed: \(failure)")
+            return error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
         } catch {
             // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
             Log.error("\(request.method) \(request.path) failed: \(error)")
-            return .error(HTTPError(500, "internal server error"), path: request.path)
+            return self.error(HTTPError(500, "internal server error"), path: request.path)
         }
     }
 }

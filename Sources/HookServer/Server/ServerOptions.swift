@@ -1,4 +1,5 @@
 import Glibc
+import SlipwayHTTP
 
 /// Socket-level settings of the HTTP server.
 struct ServerOptions: Sendable {

@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwayHTTP
 
 /// The app page: status, settings, env, webhook, credentials, runtime logs and history.
 enum AppPage {

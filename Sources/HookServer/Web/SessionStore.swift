@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Pipeline
 import SlipwayCrypto
+import SlipwayHTTP
 import Synchronization
 
 /// A logged-in browser. Sessions live in memory: a restart logs everyone out, which is the

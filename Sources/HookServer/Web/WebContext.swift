@@ -1,5 +1,6 @@
 import Pipeline
 import SlipwayCrypto
+import SlipwayHTTP
 
 /// What the dashboard's handlers share, and the checks every page and action goes through.
 struct WebContext: Sendable {

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Pipeline
+import SlipwayHTTP
 import SlipwaySystem
 
 extension Router {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import HookServer
+@testable import SlipwayHTTP
 
 final class RequestHeadParserTests: XCTestCase {
     private let limits = HTTPLimits()

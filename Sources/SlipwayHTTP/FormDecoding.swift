@@ -1,6 +1,6 @@
 /// application/x-www-form-urlencoded and query strings.
-enum FormDecoding {
-    static func decode(_ text: String) -> [String: String] {
+public enum FormDecoding {
+    public static func decode(_ text: String) -> [String: String] {
         var out = [String: String]()
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -12,7 +12,7 @@ enum FormDecoding {
     }
 
     /// nil for a malformed escape or invalid UTF-8.
-    static func percentDecode(_ text: String, plusIsSpace: Bool = false) -> String? {
+    public static func percentDecode(_ text: String, plusIsSpace: Bool = false) -> String? {
         var out = [UInt8]()
         let bytes = Array(text.utf8)
         var i = 0

@@ -1,10 +1,10 @@
 /// How the request body is delimited (RFC 9112 section 6.3), decided from the head alone.
-enum BodyFraming: Equatable {
+public enum BodyFraming: Equatable {
     case none
     case contentLength(Int)
     case chunked
 
-    static func of(_ head: RequestHead) throws(HTTPError) -> BodyFraming {
+    public static func of(_ head: RequestHead) throws(HTTPError) -> BodyFraming {
         let hosts = head.headers.values("Host")
         if !head.isHTTP10 && hosts.isEmpty { throw .framing(400, "missing Host header") }
         if hosts.count > 1 { throw .framing(400, "more than one Host header") }

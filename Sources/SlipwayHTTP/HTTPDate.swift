@@ -1,8 +1,8 @@
 import Glibc
 
 /// IMF-fixdate for the Date header (RFC 9110 section 5.6.7).
-enum HTTPDate {
-    static func now() -> String {
+public enum HTTPDate {
+    public static func now() -> String {
         var t = time(nil)
         var parts = tm()
         gmtime_r(&t, &parts)

@@ -1,5 +1,5 @@
 /// Decodes a chunked request body incrementally (RFC 9112 section 7.1).
-struct ChunkedDecoder {
+public struct ChunkedDecoder {
     private enum State: Equatable {
         case size
         case data(remaining: Int)
@@ -9,19 +9,19 @@ struct ChunkedDecoder {
     }
 
     private var state = State.size
-    let limits: HTTPLimits
-    let bodyLimit: Int
-    private(set) var body = [UInt8]()
+    public let limits: HTTPLimits
+    public let bodyLimit: Int
+    public private(set) var body = [UInt8]()
 
-    init(limits: HTTPLimits, bodyLimit: Int) {
+    public init(limits: HTTPLimits, bodyLimit: Int) {
         self.limits = limits
         self.bodyLimit = bodyLimit
     }
 
-    var isDone: Bool { state == .done }
+    public var isDone: Bool { state == .done }
 
     /// Consumes what it can from `buffer[index...]`, advancing `index`. Returns true when the body is complete.
-    mutating func feed(_ buffer: [UInt8], index: inout Int) throws(HTTPError) -> Bool {
+    public mutating func feed(_ buffer: [UInt8], index: inout Int) throws(HTTPError) -> Bool {
         while true {
             switch state {
             case .done:

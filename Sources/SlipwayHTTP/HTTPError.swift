@@ -1,7 +1,6 @@
-import SlipwaySystem
 /// Errors that become HTTP responses, in Hummingbird's style: anything that knows its status.
 /// Everything else thrown by a handler becomes a bare 500.
-protocol HTTPResponseError: Error {
+public protocol HTTPResponseError: Error {
     var status: Int { get }
     /// Short machine-readable code for JSON bodies.
     var code: String { get }
@@ -11,20 +10,20 @@ protocol HTTPResponseError: Error {
 }
 
 extension HTTPResponseError {
-    var code: String { HTTPStatus.code(status) }
-    var extraHeaders: [(String, String)] { [] }
+    public var code: String { HTTPStatus.code(status) }
+    public var extraHeaders: [(String, String)] { [] }
 }
 
 /// A protocol-level or handler error with a fixed message.
-struct HTTPError: HTTPResponseError, Equatable {
-    let status: Int
-    let message: String
-    var code: String
+public struct HTTPError: HTTPResponseError, Equatable {
+    public let status: Int
+    public let message: String
+    public var code: String
     /// Framing errors leave the connection in an unknown state, so it must close.
-    var closesConnection: Bool
-    var extraHeaders: [(String, String)] = []
+    public var closesConnection: Bool
+    public var extraHeaders: [(String, String)] = []
 
-    init(_ status: Int, _ message: String, code: String? = nil, closesConnection: Bool = false, headers: [(String, String)] = []) {
+    public init(_ status: Int, _ message: String, code: String? = nil, closesConnection: Bool = false, headers: [(String, String)] = []) {
         self.status = status
         self.message = message
         self.code = code ?? HTTPStatus.code(status)
@@ -32,16 +31,16 @@ struct HTTPError: HTTPResponseError, Equatable {
         self.extraHeaders = headers
     }
 
-    static func == (a: HTTPError, b: HTTPError) -> Bool {
+    public static func == (a: HTTPError, b: HTTPError) -> Bool {
         a.status == b.status && a.message == b.message && a.closesConnection == b.closesConnection
     }
 
     /// A request-framing error: answered, then the connection closes.
-    static func framing(_ status: Int, _ message: String) -> HTTPError {
+    public static func framing(_ status: Int, _ message: String) -> HTTPError {
         HTTPError(status, message, closesConnection: true)
     }
 
-    static func badRequest(_ message: String) -> HTTPError { HTTPError(400, message) }
-    static func notFound(_ message: String) -> HTTPError { HTTPError(404, message) }
-    static func conflict(_ message: String) -> HTTPError { HTTPError(409, message) }
+    public static func badRequest(_ message: String) -> HTTPError { HTTPError(400, message) }
+    public static func notFound(_ message: String) -> HTTPError { HTTPError(404, message) }
+    public static func conflict(_ message: String) -> HTTPError { HTTPError(409, message) }
 }

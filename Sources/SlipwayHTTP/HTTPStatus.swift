@@ -1,7 +1,6 @@
-import SlipwaySystem
 /// Status codes we send, with their reason phrases (RFC 9110).
-enum HTTPStatus {
-    static func reason(_ code: Int) -> String {
+public enum HTTPStatus {
+    public static func reason(_ code: Int) -> String {
         switch code {
         case 100: return "Continue"
         case 200: return "OK"
@@ -37,7 +36,7 @@ enum HTTPStatus {
     }
 
     /// A short machine-readable code for JSON errors.
-    static func code(_ status: Int) -> String {
+    public static func code(_ status: Int) -> String {
         switch status {
         case 400: return "bad_request"
         case 401: return "unauthorized"

@@ -1,7 +1,6 @@
 import SlipwaySystem
 import XCTest
-@testable import HookServer
-@testable import Pipeline
+@testable import SlipwayHTTP
 
 /// A seeded random-mutation fuzz of the request parser, the chunked decoder and the JSON parser,
 /// with a fixed budget so it runs in every `make test`. `make fuzz` runs libFuzzer for longer.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import HookServer
+@testable import SlipwayHTTP
 
 final class ChunkedDecoderTests: XCTestCase {
     private func decode(_ text: String, limit: Int = 1 << 20, splitEvery: Int? = nil) throws(HTTPError) -> (body: String, done: Bool, rest: Int) {

@@ -1,7 +1,7 @@
 /// Parses a request line and header block out of the bytes received so far (RFC 9112).
 /// It is a pure function of the buffer, so it is tested by feeding bytes in.
-enum RequestHeadParser {
-    enum Result: Equatable {
+public enum RequestHeadParser {
+    public enum Result: Equatable {
         case incomplete
         case complete(consumed: Int)
         case failed(HTTPError)
@@ -9,7 +9,7 @@ enum RequestHeadParser {
 
     /// Locates the end of the head and checks the size limits as bytes arrive, so an over-long
     /// line is refused before it is complete.
-    static func scan(_ buffer: ArraySlice<UInt8>, limits: HTTPLimits) -> Result {
+    public static func scan(_ buffer: ArraySlice<UInt8>, limits: HTTPLimits) -> Result {
         var i = buffer.startIndex
         // RFC 9112 section 2.2: ignore empty lines before the request line (some clients send a CRLF after a POST body).
         var skipped = 0
@@ -40,8 +40,24 @@ enum RequestHeadParser {
         }
     }
 
+    /// The path of a request line that has arrived at least up to the space after its target,
+    /// for choosing the shape of an error answered before the head was complete or valid
+    /// (a timeout, headers too large); nil when there is no such target yet.
+    public static func peekPath(_ buffer: ArraySlice<UInt8>) -> String? {
+        var i = buffer.startIndex
+        while i < buffer.endIndex, buffer[i] == 0x0d || buffer[i] == 0x0a { i += 1 }
+        guard let methodEnd = buffer[i...].firstIndex(of: 0x20) else { return nil }
+        let targetStart = methodEnd + 1
+        guard let targetEnd = buffer[targetStart...].firstIndex(where: { $0 == 0x20 || $0 == 0x0d || $0 == 0x0a }),
+              buffer[targetEnd] == 0x20, targetEnd > targetStart else { return nil }
+        let target = buffer[targetStart..<targetEnd]
+        guard target.first == UInt8(ascii: "/") else { return nil }
+        let pathEnd = target.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) ?? target.endIndex
+        return String(decoding: target[..<pathEnd], as: UTF8.self)
+    }
+
     /// Parses a complete head (as found by `scan`) into a RequestHead.
-    static func parse(_ head: ArraySlice<UInt8>) throws(HTTPError) -> RequestHead {
+    public static func parse(_ head: ArraySlice<UInt8>) throws(HTTPError) -> RequestHead {
         var lines = [ArraySlice<UInt8>]()
         var start = head.startIndex
         var i = head.startIndex
@@ -142,7 +158,7 @@ enum RequestHeadParser {
     private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
     /// tchar from RFC 9110 section 5.6.2.
-    static func isTokenByte(_ c: UInt8) -> Bool {
+    public static func isTokenByte(_ c: UInt8) -> Bool {
         switch c {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true

@@ -3,8 +3,8 @@ import Synchronization
 /// A response a handler cannot give yet, because it waits for work done elsewhere (a webhook
 /// delivery waits for its batch to commit). Its connection is set aside, holding no worker,
 /// and a worker serves it again once the response is ready.
-final class DeferredResponse: Sendable {
-    typealias Maker = @Sendable () throws -> HTTPResponse
+public final class DeferredResponse: Sendable {
+    public typealias Maker = @Sendable () throws -> HTTPResponse
 
     private enum State {
         case pending
@@ -15,9 +15,11 @@ final class DeferredResponse: Sendable {
 
     private let state = Mutex(State.pending)
 
+    public init() {}
+
     /// Called once by the producer, from any thread. `make` runs later on a worker, so it may
     /// do what a handler does, and throw what a handler throws.
-    func fulfil(_ make: @escaping Maker) {
+    public func fulfil(_ make: @escaping Maker) {
         let callback = state.withLock { state -> (@Sendable () -> Void)? in
             switch state {
             case .pending:
@@ -35,7 +37,7 @@ final class DeferredResponse: Sendable {
 
     /// Called once by the connection: `ready` runs when the response can be made, at once if
     /// it already can.
-    func whenReady(_ ready: @escaping @Sendable () -> Void) {
+    public func whenReady(_ ready: @escaping @Sendable () -> Void) {
         let now = state.withLock { state -> Bool in
             switch state {
             case .pending:
@@ -51,7 +53,7 @@ final class DeferredResponse: Sendable {
     }
 
     /// The maker, once ready; nil before.
-    func take() -> Maker? {
+    public func take() -> Maker? {
         state.withLock { state in
             guard case .ready(let make) = state else { return nil }
             state = .taken

@@ -1,5 +1,5 @@
 import XCTest
-@testable import HookServer
+@testable import SlipwayHTTP
 
 final class DeferredResponseTests: XCTestCase {
     func testReadyBeforeOrAfterTheWaitRunsTheCallbackOnceAndHandsOverTheMakerOnce() throws {

@@ -1,0 +1,8 @@
+/// What every connection of one server shares: its settings, the responder, and whether the
+/// server is shutting down. Passed down by value when a connection is made; nothing in it
+/// points back at the server or the pool.
+struct ConnectionContext: Sendable {
+    let options: ServerOptions
+    let responder: Responder
+    let shutdown: ShutdownFlag
+}

@@ -28,12 +28,15 @@ let package = Package(
         // libFuzzer over the request parser and the JSON parser (`make fuzz`); in other builds it
         // replays the inputs it is given.
         .executableTarget(name: "HTTPFuzzer", dependencies: ["SlipwayHTTP", "SlipwaySystem"], path: "Fuzz/HTTPFuzzer"),
+        // Fakes of the container engine and git, and an AppService over them: shared by the
+        // pipeline's tests and the server's socketless route tests.
+        .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "SlipwaySystem"], path: "Tests/PipelineTestSupport"),
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "SlipwaySystem", "Edge"]),
-        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "SlipwayHTTP", "SlipwaySystem"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", "SlipwaySystem", "Edge"]),
+        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "PipelineTestSupport", "SlipwayHTTP", "SlipwaySystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

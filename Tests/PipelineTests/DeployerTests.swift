@@ -1,4 +1,5 @@
 import Foundation
+import PipelineTestSupport
 import XCTest
 @testable import Pipeline
 

@@ -38,4 +38,9 @@ public struct ContainerError: Error, CustomStringConvertible, Sendable {
     public let operation: String
     public let message: String
     public var description: String { message.isEmpty ? "docker \(operation) failed" : "docker \(operation) failed: \(message)" }
+
+    public init(operation: String, message: String) {
+        self.operation = operation
+        self.message = message
+    }
 }

@@ -34,4 +34,12 @@ public struct ContainerInfo: Sendable, Equatable {
     public var labels: [String: String]
     /// The loopback port published for the container, when it is running.
     public var hostPort: Int?
+
+    public init(id: String, name: String, running: Bool, labels: [String: String], hostPort: Int?) {
+        self.id = id
+        self.name = name
+        self.running = running
+        self.labels = labels
+        self.hostPort = hostPort
+    }
 }

@@ -3,6 +3,12 @@ public struct ResolvedCommit: Sendable, Equatable {
     public var sha: String
     public var subject: String
     public var author: String
+
+    public init(sha: String, subject: String, author: String) {
+        self.sha = sha
+        self.subject = subject
+        self.author = author
+    }
 }
 
 /// Where deployments get their source: fetch, resolve and export a tree. A seam for unit tests.
@@ -21,4 +27,6 @@ public protocol GitSource: Sendable {
 public struct GitError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var description: String { message }
+
+    public init(message: String) { self.message = message }
 }

@@ -1,25 +1,27 @@
 import Foundation
 import SlipwaySystem
 import Synchronization
-@testable import Pipeline
+import Pipeline
 
 /// A container engine in memory: containers "run" a tiny HTTP server of our own so health
 /// checks and the forwarder have something real to talk to.
-final class FakeRuntime: ContainerRuntime {
-    struct State {
-        var calls: [String] = []
-        var images: Set<String> = []
-        var containers: [String: (image: String, running: Bool, server: Int32?, labels: [String: String])] = [:]
+public final class FakeRuntime: ContainerRuntime {
+    public struct State {
+        public var calls: [String] = []
+        public var images: Set<String> = []
+        public var containers: [String: (image: String, running: Bool, server: Int32?, labels: [String: String])] = [:]
         /// Runs once, on the next `remove(container:)`, after the container is gone.
-        var afterNextRemove: (@Sendable () -> Void)?
-        var failBuild = false
-        var exitAtOnce = false
+        public var afterNextRemove: (@Sendable () -> Void)?
+        public var failBuild = false
+        public var exitAtOnce = false
     }
-    let state = Mutex(State())
+    public let state = Mutex(State())
 
-    var calls: [String] { state.withLock { $0.calls } }
+    public init() {}
 
-    func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double, log: DeploymentLog, cancellation: Cancellation?) throws {
+    public var calls: [String] { state.withLock { $0.calls } }
+
+    public func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double, log: DeploymentLog, cancellation: Cancellation?) throws {
         try state.withLock { s in
             s.calls.append("build \(tag)")
             if s.failBuild { throw ContainerError(operation: "build", message: "RUN false returned 1") }
@@ -27,7 +29,7 @@ final class FakeRuntime: ContainerRuntime {
         }
     }
 
-    func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
+    public func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
         if state.withLock({ $0.containers[spec.name] != nil }) {
             throw ContainerError(operation: "run", message: "Conflict. The container name \"/\(spec.name)\" is already in use by container \"abc\".")
         }
@@ -55,20 +57,20 @@ final class FakeRuntime: ContainerRuntime {
         return spec.name
     }
 
-    func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
+    public func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints {
         guard let fd = state.withLock({ $0.containers[container]?.server }) else { return ContainerEndpoints(hostPort: 1, bridge: nil) }
         return ContainerEndpoints(hostPort: Socket.localPort(fd), bridge: nil)
     }
 
-    func state(container: String) throws -> (status: String, exitCode: Int)? {
+    public func state(container: String) throws -> (status: String, exitCode: Int)? {
         state.withLock { s in s.containers[container].map { ($0.running ? "running" : "exited", $0.running ? 0 : 1) } }
     }
 
-    func bridgeAddress(container: String) -> String? { nil }
-    func start(container: String) throws { state.withLock { $0.calls.append("start \(container)") } }
-    func stop(container: String, graceSeconds: Int) throws { state.withLock { $0.calls.append("stop \(container)") } }
+    public func bridgeAddress(container: String) -> String? { nil }
+    public func start(container: String) throws { state.withLock { $0.calls.append("start \(container)") } }
+    public func stop(container: String, graceSeconds: Int) throws { state.withLock { $0.calls.append("stop \(container)") } }
 
-    func remove(container: String) throws {
+    public func remove(container: String) throws {
         let (fd, hook) = state.withLock { s -> (Int32?, (@Sendable () -> Void)?) in
             s.calls.append("rm \(container)")
             defer { s.afterNextRemove = nil }
@@ -78,10 +80,10 @@ final class FakeRuntime: ContainerRuntime {
         hook?()
     }
 
-    func removeImage(_ image: String) throws { state.withLock { s in s.calls.append("rmi \(image)"); s.images.remove(image) } }
-    func imageExists(_ image: String) -> Bool { state.withLock { $0.images.contains(image) } }
-    func logs(container: String, tail: Int) throws -> String { "fake log line" }
-    func containers(labels: [String]) throws -> [ContainerInfo] {
+    public func removeImage(_ image: String) throws { state.withLock { s in s.calls.append("rmi \(image)"); s.images.remove(image) } }
+    public func imageExists(_ image: String) -> Bool { state.withLock { $0.images.contains(image) } }
+    public func logs(container: String, tail: Int) throws -> String { "fake log line" }
+    public func containers(labels: [String]) throws -> [ContainerInfo] {
         let wanted = labels.map { label -> (String, String) in
             let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
             return (parts[0], parts.count > 1 ? parts[1] : "")
@@ -93,22 +95,24 @@ final class FakeRuntime: ContainerRuntime {
             }.sorted { $0.name < $1.name }
         }
     }
-    func images(labels: [String]) throws -> [String] { [] }
-    func isAvailable() -> Bool { true }
+    public func images(labels: [String]) throws -> [String] { [] }
+    public func isAvailable() -> Bool { true }
 }
 
-struct FakeGit: GitSource {
-    var missingDockerfile = false
+public struct FakeGit: GitSource {
+    public var missingDockerfile = false
 
-    func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
+    public init(missingDockerfile: Bool = false) { self.missingDockerfile = missingDockerfile }
+
+    public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
         ResolvedCommit(sha: String(repeating: "a", count: 40), subject: "a commit", author: "T <t@example.com>")
     }
 
-    func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
+    public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
         if missingDockerfile { throw GitError(message: "no Dockerfile at the repository root") }
     }
 
-    func remove(appName: String) {}
-    func generateDeployKey(appName: String) throws -> String { "ssh-ed25519 AAAA fake" }
-    func removeDeployKey(appName: String) {}
+    public func remove(appName: String) {}
+    public func generateDeployKey(appName: String) throws -> String { "ssh-ed25519 AAAA fake" }
+    public func removeDeployKey(appName: String) {}
 }

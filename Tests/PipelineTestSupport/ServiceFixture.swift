@@ -1,28 +1,27 @@
 import Foundation
 import SlipwaySystem
-import XCTest
-@testable import Pipeline
+import Pipeline
 
 /// An AppService over a real store in a temporary directory, a FakeRuntime and FakeGit: shared by
 /// the tests of deploying and of supervising.
-final class ServiceFixture {
-    let dir: String
-    let store: Store
-    let runtime = FakeRuntime()
-    private(set) var service: AppService!
+public final class ServiceFixture {
+    public let dir: String
+    public let store: Store
+    public let runtime = FakeRuntime()
+    public private(set) var service: AppService!
 
-    init() throws {
+    public init() throws {
         dir = NSTemporaryDirectory() + "slipway-service-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         store = try Store(path: dir + "/slipway.db")
     }
 
-    func tearDown() {
+    public func tearDown() {
         service?.shutdown()
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    func makeService(git: FakeGit = FakeGit()) throws -> AppService {
+    public func makeService(git: FakeGit = FakeGit()) throws -> AppService {
         // Port 0 lets the kernel choose, so parallel test runs never collide.
         let settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: 0...0, allowLocalRepos: true, maxBuilds: 1,
                                         keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: 0,
@@ -31,18 +30,23 @@ final class ServiceFixture {
         return service
     }
 
-    func waitFinished(_ id: Int, file: StaticString = #filePath, line: UInt = #line) throws -> Deployment {
+    public struct NotFinished: Error, CustomStringConvertible {
+        public let deploymentID: Int
+        public var description: String { "deployment \(deploymentID) did not finish within 10 s" }
+    }
+
+    /// The deployment once it has finished; throws (failing the calling test) if it does not within 10 s.
+    public func waitFinished(_ id: Int) throws -> Deployment {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if let d = try store.deployment(id: id), d.status.isFinished { return d }
             usleep(20_000)
         }
-        XCTFail("deployment \(id) did not finish", file: file, line: line)
-        return try store.deployment(id: id)!
+        throw NotFinished(deploymentID: id)
     }
 
     /// The body of a GET / on the port, or nil when nothing answers.
-    func get(_ port: Int) -> String? {
+    public func get(_ port: Int) -> String? {
         guard let fd = try? Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: 1000) else { return nil }
         defer { close(fd) }
         _ = fcntl(fd, F_SETFL, 0)

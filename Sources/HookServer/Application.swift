@@ -47,7 +47,7 @@ final class Application: Sendable {
         router.addHealthRoutes()
         let api = APIContext(service: service, credentials: credentials, config: config)
         router.addAPIRoutes(api)
-        router.addWebhookRoutes(WebhookHandler(service: service))
+        router.addWebhookRoutes(WebhookHandler(backend: service))
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,

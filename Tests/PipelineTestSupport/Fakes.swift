@@ -62,8 +62,8 @@ public final class FakeRuntime: ContainerRuntime {
         return ContainerEndpoints(hostPort: Socket.localPort(fd), bridge: nil)
     }
 
-    public func state(container: String) throws -> (status: String, exitCode: Int)? {
-        state.withLock { s in s.containers[container].map { ($0.running ? "running" : "exited", $0.running ? 0 : 1) } }
+    public func state(container: String) throws -> ContainerState? {
+        state.withLock { s in s.containers[container].map { ContainerState(status: $0.running ? .running : .exited, exitCode: $0.running ? 0 : 1) } }
     }
 
     public func bridgeAddress(container: String) -> String? { nil }
@@ -80,7 +80,12 @@ public final class FakeRuntime: ContainerRuntime {
         hook?()
     }
 
-    public func removeImage(_ image: String) throws { state.withLock { s in s.calls.append("rmi \(image)"); s.images.remove(image) } }
+    public func removeImage(_ image: String) throws -> ImageRemoval {
+        state.withLock { s in
+            s.calls.append("rmi \(image)")
+            return s.images.remove(image) == nil ? .absent : .removed
+        }
+    }
     public func imageExists(_ image: String) -> Bool { state.withLock { $0.images.contains(image) } }
     public func logs(container: String, tail: Int) throws -> String { "fake log line" }
     public func containers(labels: [String]) throws -> [ContainerInfo] {
@@ -95,7 +100,8 @@ public final class FakeRuntime: ContainerRuntime {
             }.sorted { $0.name < $1.name }
         }
     }
-    public func images(labels: [String]) throws -> [String] { [] }
+    /// Every image it built: the fake serves one instance, whose images all carry its labels.
+    public func images(labels: [String]) throws -> [String] { state.withLock { $0.images.sorted() } }
     public func isAvailable() -> Bool { true }
 }
 

@@ -38,7 +38,7 @@ final class DeliveryRecorderTests: XCTestCase {
 
     func testABurstIsRecordedInFewTransactionsAndEveryDeliveryIsStored() throws {
         let (store, appID) = try storeWithApp()
-        let entries = (0..<500).map { DeliveryRecorder.Entry(appID: appID, deliveryID: "d-\($0)", event: "push", result: "ignored: test") }
+        let entries = (0..<500).map { DeliveryRecorder.Entry(appID: appID, deliveryID: "d-\($0)", event: "push", result: .ignored("test")) }
         let results = record(store, entries)
         XCTAssertEqual(results.count, 500)
         XCTAssertTrue(results.allSatisfy { (try? $0.get()) == true })
@@ -50,12 +50,12 @@ final class DeliveryRecorderTests: XCTestCase {
 
     func testARedeliveryIsReportedOnceEvenInTheSameBatch() throws {
         let (store, appID) = try storeWithApp()
-        XCTAssertEqual(try record(store, [DeliveryRecorder.Entry(appID: appID, deliveryID: "first", event: "push", result: "ignored")])[0].get(), true)
+        XCTAssertEqual(try record(store, [DeliveryRecorder.Entry(appID: appID, deliveryID: "first", event: "push", result: .ignored("test"))])[0].get(), true)
         let results = record(store, [
-            DeliveryRecorder.Entry(appID: appID, deliveryID: "first", event: "push", result: "ignored"),
-            DeliveryRecorder.Entry(appID: appID, deliveryID: "second", event: "push", result: "ignored"),
-            DeliveryRecorder.Entry(appID: appID, deliveryID: "second", event: "push", result: "ignored"),
-            DeliveryRecorder.Entry(appID: appID, deliveryID: nil, event: "ping", result: "ping"),
+            DeliveryRecorder.Entry(appID: appID, deliveryID: "first", event: "push", result: .ignored("test")),
+            DeliveryRecorder.Entry(appID: appID, deliveryID: "second", event: "push", result: .ignored("test")),
+            DeliveryRecorder.Entry(appID: appID, deliveryID: "second", event: "push", result: .ignored("test")),
+            DeliveryRecorder.Entry(appID: appID, deliveryID: nil, event: "ping", result: .ping),
         ]).map { try? $0.get() }
         XCTAssertEqual(results, [false, true, false, true])
         XCTAssertEqual(try store.database.read { try $0.queryOne("SELECT count(*) FROM webhook_deliveries")?.int(0) }, 3)
@@ -64,7 +64,7 @@ final class DeliveryRecorderTests: XCTestCase {
     func testAnErrorOtherThanADuplicateReachesTheCallerAndStoresNothing() throws {
         let (store, appID) = try storeWithApp()
         // A foreign key refused (the app is gone) is not a redelivery: the caller gets the error.
-        let results = record(store, [DeliveryRecorder.Entry(appID: appID + 1000, deliveryID: "orphan", event: "push", result: "ignored")])
+        let results = record(store, [DeliveryRecorder.Entry(appID: appID + 1000, deliveryID: "orphan", event: "push", result: .ignored("test"))])
         XCTAssertEqual(results.count, 1)
         XCTAssertThrowsError(try results[0].get()) { error in
             XCTAssertEqual((error as? SQLiteError)?.code, 787, "\(error)")  // SQLITE_CONSTRAINT_FOREIGNKEY

@@ -147,4 +147,36 @@ final class StoreTests: XCTestCase {
         // With every statement finalized, close succeeded and the WAL was checkpointed away.
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/slipway.db-wal"))
     }
+
+    /// Migration 5 reads each stored delivery's kind from its text, and the unique index then
+    /// ignores rejected and duplicate deliveries by kind.
+    func testMigrationFiveGivesStoredDeliveriesTheirKind() throws {
+        let path = dir + "/slipway.db"
+        do {
+            let database = try Database(path: path)
+            try database.write { conn in
+                for migration in Migrations.all.prefix(4) { try migration(conn) }
+                try conn.execute("PRAGMA user_version = 4")
+                try conn.execute("INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, webhook_secret, status, created_at) VALUES ('web', 'https://example.com/w', 'main', 8001, 5000, '/', 's', 'running', 'now')")
+                let appID = conn.lastInsertRowID
+                for (id, result) in [("a", "accepted"), ("p", "ping"), ("i", "ignored: tag push (v1) does not deploy"),
+                                     ("r", "rejected: invalid signature"), ("r", "rejected: missing signature"), ("a", "duplicate")] {
+                    try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, 'push', ?, 'now')",
+                                     id, appID, result)
+                }
+            }
+        }
+        let s = try store()
+        XCTAssertEqual(s.schemaVersion, Migrations.all.count)
+        let app = try XCTUnwrap(try s.app(named: "web"))
+        XCTAssertEqual(try s.deliveries(appID: app.id).reversed().map(\.result), [
+            .accepted, .ping, .ignored("tag push (v1) does not deploy"), .rejected("invalid signature"), .rejected("missing signature"), .duplicate,
+        ])
+        // Refusals may repeat a delivery id; a delivery that passed the check may not.
+        XCTAssertNoThrow(try s.recordDelivery(appID: app.id, deliveryID: "p", event: "ping", result: .rejected("invalid signature")))
+        XCTAssertThrowsError(try s.database.write { conn in
+            try conn.execute(Store.insertDeliverySQL, "p", app.id, "ping", "ping", "ping", "now")
+        })
+        XCTAssertEqual(try s.deliveryDeployment(deliveryID: "r"), nil)
+    }
 }

@@ -163,9 +163,11 @@ enum CommandLineParser {
         Flags (each also read from its environment variable; flags win):
 
         """
-        for option in options {
-            let left = option.flag + (option.valueName.map { " " + $0 } ?? "")
-            text += "  " + left.padded(toLength: 28) + option.help
+        let lefts = options.map { $0.flag + ($0.valueName.map { " " + $0 } ?? "") }
+        // The help column starts after the longest flag and value name, so none is ever cut.
+        let column = (lefts.map(\.utf8.count).max() ?? 0) + 2
+        for (option, left) in zip(options, lefts) {
+            text += "  " + left.padded(toLength: column) + option.help
             if let env = option.env { text += " [\(env)]" }
             text += "\n"
         }

@@ -26,7 +26,8 @@ extension PortAllocator.Exhausted: HTTPResponseError {
     public var message: String { description }
 }
 
-extension AppService.RollbackImpossible: HTTPResponseError {
+extension AppConflict: HTTPResponseError {
     public var status: Int { 409 }
     public var code: String { "conflict" }
+    public var message: String { description }
 }

@@ -14,7 +14,7 @@ enum AppPage {
         let env = try web.store.env(appID: app.id)
         let deliveries: [TemplateValue] = try web.store.deliveries(appID: app.id, limit: 10).map {
             .object(["time": .string($0.createdAt), "event": .string($0.event ?? ""), "delivery_id": .string($0.deliveryID ?? ""),
-                     "result": .string($0.result), "deployment_id": .string($0.deploymentID.map(String.init) ?? "")])
+                     "result": .string($0.result.text), "deployment_id": .string($0.deploymentID.map(String.init) ?? "")])
         }
         var context: [String: TemplateValue] = [
             "app": PageModel.app(app, config: web.config, live: live, busy: web.service.queue.isBusy(appID: app.id)),

@@ -16,13 +16,8 @@ struct DeployForm {
         env = try Self.env(form["env"] ?? "", keeping: [])
     }
 
-    static func settings(of app: App) -> AppSettings {
-        AppSettings(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
-                    memoryMB: app.memoryMB, cpus: app.cpus)
-    }
-
     static func settings(_ form: [String: String], base: App?, repo: String? = nil) throws -> AppSettings {
-        var s = base.map(settings(of:)) ?? AppSettings(repoURL: repo ?? "")
+        var s = base.map(AppSettings.init(of:)) ?? AppSettings(repoURL: repo ?? "")
         if let repo { s.repoURL = repo } else if let r = form["repo_url"]?.trimmingSpaces(), !r.isEmpty { s.repoURL = String(r) }
         if let b = form["branch"]?.trimmingSpaces(), !b.isEmpty { s.branch = String(b) }
         if let p = form["internal_port"]?.trimmingSpaces(), !p.isEmpty {

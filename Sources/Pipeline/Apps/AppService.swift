@@ -36,12 +36,18 @@ public final class AppService: Sendable {
         public var settings: AppSettings
         public var env: [(String, String)]
         public var deploy: Bool
+        /// HTTPS token for a private repository; GitHub token for commit statuses.
+        public var gitToken: String?
+        public var githubToken: String?
 
-        public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool) {
+        public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool,
+                    gitToken: String? = nil, githubToken: String? = nil) {
             self.name = name
             self.settings = settings
             self.env = env
             self.deploy = deploy
+            self.gitToken = gitToken
+            self.githubToken = githubToken
         }
     }
 
@@ -54,8 +60,11 @@ public final class AppService: Sendable {
         if let c = s.cpus { try AppValidation.cpus(c) }
     }
 
-    /// Creates the app, takes its port, and queues its first deployment unless told not to.
+    /// Creates the app, takes its port, stores its credentials and queues its first deployment
+    /// unless told not to. Credentials are stored before that deployment is queued, so it can use them.
     public func create(_ request: NewApp) throws -> (app: App, deployment: Deployment?) {
+        if let token = request.gitToken { try AppValidation.secretToken(token, field: "git_token") }
+        if let token = request.githubToken { try AppValidation.secretToken(token, field: "github_token") }
         try validate(request.settings)
         try AppValidation.env(request.env)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
@@ -73,16 +82,37 @@ public final class AppService: Sendable {
         forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
         forwarders.set(forwarder, for: app.id)
         Log.info("app \(name) created on port \(app.port)")
-        let deployment = request.deploy ? try deploy(app, trigger: .manual) : nil
-        return (app, deployment)
+        var created = app
+        if request.gitToken != nil || request.githubToken != nil {
+            if let token = request.gitToken { try store.setCredential(appID: app.id, .gitToken, token) }
+            if let token = request.githubToken { try store.setCredential(appID: app.id, .githubToken, token) }
+            created = try store.app(id: app.id) ?? app
+        }
+        let deployment = request.deploy ? try deploy(created, trigger: .manual) : nil
+        return (created, deployment)
     }
 
-    public func updateSettings(_ app: App, _ s: AppSettings, env: [(String, String)]?) throws -> App {
+    /// Changes an app's settings, and its env and tokens when given; everything is checked
+    /// before anything is stored.
+    public func update(_ app: App, settings s: AppSettings, env: [(String, String)]?,
+                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep) throws -> App {
         try validate(s)
         if let env { try AppValidation.env(env) }
+        if case .set(let token) = gitToken { try AppValidation.secretToken(token, field: "git_token") }
+        if case .set(let token) = githubToken { try AppValidation.secretToken(token, field: "github_token") }
         try store.updateSettings(appID: app.id, s)
         if let env { try store.replaceEnv(appID: app.id, env) }
+        try apply(gitToken, to: .gitToken, of: app)
+        try apply(githubToken, to: .githubToken, of: app)
         return try store.app(id: app.id) ?? app
+    }
+
+    private func apply(_ change: SecretChange, to credential: Store.CredentialColumn, of app: App) throws {
+        switch change {
+        case .keep: return
+        case .set(let value): try store.setCredential(appID: app.id, credential, value)
+        case .clear: try store.setCredential(appID: app.id, credential, nil)
+        }
     }
 
     /// A new webhook secret; the old one stops working at once.
@@ -140,11 +170,6 @@ public final class AppService: Sendable {
         return d
     }
 
-    public struct RollbackImpossible: Error, CustomStringConvertible, Sendable {
-        public let message: String
-        public var description: String { message }
-    }
-
     /// Rolls back to `targetID`, or by default to the deployment that was live before the current one.
     public func rollback(_ app: App, to targetID: Int?) throws -> Deployment {
         let history = try store.deployments(appID: app.id, limit: 10_000)
@@ -160,7 +185,7 @@ public final class AppService: Sendable {
         } else {
             let live = app.liveDeploymentID ?? Int.max
             guard let previous = history.first(where: { $0.status == .succeeded && $0.id < live }) else {
-                throw RollbackImpossible(message: "\(app.name) has no earlier successful deployment to roll back to")
+                throw AppConflict.nothingToRollBackTo(app: app.name)
             }
             target = previous
         }
@@ -169,7 +194,7 @@ public final class AppService: Sendable {
 
     public func cancel(_ deployment: Deployment) throws -> Deployment {
         guard !deployment.status.isFinished else {
-            throw RollbackImpossible(message: "deployment \(deployment.id) has already finished (\(deployment.status.rawValue))")
+            throw AppConflict.alreadyFinished(deploymentID: deployment.id, status: deployment.status)
         }
         queue.cancel(deploymentID: deployment.id)
         // A running deployment stops at its next check; wait briefly so the answer shows it.
@@ -185,7 +210,7 @@ public final class AppService: Sendable {
 
     private func liveContainer(_ app: App) throws -> (deployment: Deployment, name: String) {
         guard let id = app.liveDeploymentID, let d = try store.deployment(id: id) else {
-            throw RollbackImpossible(message: "\(app.name) has no live deployment")
+            throw AppConflict.notDeployed(app: app.name)
         }
         return (d, Naming.container(app: app.name, deployment: d.id))
     }
@@ -235,12 +260,12 @@ public final class AppService: Sendable {
     func ensureRunning(_ app: App, deployment d: Deployment, name: String) throws {
         let state = try runtime.state(container: name)
         if state == nil {
-            guard let image = d.image else { throw RollbackImpossible(message: "the live deployment has no image") }
+            guard let image = d.image else { throw AppConflict.liveImageMissing(app: app.name) }
             let env = try store.env(appID: app.id)
             let spec = ContainerSpec(name: name, image: image, labels: Naming.labels(app: app.name, deployment: d.id, settings: settings),
                                      envNames: env.map(\.name), internalPort: app.internalPort, memoryMB: app.memoryMB, cpus: app.cpus)
             _ = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: .discard())
-        } else if state?.status != "running" {
+        } else if state?.isRunning == false {
             try runtime.start(container: name)
         }
         let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
@@ -265,7 +290,7 @@ public final class AppService: Sendable {
                 try runtime.remove(container: container.id)
             }
             for image in try runtime.images(labels: labels) {
-                try? runtime.removeImage(image)
+                Log.attempt("app \(app.name): removing image \(image)") { try runtime.removeImage(image) }
             }
             let history = try store.deployments(appID: app.id, limit: 100_000)
             for d in history {

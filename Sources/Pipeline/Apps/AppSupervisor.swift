@@ -123,7 +123,7 @@ public final class AppSupervisor: Sendable {
             let history = try store.deployments(appID: app.id, limit: 10_000)
             for d in history where d.status == .interrupted || d.status == .failed || d.status == .cancelled {
                 if let image = d.image, !history.contains(where: { $0.status == .succeeded && $0.image == image }) {
-                    try? service.runtime.removeImage(image)
+                    Log.attempt("removing leftover image \(image)") { try service.runtime.removeImage(image) }
                 }
             }
         }
@@ -138,7 +138,7 @@ public final class AppSupervisor: Sendable {
                     Log.info("app \(app.name) serving on port \(app.port)")
                 } catch {
                     Log.error("app \(app.name) could not be started: \(error)")
-                    try? store.setStatus(appID: app.id, .crashed)
+                    Log.attempt("app \(app.name): marking it crashed") { try store.setStatus(appID: app.id, .crashed) }
                 }
             }
         }

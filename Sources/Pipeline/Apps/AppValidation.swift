@@ -35,17 +35,28 @@ public enum AppValidation {
         guard cpus > 0, cpus <= 256 else { throw ValidationError("cpus", "cpus must be greater than 0 and at most 256") }
     }
 
+    /// Longest env var name, and value, accepted: a name is a line of `docker run --env-file`, and
+    /// a value lives in every container's environment.
+    public static let maxEnvNameBytes = 256
+    public static let maxEnvValueBytes = 32 * 1024
+
     public static func envName(_ name: String) throws(ValidationError) {
         let bytes = Array(name.utf8)
+        guard bytes.count <= maxEnvNameBytes else {
+            throw ValidationError("env", "env: a variable name is \(bytes.count) bytes long; the limit is \(maxEnvNameBytes) bytes")
+        }
         func isLetter(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f }
-        guard let first = bytes.first, isLetter(first), bytes.count <= 256,
+        guard let first = bytes.first, isLetter(first),
               bytes.allSatisfy({ isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) }) else {
             throw ValidationError("env", "env: invalid variable name (use letters, digits and _, not starting with a digit)")
         }
     }
 
     public static func envValue(_ name: String, _ value: String) throws(ValidationError) {
-        guard !value.utf8.contains(0x0a), !value.utf8.contains(0x0d), !value.utf8.contains(0), value.utf8.count <= 32 * 1024 else {
+        guard value.utf8.count <= maxEnvValueBytes else {
+            throw ValidationError("env", "env: the value of \(name) is \(value.utf8.count) bytes long; the limit is \(maxEnvValueBytes) bytes")
+        }
+        guard !value.utf8.contains(0x0a), !value.utf8.contains(0x0d), !value.utf8.contains(0) else {
             throw ValidationError("env", "env: the value of \(name) must not contain a newline or NUL")
         }
     }

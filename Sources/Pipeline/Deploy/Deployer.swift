@@ -38,8 +38,8 @@ public final class Deployer: Sendable {
         deployment.startedAt = Timestamp.now()
         deployment.logPath = log.path
         log.line("deployment \(deployment.id) of \(app.name) (trigger: \(deployment.trigger.rawValue))")
-        try? store.save(deployment)
-        try? store.setStatus(appID: app.id, .deploying)
+        Log.attempt("deployment \(deployment.id): recording its start") { try store.save(deployment) }
+        Log.attempt("app \(app.name): recording that it deploys") { try store.setStatus(appID: app.id, .deploying) }
 
         let progress = Progress(deployment)
         do {
@@ -61,7 +61,7 @@ public final class Deployer: Sendable {
                 }
                 try? runtime.remove(container: createdContainer)
             }
-            if let builtImage { try? runtime.removeImage(builtImage) }
+            if let builtImage { Log.attempt("deployment \(deployment.id): removing its image") { try runtime.removeImage(builtImage) } }
             deployment.status = cancelled ? .cancelled : .failed
             deployment.error = message
             deployment.finishedAt = Timestamp.now()
@@ -74,7 +74,9 @@ public final class Deployer: Sendable {
             notify(app, deployment, cancelled ? .error : .failure, cancelled ? "Deployment cancelled" : "Deployment failed: \(message)")
             let current = try? store.app(id: app.id)
             let restored: AppStatus = current?.liveDeploymentID == nil ? .failed : (statusBefore == .deploying || statusBefore == .new ? .running : statusBefore)
-            try? reserve.writing { try store.setStatus(appID: app.id, restored) }
+            Log.attempt("app \(app.name): restoring its status after a failed deployment") {
+                try reserve.writing { try store.setStatus(appID: app.id, restored) }
+            }
         }
         reserve.ensure()
     }
@@ -154,7 +156,7 @@ public final class Deployer: Sendable {
             } catch {
                 // No published port usually means the container already died (and docker is
                 // between restarts); say that rather than docker's complaint about ports.
-                if let state = try? runtime.state(container: spec.name), state.status != "running" {
+                if let state = try? runtime.state(container: spec.name), !state.isRunning {
                     throw DeployError("the container exited (exit code \(state.exitCode)) right after it started")
                 }
                 throw error
@@ -219,9 +221,23 @@ public final class Deployer: Sendable {
         let succeeded = history.filter { $0.status == .succeeded && $0.image != nil }
         var kept = Set<String>()
         for d in succeeded where kept.count < settings.keepImages { kept.insert(d.image!) }
-        let all = Set(succeeded.compactMap(\.image))
+        // Only images the engine still has: the ones earlier deployments pruned are gone, and
+        // asking for each again cost a docker process per old deployment, every deployment.
+        let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
+        let present: Set<String>
+        do {
+            present = Set(try runtime.images(labels: labels))
+        } catch {
+            log.line("cannot list old images to prune: \(error)")
+            return
+        }
+        let all = Set(succeeded.compactMap(\.image)).intersection(present)
         for image in all.subtracting(kept).sorted() {
-            if (try? runtime.removeImage(image)) != nil { log.line("pruned old image \(image)") }
+            do {
+                if try runtime.removeImage(image) == .removed { log.line("pruned old image \(image)") }
+            } catch {
+                log.line("cannot prune old image \(image): \(error)")
+            }
         }
     }
 
@@ -235,7 +251,7 @@ public final class Deployer: Sendable {
         let started = Date()
         defer {
             p.d.steps.append((step, Int(Date().timeIntervalSince(started) * 1000)))
-            try? store.save(p.d)
+            Log.attempt("deployment \(p.d.id): recording step \(step)") { try store.save(p.d) }
         }
         try body()
     }

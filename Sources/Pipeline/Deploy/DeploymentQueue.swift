@@ -120,6 +120,6 @@ public final class DeploymentQueue: Sendable {
         log.line(note)
         log.close()
         d.logPath = log.path
-        try? store.save(d)
+        Log.attempt("deployment \(deploymentID): recording that it \(status.rawValue)") { try store.save(d) }
     }
 }

@@ -44,7 +44,7 @@ public enum HealthCheck {
     /// Polls until healthy, exited, cancelled or the deadline. Probes start 20 ms apart and back
     /// off to 250 ms: most apps answer within a few tens of milliseconds of starting, and a fixed
     /// quarter second was most of a warm deployment's overhead (BENCHMARKS.md, deploy overhead).
-    public static func wait(port: Int, path: String, timeoutSeconds: Double, containerState: () -> (status: String, exitCode: Int)?,
+    public static func wait(port: Int, path: String, timeoutSeconds: Double, containerState: () -> ContainerState?,
                             cancellation: Cancellation?, log: DeploymentLog) -> Outcome {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var lastProblem = "no answer"
@@ -65,7 +65,7 @@ public enum HealthCheck {
             // failure even though docker will try again.
             if Date().timeIntervalSince(lastStateCheck) >= 0.5 || attempt == 3 {
                 lastStateCheck = Date()
-                if let state = containerState(), state.status != "running" && state.status != "created" {
+                if let state = containerState(), state.status != .running && state.status != .created {
                     return .exited(code: state.exitCode)
                 }
             }

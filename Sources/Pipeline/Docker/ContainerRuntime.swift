@@ -9,12 +9,13 @@ public protocol ContainerRuntime: Sendable {
     func endpoints(container: String, internalPort: Int) throws -> ContainerEndpoints
     /// The bridge address alone, for a container whose published port is already known.
     func bridgeAddress(container: String) -> String?
-    /// "running", "exited", ... and the exit code; nil when the container does not exist.
-    func state(container: String) throws -> (status: String, exitCode: Int)?
+    /// What the container is doing and its exit code; nil when the container does not exist.
+    func state(container: String) throws -> ContainerState?
     func start(container: String) throws
     func stop(container: String, graceSeconds: Int) throws
     func remove(container: String) throws
-    func removeImage(_ image: String) throws
+    @discardableResult
+    func removeImage(_ image: String) throws -> ImageRemoval
     func imageExists(_ image: String) -> Bool
     func logs(container: String, tail: Int) throws -> String
     /// Containers carrying every one of `labels` ("key=value").

@@ -88,7 +88,7 @@ public struct DockerCLI: ContainerRuntime {
         return address
     }
 
-    public func state(container: String) throws -> (status: String, exitCode: Int)? {
+    public func state(container: String) throws -> ContainerState? {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
         guard result.termination.isSuccess else {
             if result.output.lowercased().hasOccurrence(of: "no such") { return nil }
@@ -98,10 +98,11 @@ public struct DockerCLI: ContainerRuntime {
         guard parts.count >= 2 else { return nil }
         // A container its restart policy brought back has exited at least once: report it as
         // restarting, since for a new deployment that is a failure, not health.
+        let exitCode = Int(parts[1]) ?? -1
         if parts[0] == "running", parts.count > 2, let restarts = Int(parts[2]), restarts > 0 {
-            return ("restarting", Int(parts[1]) ?? -1)
+            return ContainerState(status: .restarting, exitCode: exitCode)
         }
-        return (String(parts[0]), Int(parts[1]) ?? -1)
+        return ContainerState(status: .init(engine: parts[0]), exitCode: exitCode)
     }
 
     public func start(container: String) throws { try docker(DockerCommands.start(container: container), operation: "start") }
@@ -117,11 +118,12 @@ public struct DockerCLI: ContainerRuntime {
         }
     }
 
-    public func removeImage(_ image: String) throws {
+    @discardableResult
+    public func removeImage(_ image: String) throws -> ImageRemoval {
         let result = try runner.run(ProcessSpec(executable, DockerCommands.removeImage(image)), timeoutSeconds: 60)
-        if !result.termination.isSuccess && !result.output.lowercased().hasOccurrence(of: "no such") {
-            throw ContainerError(operation: "rmi", message: Self.lastLines(result.output, 1))
-        }
+        if result.termination.isSuccess { return .removed }
+        if result.output.lowercased().hasOccurrence(of: "no such") { return .absent }
+        throw ContainerError(operation: "rmi", message: Self.lastLines(result.output, 1))
     }
 
     public func imageExists(_ image: String) -> Bool {

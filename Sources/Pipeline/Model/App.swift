@@ -43,4 +43,18 @@ public struct AppSettings: Sendable, Equatable {
         self.memoryMB = memoryMB
         self.cpus = cpus
     }
+
+    /// The settings an app has now, as the base of an edit.
+    public init(of app: App) {
+        self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
+                  memoryMB: app.memoryMB, cpus: app.cpus)
+    }
+}
+
+/// What an edit does to a stored secret (a git or GitHub token): write-only values are never
+/// read back, so "leave it" has to be said apart from "remove it".
+public enum SecretChange: Sendable, Equatable {
+    case keep
+    case set(String)
+    case clear
 }

@@ -16,9 +16,9 @@ public final class DeliveryRecorder: Sendable {
         public var appID: Int
         public var deliveryID: String?
         public var event: String
-        public var result: String
+        public var result: DeliveryResult
 
-        public init(appID: Int, deliveryID: String?, event: String, result: String) {
+        public init(appID: Int, deliveryID: String?, event: String, result: DeliveryResult) {
             self.appID = appID
             self.deliveryID = deliveryID
             self.event = event
@@ -100,7 +100,8 @@ public final class DeliveryRecorder: Sendable {
                 try batch.map { pending in
                     do {
                         try conn.execute(Store.insertDeliverySQL, pending.entry.deliveryID, pending.entry.appID,
-                                         pending.entry.event, pending.entry.result, pending.createdAt)
+                                         pending.entry.event, pending.entry.result.kind.rawValue, pending.entry.result.text,
+                                         pending.createdAt)
                         return true
                     } catch let error as SQLiteError where error.isUniqueViolation {
                         // A delivery id seen before. Only this statement is undone; the rest of

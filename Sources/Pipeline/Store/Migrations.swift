@@ -2,7 +2,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5]
 
     static func apply(to database: Database) throws {
         try database.write { conn in
@@ -102,8 +102,6 @@ enum Migrations {
         """)
     }
 
-    /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old
-    /// table stays untouched, as a record of what was imported.
     /// Most deliveries (ignored pushes, pings, rejections) have no deployment, and every one of
     /// them wrote a page of this index at commit, a quarter of a delivery's WAL writes. Lookups
     /// by deployment (`deployment_id = ?`, and the foreign key's ON DELETE) still use it.
@@ -114,6 +112,26 @@ enum Migrations {
         """)
     }
 
+    /// A delivery's kind in a column of its own, so queries and the unique index stop matching
+    /// the shown text with LIKE 'rejected%'. The text stays as it was shown.
+    private static func v5(_ conn: Connection) throws {
+        try conn.execute("""
+        ALTER TABLE webhook_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'accepted';
+        UPDATE webhook_deliveries SET kind = CASE
+            WHEN result LIKE 'rejected%' THEN 'rejected'
+            WHEN result LIKE 'duplicate%' THEN 'duplicate'
+            WHEN result LIKE 'ignored%' THEN 'ignored'
+            WHEN result = 'ping' THEN 'ping'
+            ELSE 'accepted' END;
+        DROP INDEX webhook_deliveries_unique;
+        -- Anyone can send a rejected delivery, so only deliveries that passed the signature check
+        -- must be unique.
+        CREATE UNIQUE INDEX webhook_deliveries_unique ON webhook_deliveries(delivery_id) WHERE kind NOT IN ('rejected', 'duplicate');
+        """)
+    }
+
+    /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old
+    /// table stays untouched, as a record of what was imported.
     private static func importSeedApps(_ conn: Connection) throws {
         let exists = try conn.queryOne("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deployed_apps'")
         guard exists != nil else { return }

@@ -5,7 +5,7 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var id: Int
     public var deliveryID: String?
     public var event: String?
-    public var result: String
+    public var result: DeliveryResult
     public var deploymentID: Int?
     public var createdAt: String
 }
@@ -13,7 +13,7 @@ public struct WebhookDelivery: Sendable, Equatable {
 extension Store {
     /// Records a delivery that needs no deployment (ping, ignored, rejected payload); used in
     /// batches by `DeliveryRecorder`. A delivery id seen before fails the unique index.
-    static let insertDeliverySQL = "INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, ?, ?, ?)"
+    static let insertDeliverySQL = "INSERT INTO webhook_deliveries (delivery_id, app_id, event, kind, result, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 
     /// Records an accepted push and its queued deployment in one transaction, so a delivery and
     /// its deployment exist together or not at all. nil when the delivery id was seen before.
@@ -22,7 +22,7 @@ extension Store {
         do {
             return try database.write { conn in
                 let now = Timestamp.now()
-                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, created_at) VALUES (?, ?, 'push', 'accepted', ?)",
+                try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, kind, result, created_at) VALUES (?, ?, 'push', 'accepted', 'accepted', ?)",
                                  deliveryID, appID, now)
                 let deliveryRow = conn.lastInsertRowID
                 try conn.execute("""
@@ -40,27 +40,31 @@ extension Store {
 
     /// Records a rejected delivery or a duplicate. Only the newest
     /// 200 such rows are kept per app, since anyone can send them.
-    public func recordDelivery(appID: Int, deliveryID: String?, event: String?, result: String, deploymentID: Int? = nil) throws {
+    public func recordDelivery(appID: Int, deliveryID: String?, event: String?, result: DeliveryResult, deploymentID: Int? = nil) throws {
         try database.write { conn in
-            try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, result, deployment_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             deliveryID, appID, event, result, deploymentID, Timestamp.now())
+            try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, kind, result, deployment_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             deliveryID, appID, event, result.kind.rawValue, result.text, deploymentID, Timestamp.now())
             try conn.execute("""
-                DELETE FROM webhook_deliveries WHERE app_id = ? AND (result LIKE 'rejected%' OR result LIKE 'duplicate%') AND id NOT IN
-                (SELECT id FROM webhook_deliveries WHERE app_id = ? AND (result LIKE 'rejected%' OR result LIKE 'duplicate%') ORDER BY id DESC LIMIT 200)
+                DELETE FROM webhook_deliveries WHERE app_id = ? AND kind IN ('rejected', 'duplicate') AND id NOT IN
+                (SELECT id FROM webhook_deliveries WHERE app_id = ? AND kind IN ('rejected', 'duplicate') ORDER BY id DESC LIMIT 200)
                 """, appID, appID)
         }
     }
 
     public func deliveryDeployment(deliveryID: String) throws -> Int? {
-        try database.read { try $0.queryOne("SELECT deployment_id FROM webhook_deliveries WHERE delivery_id = ? AND result NOT LIKE 'rejected%' AND result NOT LIKE 'duplicate%'", deliveryID)?.optionalInt(0) }
+        try database.read {
+            try $0.queryOne("SELECT deployment_id FROM webhook_deliveries WHERE delivery_id = ? AND kind NOT IN ('rejected', 'duplicate')",
+                            deliveryID)?.optionalInt(0)
+        }
     }
 
     /// Newest first.
     public func deliveries(appID: Int, limit: Int = 50) throws -> [WebhookDelivery] {
         try database.read {
-            try $0.query("SELECT id, delivery_id, event, result, deployment_id, created_at FROM webhook_deliveries WHERE app_id = ? ORDER BY id DESC LIMIT ?", [appID, limit]).map {
-                WebhookDelivery(id: $0.int(0), deliveryID: $0.optionalString(1), event: $0.optionalString(2), result: $0.string(3),
-                                deploymentID: $0.optionalInt(4), createdAt: $0.string(5))
+            try $0.query("SELECT id, delivery_id, event, kind, result, deployment_id, created_at FROM webhook_deliveries WHERE app_id = ? ORDER BY id DESC LIMIT ?", [appID, limit]).map {
+                WebhookDelivery(id: $0.int(0), deliveryID: $0.optionalString(1), event: $0.optionalString(2),
+                                result: DeliveryResult(kind: DeliveryResult.Kind(rawValue: $0.string(3)) ?? .accepted, text: $0.string(4)),
+                                deploymentID: $0.optionalInt(5), createdAt: $0.string(6))
             }
         }
     }

@@ -67,6 +67,15 @@ struct JSONBody {
         }
     }
 
+    /// A write-only secret: absent keeps it, null clears it, a string sets it.
+    mutating func secretChange(_ key: String) throws -> SecretChange {
+        guard has(key) else {
+            seen.insert(key)
+            return .keep
+        }
+        return try string(key).map(SecretChange.set) ?? .clear
+    }
+
     /// Call after reading every known field.
     func rejectUnknown() throws {
         if let unknown = pairs.first(where: { !seen.contains($0.0) }) {

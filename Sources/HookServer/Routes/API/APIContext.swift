@@ -33,6 +33,15 @@ struct APIContext: Sendable {
         return d
     }
 
+    /// An integer query parameter within `range`, or `fallback` when absent.
+    static func boundedQuery(_ request: HTTPRequest, _ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.query[name] else { return fallback }
+        guard let n = Int(text), range.contains(n) else {
+            throw ValidationError(name, "\(name) must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return n
+    }
+
     func appJSON(_ app: App, includeSecret: Bool = false) throws -> JSON {
         AppJSON.encode(app, api: self, env: try store.env(appID: app.id).map(\.name), includeSecret: includeSecret)
     }

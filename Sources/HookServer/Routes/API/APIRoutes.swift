@@ -1,0 +1,38 @@
+import Pipeline
+import SlipwayHTTP
+
+extension Router {
+    /// The JSON API under /api, every route behind the bearer token. The handlers are the
+    /// small types beside this file; this is only the map from method and path to them.
+    mutating func addAPIRoutes(_ api: APIContext) {
+        answerErrorsAsJSON(under: "/api")
+        let apps = AppsAPI(api: api)
+        get("/api/apps", api.authenticated(apps.list))
+        post("/api/apps", api.authenticated(apps.create))
+        get("/api/apps/{name}", api.authenticated(apps.show))
+        patch("/api/apps/{name}", api.authenticated(apps.update))
+        delete("/api/apps/{name}", api.authenticated(apps.delete))
+
+        let deployments = DeploymentsAPI(api: api)
+        post("/api/apps/{name}/deployments", api.authenticated(deployments.deploy))
+        post("/api/apps/{name}/redeploy", api.authenticated(deployments.redeploy))
+        post("/api/apps/{name}/rollback", api.authenticated(deployments.rollback))
+        get("/api/apps/{name}/deployments", api.authenticated(deployments.history))
+        get("/api/deployments/{id}", api.authenticated(deployments.show))
+        get("/api/deployments/{id}/log", api.authenticated(deployments.log))
+        post("/api/deployments/{id}/cancel", api.authenticated(deployments.cancel))
+
+        let control = AppControlAPI(api: api)
+        for action in AppControlAPI.Action.allCases {
+            post("/api/apps/{name}/\(action.rawValue)", api.authenticated { try control.perform(action, $0) })
+        }
+        get("/api/apps/{name}/logs", api.authenticated(control.runtimeLogs))
+        get("/api/apps/{name}/deliveries", api.authenticated(control.deliveries))
+
+        let secrets = AppSecretsAPI(api: api)
+        post("/api/apps/{name}/webhook-secret", api.authenticated(secrets.rotateWebhookSecret))
+        post("/api/apps/{name}/deploy-key", api.authenticated(secrets.createDeployKey))
+        get("/api/apps/{name}/deploy-key", api.authenticated(secrets.showDeployKey))
+        delete("/api/apps/{name}/deploy-key", api.authenticated(secrets.deleteDeployKey))
+    }
+}

@@ -1,0 +1,8 @@
+import SlipwayHTTP
+
+extension Router {
+    mutating func addWebhookRoutes(_ handler: WebhookHandler) {
+        answerErrorsAsJSON(under: "/hooks")
+        post("/hooks/github/{app}", bodyLimit: WebhookHandler.bodyLimit) { request in try handler.handle(request) }
+    }
+}

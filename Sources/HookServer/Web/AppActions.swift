@@ -1,0 +1,123 @@
+import Pipeline
+import SlipwayHTTP
+
+/// The dashboard's forms that change something: deploy, redeploy, roll back, stop/start/restart,
+/// delete, settings, env, the webhook secret and credentials. Each goes through `requireAction`
+/// (session, same origin, CSRF token) and answers with a redirect, or the page again with the error.
+struct AppActions: Sendable {
+    enum Control: String, CaseIterable, Sendable { case stop, start, restart }
+
+    let web: WebContext
+
+    func deploy(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, form) = try web.requireAction(request)
+        do {
+            let input = try DeployForm(form)
+            let created = try web.service.create(.init(name: input.name, settings: input.settings, env: input.env, deploy: true))
+            web.sessions.showOnce(session.id, key: created.app.name, secret: created.app.webhookSecret)
+            return .redirect(created.deployment.map { "/deployments/\($0.id)" } ?? "/apps/\(created.app.name)")
+        } catch let error as ValidationError {
+            return try deployFormPage(session, form, field: error.field, message: error.message)
+        } catch let error as StoreError {
+            return try deployFormPage(session, form, field: "name", message: error.description)
+        } catch let error as PortAllocator.Exhausted {
+            return try deployFormPage(session, form, field: "repo_url", message: error.description)
+        }
+    }
+
+    func cancel(_ request: HTTPRequest) throws -> HTTPResponse {
+        _ = try web.requireAction(request)
+        guard let id = Int(request.parameter("id")), let d = try web.store.deployment(id: id) else { throw HTTPError.notFound("no such deployment") }
+        if !d.status.isFinished { _ = try web.service.cancel(d) }
+        return .redirect("/deployments/\(id)")
+    }
+
+    func redeploy(_ request: HTTPRequest) throws -> HTTPResponse {
+        _ = try web.requireAction(request)
+        let d = try web.service.deploy(try web.app(request), trigger: .redeploy)
+        return .redirect("/deployments/\(d.id)")
+    }
+
+    func rollback(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (_, form) = try web.requireAction(request)
+        let target = form["deployment_id"].flatMap { Int($0) }
+        let d = try web.service.rollback(try web.app(request), to: target)
+        return .redirect("/deployments/\(d.id)")
+    }
+
+    func perform(_ control: Control, _ request: HTTPRequest) throws -> HTTPResponse {
+        _ = try web.requireAction(request)
+        let app = try web.app(request)
+        switch control {
+        case .stop: _ = try web.service.stop(app)
+        case .start: _ = try web.service.start(app)
+        case .restart: _ = try web.service.restart(app)
+        }
+        // Back to the app's page when the button was there, else to the list.
+        return .redirect(request.headers["Referer"].flatMap { $0.hasSuffix("/apps/\(app.name)") ? "/apps/\(app.name)" : nil } ?? "/")
+    }
+
+    func delete(_ request: HTTPRequest) throws -> HTTPResponse {
+        _ = try web.requireAction(request)
+        try web.service.delete(try web.app(request))
+        return .redirect("/")
+    }
+
+    func settings(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, form) = try web.requireAction(request)
+        let app = try web.app(request)
+        do {
+            let s = try DeployForm.settings(form, base: app)
+            _ = try web.service.update(app, settings: s, env: nil)
+            return .redirect("/apps/\(app.name)")
+        } catch let error as ValidationError {
+            return try AppPage.render(web, session: session, app: app, error: error, form: form)
+        }
+    }
+
+    func env(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, form) = try web.requireAction(request)
+        let app = try web.app(request)
+        do {
+            let current = try web.store.env(appID: app.id)
+            let env = try DeployForm.env(form["env"] ?? "", keeping: current)
+            _ = try web.service.update(app, settings: AppSettings(of: app), env: env)
+            return .redirect("/apps/\(app.name)")
+        } catch let error as ValidationError {
+            return try AppPage.render(web, session: session, app: app, error: error, form: form)
+        }
+    }
+
+    func rotateWebhookSecret(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, _) = try web.requireAction(request)
+        let app = try web.app(request)
+        web.sessions.showOnce(session.id, key: app.name, secret: try web.service.rotateWebhookSecret(app))
+        return .redirect("/apps/\(app.name)#webhook")
+    }
+
+    func credentials(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, form) = try web.requireAction(request)
+        let app = try web.app(request)
+        do {
+            if let token = form["git_token"], !token.isEmpty { try web.service.setGitToken(app, token) }
+            if form["clear_git_token"] == "1" { try web.service.setGitToken(app, nil) }
+            if let token = form["github_token"], !token.isEmpty { try web.service.setGitHubToken(app, token) }
+            if form["clear_github_token"] == "1" { try web.service.setGitHubToken(app, nil) }
+            if form["generate_deploy_key"] == "1" { _ = try web.service.generateDeployKey(app) }
+            if form["remove_deploy_key"] == "1" { try web.service.removeDeployKey(app) }
+            return .redirect("/apps/\(app.name)#credentials")
+        } catch let error as ValidationError {
+            return try AppPage.render(web, session: session, app: app, error: error, form: [:])
+        }
+    }
+
+    /// The deploy form again, with what was typed and the error beside its field.
+    private func deployFormPage(_ session: Session, _ form: [String: String], field: String, message: String) throws -> HTTPResponse {
+        var values = [String: TemplateValue]()
+        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus"] {
+            values[key] = .string(form[key] ?? "")
+        }
+        return try web.page("deploy", ["form": .object(values), "errors": .object([field: .string(message)]), "has_errors": true],
+                            session: session, title: "Deploy an app", status: 400)
+    }
+}

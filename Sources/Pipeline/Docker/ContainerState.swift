@@ -1,0 +1,40 @@
+/// What the engine says a container is doing (`docker inspect`'s State.Status), and how it last exited.
+public struct ContainerState: Sendable, Equatable {
+    public enum Status: Sendable, Equatable {
+        case created, running, paused, exited, dead, removing
+        /// Running again after its restart policy brought it back: for a new deployment, a failure.
+        case restarting
+        /// A status this version does not know, kept as the engine wrote it.
+        case other(String)
+
+        public init(engine text: Substring) {
+            switch text {
+            case "created": self = .created
+            case "running": self = .running
+            case "paused": self = .paused
+            case "restarting": self = .restarting
+            case "exited": self = .exited
+            case "dead": self = .dead
+            case "removing": self = .removing
+            default: self = .other(String(text))
+            }
+        }
+    }
+
+    public var status: Status
+    public var exitCode: Int
+
+    public init(status: Status, exitCode: Int) {
+        self.status = status
+        self.exitCode = exitCode
+    }
+
+    public var isRunning: Bool { status == .running }
+}
+
+/// What removing an image did: the deployer logs only what it really removed.
+public enum ImageRemoval: Sendable, Equatable {
+    case removed
+    /// The image was already gone.
+    case absent
+}

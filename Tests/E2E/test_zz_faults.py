@@ -17,9 +17,8 @@ import pytest
 
 from conftest import start_server
 from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
-from deploykit import IN_PROGRESS
-from test_pipeline import (
-    APP_PORT_RANGE,
+from deploykit import (
+    IN_PROGRESS,
     Api,
     docker,
     free_port_range,
@@ -30,6 +29,8 @@ from test_pipeline import (
 )
 
 DOCKERD_LOG = "/tmp/slipway-dockerd.log"
+# test_pipeline.py's range, as before: the fault tests run after the pipeline tests, never beside them.
+APP_PORT_RANGE = (20000, 29999)
 
 
 # --- The Docker engine ----------------------------------------------------------------------

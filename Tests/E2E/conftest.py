@@ -56,6 +56,32 @@ SHUTDOWN_TIMEOUT_S = 10.0
 RESPONSE_TIMEOUT_S = 5.0
 
 
+# --- Test order ----------------------------------------------------------------
+
+FAULTS_MARKER = "faults"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{FAULTS_MARKER}: fault injection that stops or restarts the shared Docker engine; "
+        "runs after every other test (see pytest_collection_modifyitems)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Moves the tests marked `faults` (test_faults.py) after all the others, keeping the order
+    within each group.
+
+    They stop and restart the Docker engine every other test deploys on. Run last, the restart
+    finds no module's server with apps running, and an engine that comes back slowly, or not at
+    all, can fail only the fault tests, never a test that merely came after them.
+    """
+    faults = [item for item in items if item.get_closest_marker(FAULTS_MARKER)]
+    if faults:
+        items[:] = [item for item in items if not item.get_closest_marker(FAULTS_MARKER)] + faults
+
+
 # --- Waiting -------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """Fault injection: Slipway killed mid-deployment, the Docker engine restarted or missing,
 the data directory's disk full, the git server gone, an app's container killed.
 
-These restart the shared Docker engine, so the file is named to run last in `make test`, after
-every other suite. Each case is bounded in count and time and cleans up what it made.
+Some of these stop and restart the shared Docker engine, which would break any other test in
+flight, so every test here carries the `faults` marker and conftest.py runs marked tests after
+all the others. Each case is bounded in count and time and cleans up what it made.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from conftest import start_server
-from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
 from deploykit import (
     IN_PROGRESS,
     Api,
@@ -27,6 +27,9 @@ from deploykit import (
     server_flags,
     wait_serving,
 )
+from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
+
+pytestmark = pytest.mark.faults
 
 DOCKERD_LOG = "/tmp/slipway-dockerd.log"
 # test_pipeline.py's range, as before: the fault tests run after the pipeline tests, never beside them.

@@ -47,6 +47,7 @@ registry.py.
 import sys
 from pathlib import Path
 
-# The end-to-end tests' helpers (git repositories and the test app, loopback ports), so the
-# benchmark deploys exactly what the tests do.
+# The end-to-end tests' helpers: git repositories and the test app, loopback ports, and
+# slipway_process, which starts and stops a server; so the benchmark deploys exactly what the
+# tests do, and starts the binary the way they do.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "E2E"))

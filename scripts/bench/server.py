@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
 import time
 from typing import Any, Optional
 
 import loopback
-from loopback import free_port
+from slipway_process import SlipwayProcess, clean_env, tail
 
 from .docker_cli import DOCKER_CLIENT, docker, remove_labelled
-from .harness import DEVNULL, BenchError, Context, out
+from .harness import BenchError, Context, out
 from .http_client import http_request
 from .settings import ADMIN_PASSWORD, API_TOKEN, APP_PORT_POOL, BENCH_LABEL, FINISHED, HOST, TEST_LABEL
 
@@ -36,53 +34,38 @@ class Slipway:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.dir / "data"
         self.low, self.high = loopback.free_port_range(app_ports, APP_PORT_POOL, error=BenchError)
-        self.flags = ["--host", HOST, "--data-dir", str(self.data_dir), "--app-ports", f"{self.low}-{self.high}",
-                      "--allow-local-repos", "--container-label", TEST_LABEL, "--docker", DOCKER_CLIENT, *extra]
-        self.proc: Optional[subprocess.Popen] = None
+        # slipway_process adds --host, --port and --data-dir.
+        self.flags = ["--app-ports", f"{self.low}-{self.high}", "--allow-local-repos", "--container-label", TEST_LABEL,
+                      "--docker", DOCKER_CLIENT, *extra]
+        self.process: Optional[SlipwayProcess] = None
         self.port = 0
         self.instance: Optional[str] = None
-        self.starts = 0
         # Apps made by seed_history never had a container or image: no need to delete them one by one.
         self.seeded = False
         ctx.cleanup.add(f"slipway server {name}", self.teardown)
 
     @property
     def command(self) -> str:
-        return f"slipway serve --port <free> {' '.join(self.flags)}".replace(str(self.ctx.work), "$WORK")
-
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-        env["SLIPWAY_API_TOKEN"] = API_TOKEN
-        env["SLIPWAY_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-        return env
+        flags = ["--host", HOST, "--data-dir", str(self.data_dir), *self.flags]
+        return f"slipway serve --port <free> {' '.join(flags)}".replace(str(self.ctx.work), "$WORK")
 
     def start(self) -> None:
-        last = ""
-        for _ in range(3):
-            self.port = free_port()
-            self.starts += 1
-            with open(self.dir / "stderr.log", "ab") as err:
-                self.proc = subprocess.Popen([str(self.ctx.binary), "serve", "--port", str(self.port), *self.flags],
-                                             stdin=DEVNULL, stdout=err, stderr=err, env=self.env(), cwd=self.dir)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    if http_request(self.port, "GET", "/healthz", timeout=1)[0] == 200:
-                        break
-                except (OSError, http.client.HTTPException):
-                    time.sleep(0.05)
-            else:
-                last = self.stderr_tail()
-                if self.proc.poll() is None:
-                    self.proc.kill()
-                    self.proc.wait()
-                    raise BenchError(f"slipway {self.name} did not answer /healthz within 30s:\n{last}")
-                if "in use" in last.lower():
-                    continue
-                raise BenchError(f"slipway {self.name} exited during start-up:\n{last}")
-            break
-        else:
-            raise BenchError(f"slipway {self.name} could not bind a port:\n{last}")
+        """Starts the server (again, after stop(), on the same data); one log, stderr.log, for every start."""
+        log_path = self.dir / "stderr.log"
+        self.process = SlipwayProcess.start(
+            self.ctx.binary,
+            data_dir=self.data_dir,
+            flags=self.flags,
+            env=clean_env({"SLIPWAY_API_TOKEN": API_TOKEN, "SLIPWAY_ADMIN_PASSWORD": ADMIN_PASSWORD}),
+            cwd=self.dir,
+            stdout_path=log_path,
+            stderr_path=log_path,
+            append=True,
+            startup_timeout=30,
+            what=f"slipway {self.name}",
+            error=BenchError,
+        )
+        self.port = self.process.port
         if self.instance is None:
             self.instance = out(["sqlite3", "-readonly", str(self.data_dir / "slipway.db"),
                                  "SELECT value FROM settings WHERE key = 'instance_id'"])
@@ -90,29 +73,28 @@ class Slipway:
 
     def stderr_tail(self, lines: int = 25) -> str:
         try:
-            return "\n".join((self.dir / "stderr.log").read_text(errors="replace").splitlines()[-lines:])
+            return tail((self.dir / "stderr.log").read_text(errors="replace"), lines)
         except OSError:
             return ""
 
     @property
+    def proc(self) -> Optional[subprocess.Popen]:
+        return self.process.proc if self.process is not None else None
+
+    @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process is not None and self.process.running
 
     def stop(self) -> None:
-        if self.proc is None:
+        """SIGTERM, SIGKILL after 30 s; raises BenchError unless the server exited 0 by itself."""
+        if self.process is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise BenchError(f"slipway {self.name} did not stop within 30s of SIGTERM:\n{self.stderr_tail()}")
-        code = self.proc.returncode
-        self.proc = None
-        if code != 0:
-            raise BenchError(f"slipway {self.name} exited with {code}:\n{self.stderr_tail()}")
+        ended = self.process.terminate(timeout=30)
+        self.process = None
+        if ended.killed:
+            raise BenchError(f"slipway {self.name} did not stop within 30s of SIGTERM:\n{self.stderr_tail()}")
+        if ended.code != 0:
+            raise BenchError(f"slipway {self.name} exited with {ended.code}:\n{self.stderr_tail()}")
 
     def assert_alive(self) -> None:
         if not self.running:

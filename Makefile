@@ -43,11 +43,13 @@ fuzz:
 	cp Fuzz/corpus/* $(FUZZ_BUILD)/corpus/
 	$(FUZZ_BUILD)/release/HTTPFuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(FUZZ_BUILD)/corpus
 
-# Benchmarks: a release build, then scripts/bench.py against it, which writes BENCHMARKS.md
-# (about 6 minutes; it reports targets and fails only when something breaks). The build takes
-# /tmp/slipway-swift-build.lock so it never runs at the same time as another build on this machine.
+# Benchmarks: a release build, then the scripts/bench package against it, which writes BENCHMARKS.md
+# (about 6 minutes; it reports targets and fails only when something breaks). BENCH_RUNS, BENCH_ONLY,
+# BENCH_OUTPUT and BENCH_KEEP pass through the environment (scripts/bench/__init__.py says what they do).
+# The build takes /tmp/slipway-swift-build.lock so it never runs at the same time as another build on
+# this machine.
 bench: release
-	SLIPWAY_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/slipway" $(PYTHON) scripts/bench.py
+	SLIPWAY_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/slipway" $(PYTHON) scripts/bench
 
 # The build to run in production. The Swift runtime and FoundationEssentials (Slipway links no other
 # part of Foundation, so no ICU either) are linked statically so only

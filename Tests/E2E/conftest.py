@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -24,7 +23,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import pytest
 
-from loopback import free_port, free_port_range, port_is_free  # noqa: F401 (the test modules import them from here)
+from slipway_process import SlipwayProcess, clean_env, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # `make test` sets SLIPWAY_BIN to the binary its SWIFT_BUILD_FLAGS built.
@@ -54,6 +53,32 @@ STARTUP_TIMEOUT_S = 20.0
 SHUTDOWN_TIMEOUT_S = 10.0
 # How long a test waits for any single response it expects.
 RESPONSE_TIMEOUT_S = 5.0
+
+
+# --- Test order ----------------------------------------------------------------
+
+FAULTS_MARKER = "faults"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{FAULTS_MARKER}: fault injection that stops or restarts the shared Docker engine; "
+        "runs after every other test (see pytest_collection_modifyitems)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Moves the tests marked `faults` (test_faults.py) after all the others, keeping the order
+    within each group.
+
+    They stop and restart the Docker engine every other test deploys on. Run last, the restart
+    finds no module's server with apps running, and an engine that comes back slowly, or not at
+    all, can fail only the fault tests, never a test that merely came after them.
+    """
+    faults = [item for item in items if item.get_closest_marker(FAULTS_MARKER)]
+    if faults:
+        items[:] = [item for item in items if not item.get_closest_marker(FAULTS_MARKER)] + faults
 
 
 # --- Waiting -------------------------------------------------------------------
@@ -92,18 +117,15 @@ def require_binary() -> Path:
 
 
 def server_env(with_secrets: bool = True) -> dict[str, str]:
-    """The environment for a server: ours, with the secrets set or removed.
-
-    Every flag can also come from a SLIPWAY_* variable, so none of the
-    caller's may leak in and change what the tests see.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    """The environment for a server: ours without any SLIPWAY_* variable (slipway_process.clean_env),
+    with Debian's docker client and with the secrets set or left out."""
+    extra = {}
     if DEBIAN_DOCKER.exists():
-        env["SLIPWAY_DOCKER"] = str(DEBIAN_DOCKER)
+        extra["SLIPWAY_DOCKER"] = str(DEBIAN_DOCKER)
     if with_secrets:
-        env["SLIPWAY_API_TOKEN"] = API_TOKEN
-        env["SLIPWAY_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    return env
+        extra["SLIPWAY_API_TOKEN"] = API_TOKEN
+        extra["SLIPWAY_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    return clean_env(extra)
 
 
 def run_cli(*args: str, timeout: float = 10.0, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
@@ -124,20 +146,11 @@ def run_cli(*args: str, timeout: float = 10.0, env: Optional[dict[str, str]] = N
 
 
 @dataclass
-class SlipwayServer:
-    port: int
-    data_dir: Path
-    proc: subprocess.Popen
-    token: str
-    stderr_path: Path
-    stdout_path: Path
-    host: str = HOST
+class SlipwayServer(SlipwayProcess):
+    """A running `slipway serve` (slipway_process.py starts and stops it) with the tests' ways of
+    talking to it."""
 
-    def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}{path}"
-
-    def stderr_text(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+    token: str = API_TOKEN
 
     def connect(self, timeout: float = RESPONSE_TIMEOUT_S) -> "RawConnection":
         return RawConnection(self.port, host=self.host, timeout=timeout)
@@ -164,16 +177,12 @@ class SlipwayServer:
 
     def stop(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """SIGTERM, then the exit code; kills the process and fails if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        ended = self.terminate(timeout)
+        if ended.killed:
             raise AssertionError(
                 f"server did not exit within {timeout:.0f}s of SIGTERM; stderr tail:\n{tail(self.stderr_text())}"
             )
+        return ended.code
 
     def assert_clean_stop(self) -> None:
         code = self.stop()
@@ -190,10 +199,6 @@ class HttpResult:
         return json.loads(self.body)
 
 
-def tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def start_server(
     work_dir: Path,
     *,
@@ -202,59 +207,22 @@ def start_server(
     extra_args: Iterable[str] = (),
     log_name: str = "server",
 ) -> SlipwayServer:
-    """Starts `slipway serve` on a free loopback port and waits until /healthz answers 200.
+    """Starts `slipway serve` on a free loopback port with the tests' short timeouts (SERVE_FLAGS)
+    and waits until /healthz answers 200.
 
     stderr and stdout go to files in `work_dir` (named after `log_name`, so
     several runs on one data dir keep separate logs).
     """
-    binary = require_binary()
-    data_dir = data_dir or (work_dir / "data")
-    stderr_path = work_dir / f"{log_name}.stderr.log"
-    stdout_path = work_dir / f"{log_name}.stdout.log"
-
-    last_error = ""
-    for _attempt in range(3):
-        port = free_port()
-        with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
-            proc = subprocess.Popen(
-                [str(binary), "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir),
-                 *SERVE_FLAGS, *extra_args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=server_env(with_secrets),
-                cwd=work_dir,
-            )
-        server = SlipwayServer(port, data_dir, proc, API_TOKEN, stderr_path, stdout_path)
-        if _wait_healthy(server):
-            return server
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(
-                f"server did not answer GET /healthz with 200 within {STARTUP_TIMEOUT_S:.0f}s; "
-                f"stderr tail:\n{tail(server.stderr_text())}"
-            )
-        last_error = server.stderr_text()
-        # Only a lost race for the port is worth another try.
-        if "in use" not in last_error.lower():
-            break
-    raise AssertionError(f"server exited during start-up with {proc.returncode}; stderr tail:\n{tail(last_error)}")
-
-
-def _wait_healthy(server: SlipwayServer) -> bool:
-    """True once /healthz gives 200; False if the process exits first."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            return False
-        try:
-            if server.request("GET", "/healthz", timeout=1.0).status == 200:
-                return True
-        except (OSError, http.client.HTTPException):
-            pass  # not listening yet
-        time.sleep(0.05)
-    return False
+    return SlipwayServer.start(
+        require_binary(),
+        data_dir=data_dir or (work_dir / "data"),
+        flags=[*SERVE_FLAGS, *extra_args],
+        env=server_env(with_secrets),
+        cwd=work_dir,
+        stdout_path=work_dir / f"{log_name}.stdout.log",
+        stderr_path=work_dir / f"{log_name}.stderr.log",
+        startup_timeout=STARTUP_TIMEOUT_S,
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Helpers shared by the webhook and private-repository end-to-end tests.
+"""Helpers shared by the end-to-end tests that deploy apps (pipeline, webhooks, private
+repositories, faults).
 
 A thin JSON API client with deadline-bound waits, the app's public port,
-the Docker cleanup by label, and a `ps` watcher that looks for secrets on
-command lines. Standard library only.
+Docker objects by label and their cleanup, and a `ps` watcher that looks for
+secrets on command lines. Standard library only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 import subprocess
 import threading
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
-import conftest
+import loopback
 from conftest import poll, API_TOKEN, HOST, HttpResult, SlipwayServer, tail
 
 TEST_LABEL = "slipway.test=1"
@@ -29,11 +30,13 @@ DEPLOY_TIMEOUT_S = 90.0
 SERVE_TIMEOUT_S = 30.0
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted"})
+IN_PROGRESS = frozenset({"queued", "cloning", "building", "starting", "checking"})
 
 
-def free_port_range(count: int) -> tuple[int, int]:
-    """`count` consecutive free ports in this module's APP_PORT_RANGE."""
-    return conftest.free_port_range(count, APP_PORT_RANGE)
+def free_port_range(count: int, within: tuple[int, int] = APP_PORT_RANGE) -> tuple[int, int]:
+    """`count` consecutive free ports in `within`: APP_PORT_RANGE unless the test module has a
+    range of its own."""
+    return loopback.free_port_range(count, within)
 
 
 def server_flags(low: int, high: int, *, allow_local: bool = False, extra: Iterable[str] = ()) -> list[str]:
@@ -48,6 +51,7 @@ def server_flags(low: int, high: int, *, allow_local: bool = False, extra: Itera
 
 
 def fetch(port: int, path: str = "/", timeout: float = 3.0) -> tuple[int, str]:
+    """GET on a new connection to the app's port; (status, body stripped)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"Connection": "close"})
@@ -64,12 +68,13 @@ def try_fetch(port: int) -> tuple[int, str] | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def wait_serving(port: int, body: str, timeout: float = SERVE_TIMEOUT_S) -> None:
+def wait_serving(port: int, body: Optional[str], timeout: float = SERVE_TIMEOUT_S, status: int = 200) -> None:
+    """Polls the port until it answers `status` with `body` (any body when `body` is None)."""
     def probe():
         seen = try_fetch(port)
-        return seen == (200, body), seen
+        return isinstance(seen, tuple) and seen[0] == status and (body is None or seen[1] == body), seen
 
-    poll(probe, timeout, f"port {port} to answer 200 {body!r}")
+    poll(probe, timeout, f"port {port} to answer {status} {body!r}")
 
 
 # --- Docker ------------------------------------------------------------------------------
@@ -80,13 +85,29 @@ def _docker(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
-def labelled(kind: str, *labels: str) -> list[str]:
-    """Ids of containers (kind "ps") or images (kind "images") carrying every label."""
-    filters = [a for label in labels for a in ("--filter", f"label={label}")]
-    args = ["ps", "-a", "-q", "--no-trunc", *filters] if kind == "ps" else ["images", "-q", "--no-trunc", *filters]
-    proc = _docker(*args)
-    assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr.strip()}"
-    return list(dict.fromkeys(proc.stdout.split()))
+def docker(*args: str, check: bool = True, timeout: float = 60.0) -> str:
+    """`docker ARGS`' standard output, stripped; fails the test when it exits non-zero (unless `check` is off)."""
+    proc = _docker(*args, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def _label_filters(labels: Iterable[str]) -> list[str]:
+    return [a for label in labels for a in ("--filter", f"label={label}")]
+
+
+def containers(*labels: str, running_only: bool = False) -> list[str]:
+    """Ids of the containers carrying every one of `labels` (docker ANDs label filters)."""
+    args = ["ps", "-q", "--no-trunc", *_label_filters(labels)]
+    if not running_only:
+        args.insert(1, "-a")
+    return docker(*args).split()
+
+
+def images(*labels: str) -> list[str]:
+    """Ids of the images carrying every one of `labels`, each once (an image with two tags is listed twice)."""
+    return list(dict.fromkeys(docker("images", "-q", "--no-trunc", *_label_filters(labels)).split()))
 
 
 def remove_docker_objects(app_prefix: str) -> list[str]:
@@ -100,7 +121,7 @@ def remove_docker_objects(app_prefix: str) -> list[str]:
         proc = _docker("rm", "-f", "-v", *doomed, timeout=120)
         if proc.returncode != 0:
             problems.append(f"docker rm: {proc.stderr.strip()}")
-    image_ids = labelled("images", TEST_LABEL)
+    image_ids = images(TEST_LABEL)
     if image_ids:
         rows = _docker("image", "inspect", "--format", '{{.Id}}\t{{index .Config.Labels "slipway.app"}}',
                        *image_ids).stdout
@@ -165,12 +186,16 @@ class Api:
         self.server = server
 
     def request(self, method: str, path: str, body: Any = NO_BODY, *, token: Optional[str] = API_TOKEN,
-                timeout: float = 20.0) -> HttpResult:
+                raw: Optional[bytes] = None, timeout: float = 20.0) -> HttpResult:
+        """One API call; `body` is sent as JSON, `raw` as bytes exactly (both as application/json)."""
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         data = None
-        if body is not NO_BODY:
+        if raw is not None:
+            data = raw
+            headers["Content-Type"] = "application/json"
+        elif body is not NO_BODY:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         return self.server.request(method, path, headers=headers, body=data, timeout=timeout)
@@ -206,6 +231,11 @@ class Api:
     def deployments(self, name: str, limit: int = 50) -> list[dict]:
         return self.expect(200, "GET", f"/api/apps/{name}/deployments?limit={limit}")
 
+    def latest_deployment(self, name: str) -> dict:
+        deps = self.deployments(name, limit=1)
+        assert isinstance(deps, list) and len(deps) == 1, f"expected one deployment of {name}, got {deps!r}"
+        return deps[0]
+
     def deliveries(self, name: str) -> list[dict]:
         return self.expect(200, "GET", f"/api/apps/{name}/deliveries")
 
@@ -215,6 +245,7 @@ class Api:
         return resp.body.decode(errors="replace")
 
     def describe(self, dep: dict) -> str:
+        """A deployment with its log and the server's stderr tail, for failure messages."""
         try:
             log = tail(self.log(dep["id"]), 60)
         except Exception as exc:  # a diagnostic only; never hide the real failure
@@ -222,21 +253,46 @@ class Api:
         return (f"deployment {json.dumps(dep, indent=1)}\n--- deployment log (tail) ---\n{log}\n"
                 f"--- server stderr (tail) ---\n{tail(self.server.stderr_text(), 20)}")
 
-    def wait_finished(self, dep_id: int, timeout: float = DEPLOY_TIMEOUT_S) -> dict:
-        """Polls the deployment until it reaches a final status; returns it."""
+    def wait_deployment(self, dep_id: int, until: Iterable[str] = FINISHED, timeout: float = DEPLOY_TIMEOUT_S,
+                        on_poll: Optional[Callable[[], None]] = None) -> dict:
+        """Polls the deployment until its status is in `until`; fails with its log otherwise.
+
+        Reaching a finished status that is not in `until` fails at once.
+        """
+        wanted = set(until)
         deadline = time.monotonic() + timeout
         while True:
             dep = self.deployment(dep_id)
-            if dep["status"] in FINISHED:
+            if on_poll is not None:
+                on_poll()
+            if dep["status"] in wanted:
                 return dep
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"deployment {dep_id} still {dep['status']!r} after {timeout:.0f}s\n"
+            if dep["status"] in FINISHED:
+                raise AssertionError(f"deployment {dep_id} ended {dep['status']!r} while waiting for {sorted(wanted)}\n"
                                      + self.describe(dep))
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"deployment {dep_id} still {dep['status']!r} after {timeout:.0f}s, "
+                                     f"waiting for {sorted(wanted)}\n" + self.describe(dep))
             time.sleep(0.1)
 
+    def wait_log(self, dep_id: int, text: str, timeout: float = 30.0) -> None:
+        """Waits until the deployment's log contains `text` (say, a RUN line the build has reached)."""
+        def probe():
+            log = self.log(dep_id)
+            return text in log, tail(log, 5)
+
+        try:
+            poll(probe, timeout, f"{text!r} in the log of deployment {dep_id}", interval=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n" + self.describe(self.deployment(dep_id))) from None
+
+    def assert_status(self, dep: dict, status: str, why: str = "") -> None:
+        if dep["status"] != status:
+            raise AssertionError(f"{why + ': ' if why else ''}deployment {dep['id']} is {dep['status']!r}, "
+                                 f"expected {status!r}\n" + self.describe(dep))
+
     def finish(self, dep_id: int, status: str = "succeeded", why: str = "", timeout: float = DEPLOY_TIMEOUT_S) -> dict:
-        final = self.wait_finished(dep_id, timeout)
-        if final["status"] != status:
-            raise AssertionError(f"{why + ': ' if why else ''}deployment {dep_id} ended {final['status']!r}, "
-                                 f"expected {status!r}\n" + self.describe(final))
+        """Waits for the deployment to finish and fails unless it ended `status`; returns it."""
+        final = self.wait_deployment(dep_id, timeout=timeout)
+        self.assert_status(final, status, why)
         return final

@@ -9,7 +9,6 @@ versions as it goes, and hands Slipway either the repository's path (with
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Mapping, Optional
+
+from loopback import free_port
 
 HOST = "127.0.0.1"
 BASE_IMAGE = "slipway-test-base:latest"
@@ -147,7 +148,7 @@ class DumbHttpRemote:
     def _start(self) -> None:
         last = ""
         for _attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             with open(self._log, "wb") as log:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "http.server", "--bind", HOST, str(self.port)],
@@ -184,9 +185,3 @@ class DumbHttpRemote:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]

@@ -1,4 +1,4 @@
-"""Loopback ports for servers started by the tests and by scripts/bench.py (standard library only)."""
+"""Loopback ports for servers started by the tests and by scripts/bench (standard library only)."""
 
 from __future__ import annotations
 

@@ -25,9 +25,7 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
-import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +33,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-import conftest
-
+import loopback
 from conftest import (
     poll,
     ADMIN_PASSWORD,
@@ -45,7 +42,6 @@ from conftest import (
     REPO_ROOT,
     HttpResult,
     SlipwayServer,
-    free_port,
     require_binary,
     server_env,
     tail,
@@ -99,7 +95,7 @@ XSS_ESCAPED = "&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerro
 
 def free_port_range(count: int) -> tuple[int, int]:
     """`count` consecutive free ports in this module's APP_PORT_RANGE."""
-    return conftest.free_port_range(count, APP_PORT_RANGE)
+    return loopback.free_port_range(count, APP_PORT_RANGE)
 
 
 # --- The test app ------------------------------------------------------------------------------
@@ -133,48 +129,23 @@ def start_slipway(work_dir: Path, log_name: str) -> SlipwayServer:
     """`slipway serve` with the server's default HTTP timeouts (a browser keeps idle and
     preconnected sockets around; conftest's short test timeouts would cut those), local
     repositories allowed and apps on a free range of ports; waits for GET /healthz."""
-    binary = require_binary()
-    data_dir = work_dir / f"{log_name}-data"
-    stderr_path, stdout_path = work_dir / f"{log_name}.stderr.log", work_dir / f"{log_name}.stdout.log"
-    last = ""
-    for _attempt in range(3):
-        port = free_port()
-        low, high = free_port_range(APP_PORT_COUNT)
-        argv = [str(binary), "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir),
-                "--allow-local-repos", "--app-ports", f"{low}-{high}", "--container-label", TEST_LABEL,
-                "--health-timeout", "15", "--drain-timeout", "1", "--templates-dir", str(REPO_ROOT / "Templates")]
-        with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=server_env(),
-                                    cwd=work_dir)
-        server = SlipwayServer(port, data_dir, proc, API_TOKEN, stderr_path, stdout_path)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if server.request("GET", "/healthz", timeout=1.0).status == 200:
-                    return server
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.05)
-        if proc.poll() is None:
-            stop_server(server)
-            raise AssertionError(f"server gave no 200 for /healthz within {STARTUP_TIMEOUT_S:.0f}s; stderr tail:\n"
-                                 f"{tail(server.stderr_text())}")
-        last = server.stderr_text()
-        if "in use" not in last.lower():
-            break
-    raise AssertionError(f"server exited during start-up; stderr tail:\n{tail(last)}")
+    low, high = free_port_range(APP_PORT_COUNT)
+    return SlipwayServer.start(
+        require_binary(),
+        data_dir=work_dir / f"{log_name}-data",
+        flags=["--allow-local-repos", "--app-ports", f"{low}-{high}", "--container-label", TEST_LABEL,
+               "--health-timeout", "15", "--drain-timeout", "1", "--templates-dir", str(REPO_ROOT / "Templates")],
+        env=server_env(),
+        cwd=work_dir,
+        stdout_path=work_dir / f"{log_name}.stdout.log",
+        stderr_path=work_dir / f"{log_name}.stderr.log",
+        startup_timeout=STARTUP_TIMEOUT_S,
+    )
 
 
-def stop_server(server: SlipwayServer) -> Optional[int]:
+def stop_server(server: SlipwayServer) -> int:
     """SIGTERM, then SIGKILL after 15 s; returns the exit code."""
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
-    return server.proc.returncode
+    return server.terminate(15).code
 
 
 # --- Plain HTTP beside the browser ---------------------------------------------------------------

@@ -24,23 +24,33 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import pytest
 
-import conftest
-
 from conftest import (
-    poll,
-    port_is_free,
-    API_TOKEN,
     DEBIAN_DOCKER,
-    HOST,
     HttpResult,
     SlipwayServer,
     assert_json_error,
     start_server,
     tail,
+)
+from deploykit import (
+    DRAIN_TIMEOUT_S,
+    NO_BODY,
+    TEST_LABEL,
+    Api,
+    containers,
+    docker,
+    fetch,
+    free_port_range,
+    images,
+    poll,
+    remove_docker_objects,
+    server_flags,
+    try_fetch,
+    wait_serving,
 )
 from gitrepo import (
     DumbHttpRemote,
@@ -49,71 +59,17 @@ from gitrepo import (
     dockerfile_with_run,
     web_app,
 )
+from loopback import port_is_free
 
-HEALTH_TIMEOUT_S = 15
-DRAIN_TIMEOUT_S = 1
+# Apart from deploykit's APP_PORT_RANGE, which the webhook and private-repository tests use.
 APP_PORT_RANGE = (20000, 29999)
 APP_PORT_COUNT = 12  # the module server's apps; each test makes at most two
 
-# How long a whole deployment of the busybox app may take (clone, build, start, check, swap).
-DEPLOY_TIMEOUT_S = 90.0
-# An app's port must answer with the expected version within this after an operation.
-SERVE_TIMEOUT_S = 30.0
 # A stopped container: busybox httpd as PID 1 ignores SIGTERM, so `docker stop` waits 10 s for it.
 CONTAINER_GONE_TIMEOUT_S = 30.0
 
-FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted"})
-IN_PROGRESS = frozenset({"queued", "cloning", "building", "starting", "checking"})
-TEST_LABEL = "slipway.test=1"
-
-
-def pipeline_flags(low: int, high: int, allow_local: bool = True) -> list[str]:
-    flags = [
-        "--app-ports", f"{low}-{high}",
-        "--container-label", TEST_LABEL,
-        "--health-timeout", str(HEALTH_TIMEOUT_S),
-        "--drain-timeout", str(DRAIN_TIMEOUT_S),
-    ]
-    if allow_local:
-        flags.insert(0, "--allow-local-repos")
-    return flags
-
-
-def free_port_range(count: int) -> tuple[int, int]:
-    """`count` consecutive free ports in this module's APP_PORT_RANGE."""
-    return conftest.free_port_range(count, APP_PORT_RANGE)
-
-
-# --- Waiting ---------------------------------------------------------------------------
-
 
 # --- The app's public port --------------------------------------------------------------
-
-
-def fetch(port: int, path: str = "/", timeout: float = 3.0) -> tuple[int, str]:
-    """GET on a new connection to the app's port; (status, body stripped)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode(errors="replace").strip()
-    finally:
-        conn.close()
-
-
-def try_fetch(port: int) -> tuple[int, str] | str:
-    try:
-        return fetch(port)
-    except (OSError, http.client.HTTPException) as exc:
-        return f"{type(exc).__name__}: {exc}"
-
-
-def wait_serving(port: int, body: str, timeout: float = SERVE_TIMEOUT_S, status: int = 200) -> None:
-    def probe():
-        seen = try_fetch(port)
-        return isinstance(seen, tuple) and seen[0] == status and (body is None or seen[1] == body), seen
-
-    poll(probe, timeout, f"port {port} to answer {status} {body!r}")
 
 
 def assert_serving(port: int, body: str, why: str) -> None:
@@ -177,33 +133,6 @@ class PortLoad(threading.Thread):
 # --- Docker ------------------------------------------------------------------------------
 
 
-def docker(*args: str, check: bool = True, timeout: float = 60.0) -> str:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout.strip()
-
-
-def _label_filters(labels: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for label in labels:
-        out += ["--filter", f"label={label}"]
-    return out
-
-
-def containers(*labels: str, running_only: bool = False) -> list[str]:
-    """Ids of the containers carrying every one of `labels` (docker ANDs label filters)."""
-    args = ["ps", "-q", "--no-trunc", *_label_filters(labels)]
-    if not running_only:
-        args.insert(1, "-a")
-    return docker(*args).split()
-
-
-def images(*labels: str) -> list[str]:
-    ids = docker("images", "-q", "--no-trunc", *_label_filters(labels)).split()
-    return list(dict.fromkeys(ids))
-
-
 def deployment_containers(app: str, deployment_id: int, running_only: bool = False) -> list[str]:
     # Deployment ids are per server (per database), so always pair them with the app's name.
     return containers(f"slipway.app={app}", f"slipway.deployment={deployment_id}", running_only=running_only)
@@ -244,31 +173,6 @@ def wait_no_containers(app: str, deployment_id: int, why: str, timeout: float = 
         raise AssertionError(f"{why}: {exc}") from None
 
 
-def remove_docker_objects(app_prefix: str) -> list[str]:
-    """Removes containers, then images, labelled slipway.test=1 whose slipway.app starts with `app_prefix`.
-
-    Returns what could not be removed. Nothing without both labels is touched.
-    """
-    problems: list[str] = []
-    rows = docker("ps", "-a", "--no-trunc", "--filter", f"label={TEST_LABEL}",
-                  "--format", '{{.ID}}\t{{.Label "slipway.app"}}', check=False)
-    doomed = [cid for cid, _, app in (r.partition("\t") for r in rows.splitlines()) if app.startswith(app_prefix)]
-    if doomed:
-        proc = subprocess.run(["docker", "rm", "-f", "-v", *doomed], capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            problems.append(f"docker rm: {proc.stderr.strip()}")
-    image_ids = images(TEST_LABEL)
-    if image_ids:
-        rows = docker("image", "inspect", "--format", '{{.Id}}\t{{index .Config.Labels "slipway.app"}}', *image_ids,
-                      check=False)
-        for iid, _, app in (r.partition("\t") for r in rows.splitlines()):
-            if app.startswith(app_prefix):
-                proc = subprocess.run(["docker", "rmi", "-f", iid], capture_output=True, text=True, timeout=60)
-                if proc.returncode != 0 and "No such image" not in proc.stderr:
-                    problems.append(f"docker rmi {iid}: {proc.stderr.strip()}")
-    return problems
-
-
 # --- Processes on the host ------------------------------------------------------------------
 
 
@@ -289,117 +193,6 @@ def processes_mentioning(*needles: str) -> list[str]:
         if args and all(n in args for n in needles):
             found.append(f"{entry.name}: {args}")
     return found
-
-
-# --- The JSON API ---------------------------------------------------------------------------
-
-_NO_BODY = object()
-
-
-class Api:
-    def __init__(self, server: SlipwayServer):
-        self.server = server
-
-    def request(self, method: str, path: str, body: Any = _NO_BODY, *, token: Optional[str] = API_TOKEN,
-                raw: Optional[bytes] = None, timeout: float = 20.0) -> HttpResult:
-        headers = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None
-        if raw is not None:
-            data = raw
-            headers["Content-Type"] = "application/json"
-        elif body is not _NO_BODY:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        return self.server.request(method, path, headers=headers, body=data, timeout=timeout)
-
-    def expect(self, status: int, method: str, path: str, body: Any = _NO_BODY, **kw) -> Any:
-        """The request answers `status`; returns the parsed JSON (None for an empty body)."""
-        resp = self.request(method, path, body, **kw)
-        shown = "" if body is _NO_BODY else f" {json.dumps(body)[:300]}"
-        assert resp.status == status, (
-            f"{method} {path}{shown}: expected {status}, got {resp.status}: {resp.body[:800]!r}\n"
-            f"server stderr tail:\n{tail(self.server.stderr_text(), 15)}"
-        )
-        if not resp.body:
-            return None
-        ctype = resp.headers.get("content-type", "")
-        return resp.json() if ctype.startswith("application/json") else resp.body.decode(errors="replace")
-
-    # Shortcuts
-    def app(self, name: str) -> dict:
-        return self.expect(200, "GET", f"/api/apps/{name}")
-
-    def deployment(self, dep_id: int) -> dict:
-        return self.expect(200, "GET", f"/api/deployments/{dep_id}")
-
-    def deployments(self, name: str, limit: int = 20) -> list[dict]:
-        return self.expect(200, "GET", f"/api/apps/{name}/deployments?limit={limit}")
-
-    def latest_deployment(self, name: str) -> dict:
-        deps = self.deployments(name, limit=1)
-        assert isinstance(deps, list) and len(deps) == 1, f"expected one deployment of {name}, got {deps!r}"
-        return deps[0]
-
-    def log(self, dep_id: int) -> str:
-        resp = self.request("GET", f"/api/deployments/{dep_id}/log")
-        assert resp.status == 200, f"GET /api/deployments/{dep_id}/log: {resp.status} {resp.body[:300]!r}"
-        return resp.body.decode(errors="replace")
-
-    def describe(self, dep: dict) -> str:
-        """A deployment with its log and the server's stderr tail, for failure messages."""
-        try:
-            log = tail(self.log(dep["id"]), 60)
-        except Exception as exc:  # the log is a diagnostic; never hide the real failure
-            log = f"(log unavailable: {exc})"
-        return (
-            f"deployment {json.dumps(dep, indent=1)}\n--- deployment log (tail) ---\n{log}\n"
-            f"--- server stderr (tail) ---\n{tail(self.server.stderr_text(), 20)}"
-        )
-
-    def wait_deployment(self, dep_id: int, until: Iterable[str] = FINISHED, timeout: float = DEPLOY_TIMEOUT_S,
-                        on_poll: Optional[Callable[[], None]] = None) -> dict:
-        """Polls the deployment until its status is in `until`; fails with its log otherwise.
-
-        Reaching a finished status that is not in `until` fails at once.
-        """
-        wanted = set(until)
-        deadline = time.monotonic() + timeout
-        while True:
-            dep = self.deployment(dep_id)
-            if on_poll is not None:
-                on_poll()
-            if dep["status"] in wanted:
-                return dep
-            if dep["status"] in FINISHED:
-                raise AssertionError(f"deployment {dep_id} ended {dep['status']!r} while waiting for {sorted(wanted)}\n"
-                                     + self.describe(dep))
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"deployment {dep_id} still {dep['status']!r} after {timeout:.0f}s, "
-                                     f"waiting for {sorted(wanted)}\n" + self.describe(dep))
-            time.sleep(0.1)
-
-    def wait_log(self, dep_id: int, text: str, timeout: float = 30.0) -> None:
-        """Waits until the deployment's log contains `text` (say, a RUN line the build has reached)."""
-        def probe():
-            log = self.log(dep_id)
-            return text in log, tail(log, 5)
-
-        try:
-            poll(probe, timeout, f"{text!r} in the log of deployment {dep_id}", interval=0.1)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n" + self.describe(self.deployment(dep_id))) from None
-
-    def assert_status(self, dep: dict, status: str, why: str = "") -> None:
-        if dep["status"] != status:
-            raise AssertionError(f"{why + ': ' if why else ''}deployment {dep['id']} is {dep['status']!r}, "
-                                 f"expected {status!r}\n" + self.describe(dep))
-
-    def finish(self, dep: dict, status: str = "succeeded", why: str = "", **kw) -> dict:
-        final = self.wait_deployment(dep["id"], **kw)
-        self.assert_status(final, status, why)
-        return final
 
 
 def assert_field_error(resp: HttpResult, status: int, fields: str | tuple[str, ...], what: str) -> dict:
@@ -440,15 +233,13 @@ class Pipeline:
         return GitRepo.create(self.work / "repos" / suffix, files or web_app(body), message=f"{body}: first version")
 
     def create(self, repo_url: str, name: str, **settings) -> dict:
-        app = self.api.expect(201, "POST", "/api/apps", {"repo_url": repo_url, "name": name, **settings})
-        assert app["name"] == name, app
-        return app
+        return self.api.create(name, repo_url, **settings)
 
     def deploy_new(self, repo_url: str, name: str, body: str = "v1", **settings) -> tuple[dict, dict]:
         """Creates an app, waits for its first deployment to succeed and for its port to serve `body`."""
         created = self.create(repo_url, name, **settings)
         first = self.api.latest_deployment(name)
-        final = self.api.finish(first, why=f"first deployment of {name}")
+        final = self.api.finish(first["id"], why=f"first deployment of {name}")
         wait_serving(created["port"], body)
         return self.api.app(name), final
 
@@ -465,8 +256,8 @@ def app_prefix():
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, app_prefix) -> Pipeline:
     work = tmp_path_factory.mktemp("pipeline")
-    low, high = free_port_range(APP_PORT_COUNT)
-    server = start_server(work, extra_args=pipeline_flags(low, high))
+    low, high = free_port_range(APP_PORT_COUNT, APP_PORT_RANGE)
+    server = start_server(work, extra_args=server_flags(low, high, allow_local=True))
     try:
         yield Pipeline(server, Api(server), work, app_prefix, low, high)
     finally:
@@ -500,7 +291,7 @@ def ensure_v2_live(p: Pipeline, m: MainApp) -> None:
     if m.v2_sha is None:
         m.v2_sha = m.repo.commit(web_app("v2"), "v2: second version")
     dep = p.api.expect(202, "POST", f"/api/apps/{m.name}/redeploy")
-    m.v2 = p.api.finish(dep, why="redeploy to v2 before the rollback")
+    m.v2 = p.api.finish(dep["id"], why="redeploy to v2 before the rollback")
     wait_serving(m.app["port"], "v2")
 
 
@@ -609,7 +400,7 @@ def test_rollback_serves_v1_again_without_a_build(pipeline, main_app):
     dep = api.expect(202, "POST", f"/api/apps/{m.name}/rollback")
     assert dep["trigger"] == "rollback", dep
     assert dep["source_deployment_id"] == m.v1["id"], f"default rollback target should be the v1 deployment: {dep}"
-    final = api.finish(dep, why="rollback to v1")
+    final = api.finish(dep["id"], why="rollback to v1")
 
     wait_serving(port, "v1", timeout=5)
     assert final["source_deployment_id"] == m.v1["id"], final
@@ -651,7 +442,7 @@ def test_failed_deployments_keep_the_old_version_serving(pipeline):
         for what, files, says, log_marker in variants:
             repo.commit(files, f"broken: {what}")
             dep = api.expect(202, "POST", f"/api/apps/{name}/redeploy")
-            final = api.finish(dep, "failed", why=what)
+            final = api.finish(dep["id"], "failed", why=what)
             assert final["error"], f"{what}: a failed deployment says why\n" + api.describe(final)
             if isinstance(says, str):
                 if final["error"] != says:
@@ -696,11 +487,11 @@ def test_queued_deployment_is_superseded_and_a_running_build_can_be_cancelled(pi
     assert queued["status"] == "queued", f"a deployment posted while another builds is queued: {queued}"
     newest = api.expect(202, "POST", f"/api/apps/{name}/redeploy")
 
-    superseded = api.finish(queued, "superseded", why="the queued deployment, after another request arrived")
+    superseded = api.finish(queued["id"], "superseded", why="the queued deployment, after another request arrived")
     assert "supersed" in api.log(superseded["id"]).lower(), "the superseding is noted in the log"
     assert not superseded.get("steps") or not ({"build", "start"} & set(superseded["steps"])), superseded
-    first = api.finish(running, why="the deployment that was building")
-    last = api.finish(newest, why="the newest request")
+    first = api.finish(running["id"], why="the deployment that was building")
+    last = api.finish(newest["id"], why="the newest request")
     assert last["status"] == "succeeded" and first["status"] == "succeeded"
     assert [d["id"] for d in api.deployments(name, limit=3)] == [newest["id"], queued["id"], running["id"]]
     wait_serving(port, "v2", timeout=5)
@@ -731,7 +522,7 @@ def cancel_running_build(api: Api, name: str, port: int, doomed: dict, live: dic
     asked = time.monotonic()
     answer = api.expect(200, "POST", f"/api/deployments/{doomed['id']}/cancel")
     assert answer["id"] == doomed["id"] and answer["status"] in ("building", "cancelled"), answer
-    cancelled = api.finish(doomed, "cancelled", why="cancel of a running build", timeout=10)
+    cancelled = api.finish(doomed["id"], "cancelled", why="cancel of a running build", timeout=10)
     took = time.monotonic() - asked
     assert took < 8, f"cancel took {took:.1f}s"
     assert cancelled["live"] is False and cancelled["finished_at"], cancelled
@@ -755,8 +546,8 @@ def cancel_running_build(api: Api, name: str, port: int, doomed: dict, live: dic
 def test_kill_9_mid_build_then_restart_interrupts_it_and_serves_the_old_version(pipeline, tmp_path):
     name = pipeline.name("crash")
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1: first version")
-    low, high = free_port_range(3)
-    flags = pipeline_flags(low, high)
+    low, high = free_port_range(3, APP_PORT_RANGE)
+    flags = server_flags(low, high, allow_local=True)
 
     # The module server's live containers: this second server must leave them alone.
     bystanders = {}
@@ -991,7 +782,7 @@ def test_api_validation(pipeline, tmp_path):
                          ("POST", f"/api/apps/{ghost}/start"), ("POST", f"/api/apps/{ghost}/restart"),
                          ("GET", f"/api/apps/{ghost}/logs"), ("GET", "/api/deployments/987654321"),
                          ("GET", "/api/deployments/987654321/log"), ("POST", "/api/deployments/987654321/cancel")]:
-        body = {"health_path": "/"} if method == "PATCH" else _NO_BODY
+        body = {"health_path": "/"} if method == "PATCH" else NO_BODY
         assert_json_error(api.request(method, path, body), 404)
 
     assert api.request("DELETE", f"/api/apps/{name}").status == 204
@@ -1005,8 +796,8 @@ def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipel
 
     name = pipeline.name("classic")
     repo = GitRepo.create(tmp_path / "repo", web_app("classic v1"), message="classic v1")
-    low, high = free_port_range(2)
-    server = start_server(tmp_path, extra_args=[*pipeline_flags(low, high), "--builder", "classic"])
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = start_server(tmp_path, extra_args=[*server_flags(low, high, allow_local=True), "--builder", "classic"])
     try:
         p = Pipeline(server, Api(server), tmp_path, pipeline.prefix, low, high)
         app, dep = p.deploy_new(repo.url, name, body="classic v1")
@@ -1021,8 +812,8 @@ def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipel
 
 def test_local_repos_need_the_flag_and_a_full_port_range_is_409(tmp_path, app_prefix):
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"))
-    low, high = free_port_range(2)
-    server = start_server(tmp_path, extra_args=pipeline_flags(low, high, allow_local=False))
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = start_server(tmp_path, extra_args=server_flags(low, high))
     try:
         api = Api(server)
         for url in [repo.url, f"file://{repo.url}", "./relative/repo", "/srv/repo.git"]:
@@ -1095,7 +886,7 @@ def test_repository_served_over_dumb_http(pipeline, tmp_path):
         sha2 = repo.commit(web_app("v2"), "v2: over http")
         remote.push()
         dep = api.expect(202, "POST", f"/api/apps/{name}/redeploy")
-        final = api.finish(dep, why="redeploy from the http remote")
+        final = api.finish(dep["id"], why="redeploy from the http remote")
         assert final["commit_sha"] == sha2, final
         wait_serving(app["port"], "v2", timeout=10)
     finally:

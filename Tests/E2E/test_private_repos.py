@@ -36,7 +36,7 @@ from typing import Iterable, Optional
 
 import pytest
 
-from conftest import HOST, SlipwayServer, free_port, start_server, tail
+from conftest import HOST, SlipwayServer, start_server, tail
 from deploykit import (
     Api,
     PsWatcher,
@@ -47,6 +47,7 @@ from deploykit import (
     wait_serving,
 )
 from gitrepo import GitRepo, dockerfile_with_run, run_git, web_app
+from loopback import free_port
 
 SSHD = "/usr/sbin/sshd"
 GITHUB_TOKEN = "ghp_test123"

@@ -41,8 +41,9 @@ from conftest import (
 from deploykit import (
     FINISHED,
     Api,
+    containers,
     free_port_range,
-    labelled,
+    images,
     poll,
     remove_docker_objects,
     server_flags,
@@ -616,7 +617,7 @@ def test_push_deploys_exactly_the_pushed_commit_in_both_content_types(hooks, hoo
 
     # Deleting the app takes its containers and images with it.
     hooks.api.delete(name)
-    poll(lambda: (not (c := labelled("ps", f"slipway.app={name}")), c), 30, f"no container labelled slipway.app={name}")
-    poll(lambda: (not (i := labelled("images", f"slipway.app={name}")), i), 30, f"no image labelled slipway.app={name}")
+    poll(lambda: (not (c := containers(f"slipway.app={name}")), c), 30, f"no container labelled slipway.app={name}")
+    poll(lambda: (not (i := images(f"slipway.app={name}")), i), 30, f"no image labelled slipway.app={name}")
     seen = try_fetch(port)
     assert not (isinstance(seen, tuple) and seen[0] == 200), f"port {port} still serves after the delete: {seen}"

@@ -1,8 +1,9 @@
 """Fault injection: Slipway killed mid-deployment, the Docker engine restarted or missing,
 the data directory's disk full, the git server gone, an app's container killed.
 
-These restart the shared Docker engine, so the file is named to run last in `make test`, after
-every other suite. Each case is bounded in count and time and cleans up what it made.
+Some of these stop and restart the shared Docker engine, which would break any other test in
+flight, so every test here carries the `faults` marker and conftest.py runs marked tests after
+all the others. Each case is bounded in count and time and cleans up what it made.
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ from pathlib import Path
 import pytest
 
 from conftest import start_server
-from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
-from test_pipeline import (
+from deploykit import (
     IN_PROGRESS,
     Api,
     docker,
     free_port_range,
-    pipeline_flags,
     poll,
     remove_docker_objects,
+    server_flags,
     wait_serving,
 )
+from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
+
+pytestmark = pytest.mark.faults
 
 DOCKERD_LOG = "/tmp/slipway-dockerd.log"
+# test_pipeline.py's range, as before: the fault tests run after the pipeline tests, never beside them.
+APP_PORT_RANGE = (20000, 29999)
 
 
 # --- The Docker engine ----------------------------------------------------------------------
@@ -106,8 +111,8 @@ def create_app(api: Api, name: str, repo: GitRepo | str) -> dict:
 def test_sigkill_during_each_step_recovers(tmp_path, prefix):
     """kill -9 while a deployment clones, builds, starts or checks; after each restart the database
     is intact, nothing is left in progress, and the app serves its last live version."""
-    low, high = free_port_range(4)
-    flags = pipeline_flags(low, high)
+    low, high = free_port_range(4, APP_PORT_RANGE)
+    flags = server_flags(low, high, allow_local=True)
     data = tmp_path / "data"
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"))
     server = launch(tmp_path, data_dir=data, extra_args=flags, log_name="run0")
@@ -148,8 +153,8 @@ def test_sigkill_during_each_step_recovers(tmp_path, prefix):
 
 
 def test_killed_container_comes_back_by_itself(tmp_path, prefix):
-    low, high = free_port_range(2)
-    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = launch(tmp_path, extra_args=server_flags(low, high, allow_local=True))
     api = Api(server)
     name = prefix + "crash"
     created = create_app(api, name, GitRepo.create(tmp_path / "repo", web_app("alive")))
@@ -169,8 +174,8 @@ def test_killed_container_comes_back_by_itself(tmp_path, prefix):
 
 
 def test_engine_restart_mid_deployment(tmp_path, prefix, engine_restored):
-    low, high = free_port_range(2)
-    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = launch(tmp_path, extra_args=server_flags(low, high, allow_local=True))
     api = Api(server)
     name = prefix + "engine"
     repo = GitRepo.create(tmp_path / "repo", web_app("before"))
@@ -191,9 +196,9 @@ def test_engine_restart_mid_deployment(tmp_path, prefix, engine_restored):
 
 
 def test_docker_unavailable_at_start_up(tmp_path, prefix, engine_restored):
-    low, high = free_port_range(2)
+    low, high = free_port_range(2, APP_PORT_RANGE)
     stop_dockerd()
-    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
+    server = launch(tmp_path, extra_args=server_flags(low, high, allow_local=True))
     api = Api(server)
     name = prefix + "nodocker"
     repo = GitRepo.create(tmp_path / "repo", web_app("late"))
@@ -224,9 +229,9 @@ def test_full_disk_fails_the_deployment_cleanly(tmp_path, prefix):
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=True)
     try:
-        low, high = free_port_range(2)
+        low, high = free_port_range(2, APP_PORT_RANGE)
         data = mount / "data"
-        server = launch(tmp_path, data_dir=data, extra_args=pipeline_flags(low, high))
+        server = launch(tmp_path, data_dir=data, extra_args=server_flags(low, high, allow_local=True))
         api = Api(server)
         name = prefix + "full"
         repo = GitRepo.create(tmp_path / "repo", web_app("roomy"))
@@ -266,8 +271,8 @@ def test_full_disk_fails_the_deployment_cleanly(tmp_path, prefix):
 
 
 def test_git_server_gone_fails_clearly(tmp_path, prefix):
-    low, high = free_port_range(2)
-    server = launch(tmp_path, extra_args=pipeline_flags(low, high))
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = launch(tmp_path, extra_args=server_flags(low, high, allow_local=True))
     api = Api(server)
     name = prefix + "gitgone"
     repo = GitRepo.create(tmp_path / "repo", web_app("served"))

@@ -1,0 +1,1 @@
+"""One module per benchmark, each with a `run(ctx, sec)`; registry.py lists them."""

@@ -188,6 +188,14 @@ def test_slow_body_gets_408(slipway):
     assert BODY_TIMEOUT_S * 0.75 <= elapsed <= BODY_TIMEOUT_S + 3, f"408 after {elapsed:.2f}s"
 
 
+def test_slow_body_under_api_gets_a_json_408(slipway):
+    with slipway.connect() as conn:
+        conn.send(request_bytes("POST", "/api/apps", headers=[AUTH, JSON, ("Content-Length", "100")], body=b"{"))
+        resp = assert_rejected_and_closed(conn, 408, timeout=BODY_TIMEOUT_S + 5)
+    error = assert_json_error(resp, 408)
+    assert error == {"code": "request_timeout", "message": "request body not received in time"}, error
+
+
 # --- Malformed requests ---------------------------------------------------------------
 
 HOST = b"Host: localhost\r\n"
@@ -428,6 +436,17 @@ def test_help_mentions_data_dir():
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
     assert "--data-dir" in result.stdout + result.stderr
+
+
+def test_help_lists_every_flag_of_the_readme():
+    """README.md says `slipway --help` lists the same flags as its configuration table."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    documented = re.findall(r"^\| `(--[a-z-]+)` \|", readme, flags=re.MULTILINE)
+    assert documented, "no flags found in README.md's configuration table"
+    result = run_cli("--help")
+    listed = re.findall(r"^  (--[a-z-]+)", result.stdout, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(listed), (
+        f"only in README.md: {sorted(set(documented) - set(listed))}; only in --help: {sorted(set(listed) - set(documented))}")
 
 
 @pytest.mark.parametrize(

@@ -997,6 +997,25 @@ def test_api_validation(pipeline, tmp_path):
     assert api.request("DELETE", f"/api/apps/{name}").status == 204
 
 
+# docs/API.md, "Environment variables": names of at most 256 bytes, values of at most 32,768.
+ENV_NAME_LIMIT = 256
+ENV_VALUE_LIMIT = 32 * 1024
+
+
+def test_env_limits_are_256_byte_names_and_32768_byte_values(pipeline):
+    api = pipeline.api
+    name = pipeline.name("envmax")
+    good = {"repo_url": "https://example.invalid/x.git", "deploy": False}
+    largest = {"N" * ENV_NAME_LIMIT: "x", "BIG": "x" * ENV_VALUE_LIMIT}
+    created = api.expect(201, "POST", "/api/apps", {**good, "name": name, "env": largest})
+    assert sorted(created["env_keys"]) == sorted(largest), created["env_keys"]
+    assert api.request("DELETE", f"/api/apps/{name}").status == 204
+    for what, env in [("a 257-byte name", {"N" * (ENV_NAME_LIMIT + 1): "x"}),
+                      ("a 32,769-byte value", {"BIG": "x" * (ENV_VALUE_LIMIT + 1)})]:
+        assert_field_error(api.request("POST", "/api/apps", {**good, "name": name, "env": env}), 400, "env", what)
+    assert api.request("GET", f"/api/apps/{name}").status == 404, "a refused env created the app"
+
+
 def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipeline, main_app, tmp_path):
     # The module's server runs Debian's docker client (conftest), which carries BuildKit.
     log = pipeline.api.log(main_app.v1["id"])

@@ -196,6 +196,27 @@ def test_slow_body_under_api_gets_a_json_408(slipway):
     assert error == {"code": "request_timeout", "message": "request body not received in time"}, error
 
 
+# docs/API.md promises JSON for every error under /api/ and /hooks/ once the request line has
+# arrived. Errors found while the head is read are answered in plain text today: the connection
+# does not look at the path before the head is complete and parsed.
+@pytest.mark.xfail(strict=True, reason="fixed in the Swift change of issue 10 item 7")
+@pytest.mark.parametrize("request_data, status, code, message", [
+    pytest.param(b"GET /api/apps HTTP/1.1\r\nHost: localhost\r\n", 408, "request_timeout",
+                 "request headers not received in time", id="header-timeout-api"),
+    pytest.param(b"POST /hooks/github/some-app HTTP/1.1\r\nHost: localhost\r\n", 408, "request_timeout",
+                 "request headers not received in time", id="header-timeout-hooks"),
+    pytest.param(request_bytes("GET", "/api/apps", headers=[("X-Long", "a" * 9000)]), 431, "headers_too_large",
+                 "request header line too large", id="header-line-over-8KiB-api"),
+    pytest.param(b"GET /api/apps HTTP/1.1\r\n\r\n", 400, "bad_request", "missing Host header", id="no-host-api"),
+])
+def test_errors_in_the_head_under_api_and_hooks_are_json(slipway, request_data, status, code, message):
+    with slipway.connect() as conn:
+        conn.send(request_data)
+        resp = assert_rejected_and_closed(conn, status, timeout=HEADER_TIMEOUT_S + 5)
+    error = assert_json_error(resp, status)
+    assert error == {"code": code, "message": message}, error
+
+
 # --- Malformed requests ---------------------------------------------------------------
 
 HOST = b"Host: localhost\r\n"

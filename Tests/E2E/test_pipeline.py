@@ -1016,6 +1016,19 @@ def test_env_limits_are_256_byte_names_and_32768_byte_values(pipeline):
     assert api.request("GET", f"/api/apps/{name}").status == 404, "a refused env created the app"
 
 
+# Today a value over the limit gets the message for a newline or NUL, and a name over it the
+# message for a badly formed name; docs/API.md gives the messages that name the limits.
+@pytest.mark.xfail(strict=True, reason="fixed in the Swift change of issue 10 item 7")
+@pytest.mark.parametrize("env, message", [
+    pytest.param({"BIG": "x" * (ENV_VALUE_LIMIT + 1)}, "env: the value of BIG must be at most 32768 bytes", id="value"),
+    pytest.param({"N" * (ENV_NAME_LIMIT + 1): "x"}, "env: a variable name must be at most 256 bytes", id="name"),
+])
+def test_env_over_a_limit_is_refused_with_a_message_naming_it(pipeline, env, message):
+    body = {"repo_url": "https://example.invalid/x.git", "deploy": False, "name": pipeline.name("envlong"), "env": env}
+    error = assert_json_error(pipeline.api.request("POST", "/api/apps", body), 400)
+    assert error == {"code": "invalid_env", "message": message}, error
+
+
 def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipeline, main_app, tmp_path):
     # The module's server runs Debian's docker client (conftest), which carries BuildKit.
     log = pipeline.api.log(main_app.v1["id"])

@@ -1051,6 +1051,39 @@ def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipel
         stop_server(server)
 
 
+# Each deployment prunes every image beyond --keep-images, and `docker rmi` of one already
+# gone counts as done, so today every later deployment names the same images again.
+@pytest.mark.xfail(strict=True, reason="fixed in the Swift change of issue 10 item 7")
+def test_a_pruned_image_is_named_once_in_the_deployment_logs(tmp_path, app_prefix):
+    name = f"{app_prefix}prune"
+    repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
+    low, high = free_port_range(1)
+    server = start_server(tmp_path, extra_args=[*pipeline_flags(low, high), "--keep-images", "1"])
+    try:
+        p = Pipeline(server, Api(server), tmp_path, app_prefix, low, high)
+        _, first = p.deploy_new(repo.url, name)
+        deployments = [first]
+        for _ in range(3):
+            dep = p.api.expect(202, "POST", f"/api/apps/{name}/redeploy")
+            deployments.append(p.api.finish(dep, why="a redeploy with --keep-images 1"))
+        # Pruning follows the swap, after the deployment is marked succeeded.
+        last, before_last = deployments[-1], deployments[-2]
+        poll(lambda: (f"pruned old image {before_last['image']}" in (log := p.api.log(last["id"])), tail(log, 5)),
+             30, f"deployment {last['id']} to prune {before_last['image']}")
+
+        named: dict[str, list[int]] = {}
+        for d in deployments:
+            for image in re.findall(r"pruned old image (\S+)", p.api.log(d["id"])):
+                named.setdefault(image, []).append(d["id"])
+        again = {image: ids for image, ids in named.items() if len(ids) > 1}
+        assert not again, f"images named as pruned by more than one deployment (image: deployments): {again}"
+        assert sorted(named) == sorted(d["image"] for d in deployments[:-1]), (
+            f"with --keep-images 1, every image but the live one is pruned once; named: {named}")
+        assert p.api.request("DELETE", f"/api/apps/{name}").status == 204
+    finally:
+        stop_server(server)
+
+
 def test_local_repos_need_the_flag_and_a_full_port_range_is_409(tmp_path, app_prefix):
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"))
     low, high = free_port_range(2)

@@ -19,9 +19,10 @@ DOCKER_START_TIMEOUT=60
 # openssh-server: the deploy-key test clones over ssh from a private sshd on loopback
 # (the tests start their own sshd on a free port, with its own config and keys).
 # openssh-client: ssh-keygen for deploy keys, and ssh for git's ssh transport.
+# jq: docs/API.md pipes some examples through it, and test_api_docs.py runs them as written.
 # chromium, chromium-driver: the browser tests drive /usr/bin/chromium through /usr/bin/chromedriver
 # (Debian's own pair, so their versions match and Selenium never downloads a driver).
-DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server
+DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq
               chromium chromium-driver)
 
 log() { printf 'test-env: %s\n' "$*"; }

@@ -48,6 +48,7 @@ public enum HTTPStatus {
         case 413: return "payload_too_large"
         case 414: return "uri_too_long"
         case 415: return "unsupported_media_type"
+        case 417: return "expectation_failed"
         case 429: return "too_many_requests"
         case 431: return "headers_too_large"
         case 501: return "not_implemented"

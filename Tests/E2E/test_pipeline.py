@@ -807,9 +807,8 @@ def test_env_limits_are_256_byte_names_and_32768_byte_values(pipeline):
     assert api.request("GET", f"/api/apps/{name}").status == 404, "a refused env created the app"
 
 
-# Today a value over the limit gets the message for a newline or NUL, and a name over it the
+# A value over the limit once got the message for a newline or NUL, and a name over it the
 # message for a badly formed name; docs/API.md gives the messages that name the limits.
-@pytest.mark.xfail(strict=True, reason="fixed in the Swift change of issue 10 item 7")
 @pytest.mark.parametrize("env, message", [
     pytest.param({"BIG": "x" * (ENV_VALUE_LIMIT + 1)}, "env: the value of BIG must be at most 32768 bytes", id="value"),
     pytest.param({"N" * (ENV_NAME_LIMIT + 1): "x"}, "env: a variable name must be at most 256 bytes", id="name"),
@@ -842,14 +841,13 @@ def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipel
         stop_server(server)
 
 
-# Each deployment prunes every image beyond --keep-images, and `docker rmi` of one already
-# gone counts as done, so today every later deployment names the same images again.
-@pytest.mark.xfail(strict=True, reason="fixed in the Swift change of issue 10 item 7")
+# Each deployment prunes every image beyond --keep-images. `docker rmi` of one already gone
+# counted as done, so every later deployment named the same images again.
 def test_a_pruned_image_is_named_once_in_the_deployment_logs(tmp_path, app_prefix):
     name = f"{app_prefix}prune"
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
-    low, high = free_port_range(1)
-    server = start_server(tmp_path, extra_args=[*pipeline_flags(low, high), "--keep-images", "1"])
+    low, high = free_port_range(1, APP_PORT_RANGE)
+    server = start_server(tmp_path, extra_args=[*server_flags(low, high, allow_local=True), "--keep-images", "1"])
     try:
         p = Pipeline(server, Api(server), tmp_path, app_prefix, low, high)
         _, first = p.deploy_new(repo.url, name)

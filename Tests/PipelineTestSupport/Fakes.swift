@@ -101,7 +101,9 @@ public final class FakeRuntime: ContainerRuntime {
         }
     }
     /// Every image it built: the fake serves one instance, whose images all carry its labels.
-    public func images(labels: [String]) throws -> [String] { state.withLock { $0.images.sorted() } }
+    public func images(labels: [String]) throws -> [ImageInfo] {
+        state.withLock { $0.images.sorted().map { ImageInfo(id: $0, reference: $0) } }
+    }
     public func isAvailable() -> Bool { true }
 }
 

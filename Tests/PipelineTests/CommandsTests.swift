@@ -34,7 +34,7 @@ final class CommandsTests: XCTestCase {
 
     func testDockerListingsFilterByEveryLabel() {
         XCTAssertEqual(DockerCommands.listImages(labels: ["a=1", "b=2"]),
-                       ["images", "--filter", "label=a=1", "--filter", "label=b=2", "--format", "{{.Repository}}:{{.Tag}}"])
+                       ["images", "--filter", "label=a=1", "--filter", "label=b=2", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])
         XCTAssertEqual(DockerCommands.removeContainer("x"), ["rm", "--force", "--volumes", "--", "x"])
         XCTAssertEqual(DockerCommands.stop(container: "x", seconds: 10), ["stop", "--time", "10", "--", "x"])
     }

@@ -163,11 +163,16 @@ enum CommandLineParser {
         Flags (each also read from its environment variable; flags win):
 
         """
-        let lefts = options.map { $0.flag + ($0.valueName.map { " " + $0 } ?? "") }
-        // The help column starts after the longest flag and value name, so none is ever cut.
-        let column = (lefts.map(\.utf8.count).max() ?? 0) + 2
-        for (option, left) in zip(options, lefts) {
-            text += "  " + left.padded(toLength: column) + option.help
+        // Help starts in column 30; a flag and value name too long for that get a line of their
+        // own rather than being cut.
+        let column = 28
+        for option in options {
+            let left = option.flag + (option.valueName.map { " " + $0 } ?? "")
+            if left.utf8.count >= column {
+                text += "  " + left + "\n" + String(repeating: " ", count: column + 2) + option.help
+            } else {
+                text += "  " + left.padded(toLength: column) + option.help
+            }
             if let env = option.env { text += " [\(env)]" }
             text += "\n"
         }

@@ -289,8 +289,9 @@ public final class AppService: Sendable {
             for container in try runtime.containers(labels: labels) {
                 try runtime.remove(container: container.id)
             }
+            // By id, so images that lost their name (a removal raced a container) go too.
             for image in try runtime.images(labels: labels) {
-                Log.attempt("app \(app.name): removing image \(image)") { try runtime.removeImage(image) }
+                Log.attempt("app \(app.name): removing image \(image.reference ?? image.id)") { try runtime.removeImage(image.id) }
             }
             let history = try store.deployments(appID: app.id, limit: 100_000)
             for d in history {

@@ -43,7 +43,7 @@ public enum AppValidation {
     public static func envName(_ name: String) throws(ValidationError) {
         let bytes = Array(name.utf8)
         guard bytes.count <= maxEnvNameBytes else {
-            throw ValidationError("env", "env: a variable name is \(bytes.count) bytes long; the limit is \(maxEnvNameBytes) bytes")
+            throw ValidationError("env", "env: a variable name must be at most \(maxEnvNameBytes) bytes")
         }
         func isLetter(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f }
         guard let first = bytes.first, isLetter(first),
@@ -54,7 +54,7 @@ public enum AppValidation {
 
     public static func envValue(_ name: String, _ value: String) throws(ValidationError) {
         guard value.utf8.count <= maxEnvValueBytes else {
-            throw ValidationError("env", "env: the value of \(name) is \(value.utf8.count) bytes long; the limit is \(maxEnvValueBytes) bytes")
+            throw ValidationError("env", "env: the value of \(name) must be at most \(maxEnvValueBytes) bytes")
         }
         guard !value.utf8.contains(0x0a), !value.utf8.contains(0x0d), !value.utf8.contains(0) else {
             throw ValidationError("env", "env: the value of \(name) must not contain a newline or NUL")

@@ -195,18 +195,25 @@ public final class Deployer: Sendable {
         log.line("deployment \(p.d.id) is live")
         notify(app, p.d, .success, "Live on port \(app.port)")
 
+        // The old container still runs on its image while it drains: that image is pruned, if
+        // it is one too many, once the container is gone (a forced removal of an image in use
+        // only untags it, and leaves a nameless image behind for good).
+        pruneImages(app: app, log: log, sparing: previous?.image)
         if let previous {
             let drain = settings.drainSeconds, grace = settings.stopGraceSeconds
             let runtime = self.runtime
             let name = Naming.container(app: app.name, deployment: previous.id)
+            let logPath = log.path
             // Draining waits for open connections, so it runs off this worker, freeing it for the next deployment.
-            OSThread.detach(name: "drain") {
+            OSThread.detach(name: "drain") { [self] in
                 if let oldUpstream, let forwarder { forwarder.drain(oldUpstream, seconds: drain) }
-                try? runtime.stop(container: name, graceSeconds: grace)
-                try? runtime.remove(container: name)
+                Log.attempt("app \(app.name): stopping the old container \(name)") { try runtime.stop(container: name, graceSeconds: grace) }
+                Log.attempt("app \(app.name): removing the old container \(name)") { try runtime.remove(container: name) }
+                let log = DeploymentLog(path: logPath)
+                pruneImages(app: app, log: log, sparing: nil)
+                log.close()
             }
         }
-        pruneImages(app: app, log: log)
     }
 
     private func notify(_ app: App, _ d: Deployment, _ state: CommitState, _ description: String) {
@@ -215,8 +222,9 @@ public final class Deployer: Sendable {
         statusQueue.async { statuses.report(app: app, deployment: d, state: state, description: description) }
     }
 
-    /// Keeps the images of the last N succeeded deployments; history rows stay.
-    func pruneImages(app: App, log: DeploymentLog) {
+    /// Keeps the images of the last N succeeded deployments, and `sparing` (an image a container
+    /// still runs on); history rows stay.
+    func pruneImages(app: App, log: DeploymentLog, sparing: String?) {
         guard let history = try? store.deployments(appID: app.id, limit: 10_000) else { return }
         let succeeded = history.filter { $0.status == .succeeded && $0.image != nil }
         var kept = Set<String>()
@@ -226,13 +234,13 @@ public final class Deployer: Sendable {
         let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
         let present: Set<String>
         do {
-            present = Set(try runtime.images(labels: labels))
+            present = Set(try runtime.images(labels: labels).compactMap(\.reference))
         } catch {
             log.line("cannot list old images to prune: \(error)")
             return
         }
         let all = Set(succeeded.compactMap(\.image)).intersection(present)
-        for image in all.subtracting(kept).sorted() {
+        for image in all.subtracting(kept).sorted() where image != sparing {
             do {
                 if try runtime.removeImage(image) == .removed { log.line("pruned old image \(image)") }
             } catch {

@@ -20,7 +20,8 @@ public protocol ContainerRuntime: Sendable {
     func logs(container: String, tail: Int) throws -> String
     /// Containers carrying every one of `labels` ("key=value").
     func containers(labels: [String]) throws -> [ContainerInfo]
-    func images(labels: [String]) throws -> [String]
+    /// Images carrying every one of `labels`, with or without a name left.
+    func images(labels: [String]) throws -> [ImageInfo]
     func isAvailable() -> Bool
 }
 

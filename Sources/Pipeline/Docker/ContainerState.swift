@@ -38,3 +38,22 @@ public enum ImageRemoval: Sendable, Equatable {
     /// The image was already gone.
     case absent
 }
+
+/// An image as the engine lists it: its id, and its name unless it has lost it (`<none>:<none>`).
+public struct ImageInfo: Sendable, Equatable {
+    public var id: String
+    public var reference: String?
+
+    public init(id: String, reference: String?) {
+        self.id = id
+        self.reference = reference
+    }
+
+    /// One line of `docker images --format '{{.ID}} {{.Repository}}:{{.Tag}}'`.
+    public init?(listed line: Substring) {
+        let parts = line.split(separator: " ", maxSplits: 1)
+        guard let id = parts.first, !id.isEmpty else { return nil }
+        let reference = parts.count > 1 ? String(parts[1]) : nil
+        self.init(id: String(id), reference: reference?.hasPrefix("<none>") == true ? nil : reference)
+    }
+}

@@ -149,8 +149,8 @@ public struct DockerCLI: ContainerRuntime {
         }
     }
 
-    public func images(labels: [String]) throws -> [String] {
-        try docker(DockerCommands.listImages(labels: labels), operation: "images").split(separator: "\n").map(String.init)
+    public func images(labels: [String]) throws -> [ImageInfo] {
+        try docker(DockerCommands.listImages(labels: labels), operation: "images").split(separator: "\n").compactMap(ImageInfo.init(listed:))
     }
 
     /// "127.0.0.1:49153->5000/tcp" → 49153.

@@ -48,7 +48,9 @@ public enum DockerCommands {
     public static func stop(container: String, seconds: Int) -> [String] { ["stop", "--time", String(seconds), "--", container] }
     public static func restart(container: String, seconds: Int) -> [String] { ["restart", "--time", String(seconds), "--", container] }
     public static func removeContainer(_ container: String) -> [String] { ["rm", "--force", "--volumes", "--", container] }
-    public static func removeImage(_ image: String) -> [String] { ["rmi", "--force", "--", image] }
+    /// Never forced: an image a container still uses is refused, where --force would only untag
+    /// it and leave it behind without a name.
+    public static func removeImage(_ image: String) -> [String] { ["rmi", "--", image] }
     public static func imageExists(_ image: String) -> [String] { ["image", "inspect", "--format", "{{.Id}}", "--", image] }
     public static func logs(container: String, tail: Int) -> [String] {
         ["logs", "--timestamps", "--tail", String(tail), "--", container]
@@ -62,7 +64,7 @@ public enum DockerCommands {
     }
 
     public static func listImages(labels: [String]) -> [String] {
-        ["images"] + labels.flatMap { ["--filter", "label=\($0)"] } + ["--format", "{{.Repository}}:{{.Tag}}"]
+        ["images"] + labels.flatMap { ["--filter", "label=\($0)"] } + ["--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
     }
 
     public static func info() -> [String] { ["info", "--format", "{{.ServerVersion}}"] }

@@ -50,6 +50,7 @@ import pytest
 import conftest
 from conftest import API_TOKEN, REPO_ROOT, HttpResult, SlipwayServer, poll, start_server, tail
 from deploykit import FINISHED, Api, remove_docker_objects, server_flags, wait_serving
+from loopback import free_port_range
 from docexamples import (
     Answer,
     Block,
@@ -65,7 +66,8 @@ from docexamples import (
 from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, run_git, web_app
 
 DOC = REPO_ROOT / "docs" / "API.md"
-API_ROUTES = REPO_ROOT / "Sources" / "HookServer" / "Routes" / "APIRoutes.swift"
+# The API's handler types, which read the request fields and query parameters.
+API_HANDLERS = REPO_ROOT / "Sources" / "HookServer" / "Routes" / "API"
 
 # Below the kernel's ephemeral ports and apart from the other modules' ranges
 # (deploykit 12000-19999, test_pipeline 20000-29999, test_browser 30000-39999).
@@ -379,7 +381,7 @@ def story(tmp_path_factory):
     source.commit(web_app("slow", dockerfile_with_run(f"echo {prefix}slow && sleep {SLOW_BUILD_S}")), "Slow build")
     source.git("checkout", "-q", "main")
     remote = DumbHttpRemote(source, work / "served", name=f"{prefix}hello-app.git")
-    low, high = conftest.free_port_range(APP_PORT_COUNT + 1, APP_PORT_RANGE)
+    low, high = free_port_range(APP_PORT_COUNT + 1, APP_PORT_RANGE)
     server = start_server(work, extra_args=server_flags(low, high - 1))
     s = Story(server, Api(server), work, prefix, source, remote, full_port=high)
     try:
@@ -500,15 +502,16 @@ def test_object_tables_list_the_fields_of_the_examples():
 
 
 def test_request_tables_name_every_field_the_server_reads():
-    """The field and query tables of the endpoints against what APIRoutes.swift reads.
+    """The field and query tables of the endpoints against what the API's handlers read.
 
     A field the server takes but the document never names (git_token and github_token were) is
     as much a disagreement as a documented field the server refuses as unknown.
     """
-    source = API_ROUTES.read_text()
-    read = set(re.findall(r'body\.(?:string|int|double|bool|stringMap|has)\("([a-z_]+)"\)', source))
+    source = "\n".join(path.read_text() for path in sorted(API_HANDLERS.glob("*.swift")))
+    read = set(re.findall(r'body\.(?:string|int|double|bool|stringMap|has|secretChange)\("([a-z_]+)"\)', source))
     queries = set(re.findall(r'request\.query\["([a-z_]+)"\]', source))
-    assert read and queries, f"no body fields or query parameters found in {API_ROUTES}: has the code changed shape?"
+    queries |= set(re.findall(r'boundedQuery\(request, "([a-z_]+)"', source))
+    assert read and queries, f"no body fields or query parameters found in {API_HANDLERS}: has the code changed shape?"
     endpoints = subsections(section(DOC.read_text(), "## Endpoints"))
     # The field tables of GET endpoints (deliveries) describe answers, not requests.
     documented = {f for heading, text in endpoints if heading.split()[1] in ("POST", "PATCH")

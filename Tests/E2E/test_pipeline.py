@@ -854,7 +854,7 @@ def test_a_pruned_image_is_named_once_in_the_deployment_logs(tmp_path, app_prefi
         deployments = [first]
         for _ in range(3):
             dep = p.api.expect(202, "POST", f"/api/apps/{name}/redeploy")
-            deployments.append(p.api.finish(dep, why="a redeploy with --keep-images 1"))
+            deployments.append(p.api.finish(dep["id"], why="a redeploy with --keep-images 1"))
         # Pruning follows the swap, after the deployment is marked succeeded.
         last, before_last = deployments[-1], deployments[-2]
         poll(lambda: (f"pruned old image {before_last['image']}" in (log := p.api.log(last["id"])), tail(log, 5)),

@@ -13,6 +13,8 @@ final class Application: Sendable {
     let service: AppService
     let supervisor: AppSupervisor
     let server: HTTPServer
+    /// Set-up problems, logged once and shown on the dashboard.
+    let warnings = ServerWarnings()
 
     init(config: Configuration) throws {
         self.config = config
@@ -51,7 +53,8 @@ final class Application: Sendable {
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
-                                       sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor))
+                                       sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor,
+                                       warnings: warnings))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

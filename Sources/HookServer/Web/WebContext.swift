@@ -11,6 +11,7 @@ struct WebContext: Sendable {
     let sessions: SessionStore
     let throttle: LoginThrottle
     let supervisor: AppSupervisor
+    let warnings: ServerWarnings
 
     var store: Store { service.store }
     var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }
@@ -32,6 +33,9 @@ struct WebContext: Sendable {
             fields["logged_in"] = true
         }
         fields["docker_unavailable"] = .bool(session != nil && !supervisor.isDockerAvailable)
+        // Set-up warnings are for the operator, so only a logged-in page shows them.
+        let shown = session == nil ? [] : warnings.all
+        fields["server_warnings"] = .list(shown.map { .object(["id": .string($0.id), "message": .string($0.message)]) })
         let html = try renderer.page(template, .object(fields))
         return HTTPResponse(status: status, headers: Self.pageHeaders, body: .bytes(Array(html.utf8)))
     }

@@ -1,6 +1,6 @@
 """The benchmarks, in the order they run and are numbered in the report.
 
-A benchmark is a module in benchmarks/ with a `run(ctx: Context, sec: Section)` function that
+A benchmark is a module in benchmarks/ with a `measure(ctx: Context, sec: Section)` function that
 measures, fills in its report section and registers its clean-up on ctx.cleanup; adding one
 is that module plus one line below. Every module is imported here, when the run starts, so a
 broken one fails at once rather than after the benchmarks before it.
@@ -20,12 +20,12 @@ class Benchmark:
     number: int
     name: str  # benchmarks/<name>.py, and what BENCH_ONLY selects it by
     title: str  # the report's section heading
-    run: Callable[[Context, Section], None]
+    measure: Callable[[Context, Section], None]
 
 
 def benchmark(number: int, name: str, title: str) -> Benchmark:
     module = importlib.import_module(f"{__package__}.benchmarks.{name}")
-    return Benchmark(number, name, title, module.run)
+    return Benchmark(number, name, title, module.measure)
 
 
 BENCHMARKS: list[Benchmark] = [

@@ -69,7 +69,7 @@ def main(args: list[str]) -> int:
             t0 = time.monotonic()
             for attempt in (1, 2):
                 try:
-                    bench.run(ctx, sec)
+                    bench.measure(ctx, sec)
                 except KeyboardInterrupt:
                     sec.error = "interrupted"
                     interrupted = True

@@ -11,7 +11,7 @@ from pathlib import Path
 from gitrepo import GitRepo, dockerfile_with_run, web_app
 
 from ..docker_cli import DOCKER_CLIENT, docker
-from ..harness import BenchError, Context, Section, check_deadline, log
+from ..harness import BenchError, Context, Section, check_deadline, log, run
 from ..http_client import wait_body
 from ..measure import fmt_ms, median, steps_text
 from ..server import Slipway
@@ -68,7 +68,7 @@ def run_raw_deploy(ctx: Context, script: Path, mode: str, repo: str, clone_dir: 
     return elapsed, cid, steps
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     script = ctx.work / "raw-deploy.sh"
     script.write_text(RAW_DEPLOY_SCRIPT)
     s = Slipway(ctx, "deploy", app_ports=8)

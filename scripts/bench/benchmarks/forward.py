@@ -11,7 +11,7 @@ from gitrepo import GitRepo, dockerfile_with_run, web_app
 from loopback import free_port
 
 from ..docker_cli import docker
-from ..harness import DEVNULL, BenchError, Context, Section, check_deadline, log, stop_process, wait_listening
+from ..harness import DEVNULL, BenchError, Context, Section, check_deadline, log, run, stop_process, wait_listening
 from ..http_client import wait_body
 from ..keepalive_app import keepalive_repo
 from ..measure import fmt_num, median
@@ -20,7 +20,7 @@ from ..settings import HOST, RUNS
 from ..wrk import wrk
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     s = Slipway(ctx, "forward", app_ports=3)
     s.start()
     big_mb = 100

@@ -26,7 +26,7 @@ def mapped_files_kb(pid: int) -> list[tuple[int, str]]:
     return sorted(((kb, n) for n, kb in sizes.items() if n.startswith("/") and "/data/" not in n), reverse=True)
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     idle, idle_hwm, idle_anon, idle_file = [], [], [], []
     idle_libs: list[tuple[int, str]] = []
     for i in range(RUNS):

@@ -13,7 +13,7 @@ from ..server import Slipway
 from ..settings import RUNS
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     s = Slipway(ctx, "rollback", app_ports=2)
     s.start()
     repo = GitRepo.create(ctx.work / "rollback-repo", web_app("rollback v1"))

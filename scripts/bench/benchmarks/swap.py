@@ -87,7 +87,7 @@ def clusters(times: list[float], gap: float = 1.0) -> list[tuple[float, int]]:
     return groups
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     s = Slipway(ctx, "swap", app_ports=2)
     s.start()
     repo = keepalive_repo(ctx, ctx.work / "swap-repo", "swap v1")

@@ -9,7 +9,7 @@ from ..server import Slipway
 from ..settings import RUNS
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     apps, per_app, per_run = 100, 1000, 200
     s = Slipway(ctx, "web", app_ports=apps)
     s.start()

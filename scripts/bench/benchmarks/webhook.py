@@ -50,7 +50,7 @@ def github_push_payload(ref: str, after: str, before: str) -> bytes:
     return json.dumps(payload, indent=2).encode()
 
 
-def run(ctx: Context, sec: Section) -> None:
+def measure(ctx: Context, sec: Section) -> None:
     # Accepted deliveries each leave a deployment row behind, and deleting an app costs more the longer
     # its history (see the DELETE figure), so they get a smaller count than the comparison.
     requests_per_run, senders, single_per_run, accepted_per_run = 20000, 50, 1000, 1000

@@ -15,11 +15,17 @@ final class Application: Sendable {
     let server: HTTPServer
     /// Set-up problems, logged once and shown on the dashboard.
     let warnings = ServerWarnings()
+    /// Webhook deliveries refused for their signature, counted in memory.
+    let rejectedDeliveries = RejectedDeliveries()
 
     init(config: Configuration) throws {
         self.config = config
+        let descriptors = DescriptorLimit.raiseToHardLimit()
+        Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
-        store = try Store(path: config.dataDir + "/" + Store.fileName)
+        store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
+        // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
+        store.pruner.pruneAll()
         credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken)
 
         let instanceID: String
@@ -29,11 +35,12 @@ final class Application: Sendable {
             instanceID = PasswordHash.randomToken(bytes: 6)
             try store.setSetting("instance_id", instanceID)
         }
-        let settings = PipelineSettings(
+        var settings = PipelineSettings(
             dataDir: config.dataDir, bindHost: config.host, appPorts: config.appPorts, allowLocalRepos: config.allowLocalRepos,
             maxBuilds: config.maxBuilds, keepImages: config.keepImages, buildTimeoutSeconds: Double(config.buildTimeout),
             healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
             extraLabels: config.containerLabels, instanceID: instanceID)
+        settings.maxAppConnections = config.maxAppConnections
         let runner = SpawnedProcessRunner()
         service = try AppService(store: store, runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder),
                                  git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
@@ -47,14 +54,14 @@ final class Application: Sendable {
 
         var router = Router()
         router.addHealthRoutes()
-        let api = APIContext(service: service, credentials: credentials, config: config)
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries)
         router.addAPIRoutes(api)
-        router.addWebhookRoutes(WebhookHandler(backend: service))
+        router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, bodyLimit: config.webhookBodyLimit))
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
                                        sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor,
-                                       warnings: warnings))
+                                       warnings: warnings, rejectedDeliveries: rejectedDeliveries))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

@@ -29,7 +29,7 @@ APP_PORT_RANGE = (12000, 19999)
 DEPLOY_TIMEOUT_S = 90.0
 SERVE_TIMEOUT_S = 30.0
 
-FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted"})
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "superseded", "interrupted", "skipped"})
 IN_PROGRESS = frozenset({"queued", "cloning", "building", "starting", "checking"})
 
 

@@ -244,4 +244,31 @@ final class PortForwarderTests: XCTestCase {
         client.close()
         assertConnectionsDrain(to: generation)
     }
+
+    func testPastItsConnectionLimitAPortAnswers503AndTakesNewOnesOnceSomeEnd() throws {
+        let capped = try PortForwarder(host: "127.0.0.1", port: 0, maxConnections: 2)
+        defer { capped.close() }
+        capped.setUpstream(port: upstream.port)
+        // The upstream waits for a first line these clients never send: both stay open.
+        let held = try (0..<2).map { _ in try TestClient(port: capped.port) }
+        XCTAssertTrue(TestBytes.eventually(within: 5) { capped.openConnections == 2 }, "open: \(capped.openConnections)")
+        let third = try TestClient(port: capped.port)
+        let answer = String(decoding: TestBytes.readToEnd(third.fd), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503 Service Unavailable"), answer)
+        XCTAssertTrue(answer.hasSuffix("this app has 2 open connections, its limit; try again shortly\n"), answer)
+        held[0].close()
+        XCTAssertTrue(TestBytes.eventually(within: 5) { capped.openConnections == 1 })
+        XCTAssertEqual(try Self.echo("room again", port: capped.port), "room again")
+        withExtendedLifetime(held) {}
+    }
+
+    func testAThreadBudgetNeverGivesMoreThanItsLimit() {
+        let budget = ThreadBudget(limit: 3)
+        XCTAssertEqual((0..<5).map { _ in budget.take() }, [true, true, true, false, false])
+        XCTAssertEqual(budget.inUse, 3)
+        budget.give()
+        XCTAssertTrue(budget.hasRoom)
+        XCTAssertTrue(budget.take())
+        XCTAssertFalse(budget.take())
+    }
 }

@@ -18,7 +18,7 @@ final class APIValidationTests: XCTestCase {
         let service = try fixture.makeService()
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let config = Configuration()
-        let api = APIContext(service: service, credentials: credentials, config: config)
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries())
         client = RouteClient { $0.addAPIRoutes(api) }
     }
 

@@ -60,4 +60,19 @@ final class CommandLineParserTests: XCTestCase {
         guard case .version = try CommandLineParser.parse(["--version"], environment: [:]) else { return XCTFail() }
         XCTAssertTrue(CommandLineParser.helpText.contains("--data-dir"))
     }
+
+    func testSizesTakeBytesOrASuffix() throws {
+        let c = try config(["--webhook-body-limit", "64k", "--max-body-memory", "2G", "--keep-deliveries", "10", "--max-app-connections", "7"])
+        XCTAssertEqual(c.webhookBodyLimit, 64 * 1024)
+        XCTAssertEqual(c.maxBodyMemory, 2 << 30)
+        XCTAssertEqual(c.keepDeliveries, 10)
+        XCTAssertEqual(c.maxAppConnections, 7)
+        XCTAssertEqual(try config([], env: ["SLIPWAY_WEBHOOK_BODY_LIMIT": "2048"]).webhookBodyLimit, 2048)
+        XCTAssertEqual(try config([]).webhookBodyLimit, 25 * 1024 * 1024)
+        for bad in ["", "k", "12x", "-5m", "1.5m", "99999999999999g", "10"] {
+            XCTAssertThrowsError(try config(["--webhook-body-limit", bad]), bad) { error in
+                XCTAssertTrue((error as? UsageError)?.message.hasPrefix("--webhook-body-limit: expected a size") == true, "\(error)")
+            }
+        }
+    }
 }

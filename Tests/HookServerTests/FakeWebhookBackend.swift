@@ -55,8 +55,8 @@ final class FakeWebhookBackend: WebhookBackend {
         completion(.success(isNew))
     }
 
-    func recordRefusal(appID: Int, deliveryID: String?, event: String?, result: DeliveryResult, deploymentID: Int?) throws {
-        state.withLock { $0.refusals.append(Refusal(deliveryID: deliveryID, event: event, result: result, deploymentID: deploymentID)) }
+    func recordDuplicate(appID: Int, deliveryID: String, event: String, deploymentID: Int?) throws {
+        state.withLock { $0.refusals.append(Refusal(deliveryID: deliveryID, event: event, result: .duplicate, deploymentID: deploymentID)) }
     }
 
     func deployPush(_ app: App, sha: String, deliveryID: String?, commitMessage: String?, commitAuthor: String?) throws -> Deployment? {

@@ -29,7 +29,7 @@ struct RouteClient {
     }
 
     func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = [],
-              file: StaticString = #filePath, line: UInt = #line) -> Reply {
+              remoteAddress: String = "192.0.2.1", file: StaticString = #filePath, line: UInt = #line) -> Reply {
         var path = target, query: String?
         if let q = target.firstIndex(of: "?") {
             query = String(target[target.index(after: q)...])
@@ -39,7 +39,12 @@ struct RouteClient {
                                headers: HTTPHeaders([("Host", "slipway.test")] + headers))
         let resolution = responder.router.resolve(method: method, path: path)
         XCTAssertLessThanOrEqual(body.count, responder.bodyLimit(for: resolution), "the connection would answer 413", file: file, line: line)
-        let request = HTTPRequest(head: head, body: body, remoteAddress: "192.0.2.1")
+        // As the connection does: a route's head check runs before the body is read.
+        if let refusal = responder.refusal(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+            guard case .bytes(let bytes) = refusal.body else { return Reply(status: refusal.status, headers: refusal.headers, body: []) }
+            return Reply(status: refusal.status, headers: refusal.headers, body: bytes)
+        }
+        let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         var response = responder.respond(to: request, resolution: resolution)
         if case .deferred(let deferred) = response.body {
             let ready = DispatchSemaphore(value: 0)

@@ -9,11 +9,13 @@ import XCTest
 /// backend: what is answered, and what is recorded or deployed.
 final class WebhookRouteTests: XCTestCase {
     private var backend: FakeWebhookBackend!
+    private var rejected: RejectedDeliveries!
     private var client: RouteClient!
 
     override func setUp() {
         backend = FakeWebhookBackend()
-        let handler = WebhookHandler(backend: backend)
+        rejected = RejectedDeliveries(allowance: 5, windowSeconds: 60)
+        let handler = WebhookHandler(backend: backend, rejected: rejected)
         client = RouteClient { $0.addWebhookRoutes(handler) }
     }
 
@@ -24,13 +26,14 @@ final class WebhookRouteTests: XCTestCase {
     }
 
     private func deliver(_ body: String, event: String? = "push", delivery: String? = "d-1", contentType: String = "application/json",
-                         signature: String? = nil, app: String = "web", file: StaticString = #filePath, line: UInt = #line) -> RouteClient.Reply {
+                         signature: String? = nil, app: String = "web", from address: String = "192.0.2.1",
+                         file: StaticString = #filePath, line: UInt = #line) -> RouteClient.Reply {
         let bytes = Array(body.utf8)
         var headers: [(String, String)] = [("Content-Type", contentType)]
         if let event { headers.append(("X-GitHub-Event", event)) }
         if let delivery { headers.append(("X-GitHub-Delivery", delivery)) }
         headers.append(("X-Hub-Signature-256", signature ?? WebhookSignature.sign(body: bytes, secret: FakeWebhookBackend.secret)))
-        return client.send("POST", "/hooks/github/\(app)", headers: headers, body: bytes, file: file, line: line)
+        return client.send("POST", "/hooks/github/\(app)", headers: headers, body: bytes, remoteAddress: address, file: file, line: line)
     }
 
     private var state: FakeWebhookBackend.State { backend.state.withLock { $0 } }
@@ -71,25 +74,52 @@ final class WebhookRouteTests: XCTestCase {
         XCTAssertEqual(state.recorded.last?.result.kind, .ignored)
     }
 
-    func testRefusalsAnswerTheirCodeAndAreRecordedAsRejected() {
+    func testSignedPayloadsThatMakeNoSenseAre400AndRecordedAsRejected() {
+        let cases: [(reply: RouteClient.Reply, message: String)] = [
+            (deliver(pushPayload(after: "not-a-sha"), delivery: "r-1"), "after is not a commit sha"),
+            (deliver(#"{"after":"\#(sha)"}"#, delivery: "r-2"), "the push payload has no ref or after"),
+            (deliver("{not json", delivery: "r-3"), "the payload is not valid JSON"),
+            (deliver("nothing=here", delivery: "r-6", contentType: "application/x-www-form-urlencoded"), "the form has no payload field"),
+        ]
+        for c in cases {
+            XCTAssertEqual(c.reply.status, 400, c.message)
+            XCTAssertEqual(c.reply.errorCode, "bad_payload", c.message)
+            XCTAssertEqual(c.reply.errorMessage, c.message)
+        }
+        XCTAssertEqual(state.recorded.map(\.result), cases.map { .rejected($0.message) }, "signed refusals are stored, in the batch")
+        XCTAssertTrue(state.pushes.isEmpty)
+    }
+
+    /// What anyone can send is answered before the body is read, and only counted in memory.
+    func testHeadersEveryDeliveryCarriesAreCheckedFirstAndRefusalsAreCountedInMemory() {
         let cases: [(reply: RouteClient.Reply, status: Int, code: String, message: String)] = [
-            (deliver(pushPayload(after: "not-a-sha"), delivery: "r-1"), 400, "bad_payload", "after is not a commit sha"),
-            (deliver(#"{"after":"\#(sha)"}"#, delivery: "r-2"), 400, "bad_payload", "the push payload has no ref or after"),
-            (deliver("{not json", delivery: "r-3"), 400, "bad_payload", "the payload is not valid JSON"),
-            (deliver(pushPayload(), event: nil, delivery: "r-4"), 400, "bad_request", "missing X-GitHub-Event header"),
-            (deliver(pushPayload(), delivery: "r-5", contentType: "text/plain"), 415, "unsupported_media_type",
+            (deliver(pushPayload(), event: nil, delivery: "h-1"), 400, "bad_request", "missing X-GitHub-Event header"),
+            (deliver(pushPayload(), delivery: nil), 400, "bad_request", "missing X-GitHub-Delivery header"),
+            (deliver(pushPayload(), delivery: String(repeating: "d", count: 129)), 400, "bad_request", "X-GitHub-Delivery is longer than 128 bytes"),
+            (deliver(pushPayload(), delivery: "h-4", contentType: "text/plain"), 415, "unsupported_media_type",
              "content type must be application/json or application/x-www-form-urlencoded"),
-            (deliver("nothing=here", delivery: "r-6", contentType: "application/x-www-form-urlencoded"), 400, "bad_payload",
-             "the form has no payload field"),
         ]
         for c in cases {
             XCTAssertEqual(c.reply.status, c.status, c.message)
             XCTAssertEqual(c.reply.errorCode, c.code, c.message)
             XCTAssertEqual(c.reply.errorMessage, c.message)
         }
-        let rejected = state.recorded.map(\.result) + state.refusals.map(\.result)
-        XCTAssertEqual(rejected.filter { $0.kind == .rejected }.count, cases.count)
-        XCTAssertTrue(state.pushes.isEmpty)
+        XCTAssertTrue(state.recorded.isEmpty && state.refusals.isEmpty && state.pushes.isEmpty, "nothing written for them")
+        XCTAssertEqual(rejected.summary(appID: 1).count, cases.count)
+    }
+
+    func testPastItsBudgetAnAddressIsAnswered429ButAValidDeliveryStillPasses() {
+        let body = pushPayload()
+        let statuses = (0..<8).map { deliver(body, delivery: "b-\($0)", signature: "sha256=" + String(repeating: "0", count: 64)).status }
+        XCTAssertEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429])
+        let throttled = deliver(body, delivery: "b-9", signature: "sha256=" + String(repeating: "0", count: 64))
+        XCTAssertEqual(throttled.errorCode, "too_many_requests")
+        XCTAssertNotNil(throttled.headers["Retry-After"])
+        XCTAssertEqual(deliver(body, delivery: "good").status, 202, "a valid signature is never refused")
+        XCTAssertEqual(deliver(body, delivery: "b-10", signature: "sha256=" + String(repeating: "0", count: 64), from: "198.51.100.7").status,
+                       401, "another address has a budget of its own")
+        XCTAssertEqual(rejected.samples(appID: 1).count, 6, "past its budget an address is counted, not sampled")
+        XCTAssertEqual(rejected.summary(appID: 1).count, 10)
     }
 
     func testABadOrMissingSignatureIsRefusedWithoutSayingWhatWasExpected() {
@@ -106,7 +136,8 @@ final class WebhookRouteTests: XCTestCase {
         let missing = client.send("POST", "/hooks/github/web", headers: headers, body: Array(body.utf8))
         XCTAssertEqual(missing.status, 401)
         XCTAssertEqual(missing.errorMessage, "missing X-Hub-Signature-256 header")
-        XCTAssertEqual(state.refusals.map(\.result), [.rejected("invalid signature"), .rejected("missing signature")])
+        XCTAssertEqual(rejected.samples(appID: 1).map(\.reason), ["missing signature", "invalid signature"], "newest first, in memory")
+        XCTAssertTrue(state.refusals.isEmpty && state.recorded.isEmpty, "a refusal anyone can cause is never written")
         XCTAssertTrue(state.pushes.isEmpty)
     }
 

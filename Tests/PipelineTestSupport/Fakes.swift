@@ -109,11 +109,20 @@ public final class FakeRuntime: ContainerRuntime {
 
 public struct FakeGit: GitSource {
     public var missingDockerfile = false
+    /// What the branch points at; the resolved commit's sha when nil.
+    public var tip: String?
 
-    public init(missingDockerfile: Bool = false) { self.missingDockerfile = missingDockerfile }
+    public init(missingDockerfile: Bool = false, tip: String? = nil) {
+        self.missingDockerfile = missingDockerfile
+        self.tip = tip
+    }
+
+    public static let headSHA = String(repeating: "a", count: 40)
+
+    public func branchTip(app: App) throws -> String? { tip ?? Self.headSHA }
 
     public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
-        ResolvedCommit(sha: String(repeating: "a", count: 40), subject: "a commit", author: "T <t@example.com>")
+        ResolvedCommit(sha: revision.flatMap { $0.count == 40 ? $0 : nil } ?? Self.headSHA, subject: "a commit", author: "T <t@example.com>")
     }
 
     public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {

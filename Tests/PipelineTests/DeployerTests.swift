@@ -69,6 +69,26 @@ final class DeployerTests: XCTestCase {
         XCTAssertEqual(try waitFinished(first!.id).error, "no Dockerfile at the repository root")
     }
 
+    /// A pushed commit that is no longer the branch's tip is not deployed: the deployment ends
+    /// skipped and the live version stays (replays and late deliveries never put old code live).
+    func testAPushThatIsNoLongerTheTipIsSkipped() throws {
+        let tip = String(repeating: "b", count: 40)
+        let service = try makeService(git: FakeGit(tip: tip))
+        let (app, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true))
+        XCTAssertEqual(try waitFinished(first!.id).status, .succeeded, "a manual deploy takes what it resolves")
+        let old = String(repeating: "c", count: 40)
+        let pushed = try XCTUnwrap(try service.deployPush(app, sha: old, deliveryID: "d-1", commitMessage: "old", commitAuthor: nil))
+        let skipped = try waitFinished(pushed.id)
+        XCTAssertEqual(skipped.status, .skipped)
+        XCTAssertEqual(skipped.error, "skipped: \(old) is no longer the tip of main, which is now \(tip)")
+        XCTAssertEqual(try store.app(id: app.id)?.liveDeploymentID, first!.id)
+        XCTAssertEqual(try store.app(id: app.id)?.status, .running)
+        XCTAssertFalse(runtime.calls.contains("build slipway/web:\(pushed.id)"), "nothing was built")
+
+        let current = try XCTUnwrap(try service.deployPush(app, sha: tip, deliveryID: "d-2", commitMessage: "new", commitAuthor: nil))
+        XCTAssertEqual(try waitFinished(current.id).status, .succeeded, "the tip deploys")
+    }
+
     func testImagesBeyondKeepArePruned() throws {
         let service = try makeService()
         let (app, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true))

@@ -9,6 +9,10 @@ import Glibc
 /// switches to splice(2) through a pipe, so its bytes stay in the kernel (benchmark 5: bulk
 /// transfers through the buffer ran at 0.69 of a direct connection). The pipe is made only then.
 struct ByteRelay {
+    /// Bulk transfers relayed on threads of their own at once, for all forwarders; past it,
+    /// transfers stay on the relay workers' loops.
+    static let threads = ThreadBudget(limit: 256)
+
     static let bufferSize = 64 * 1024
     static let pipeSize: Int32 = 1 << 20
 

@@ -29,18 +29,24 @@ public final class PortForwarder: Sendable {
         var upstream: Upstream?
         var nextGeneration = 1
         var connections: [Int: Int] = [:]
+        /// Open relayed connections, to every generation.
+        var open = 0
         var closed = false
         var unavailableMessage = "no version of this app is running"
     }
 
     public let host: String
     public let port: Int
+    /// Open connections at once (`--max-app-connections`); past it a new one is answered 503.
+    public let maxConnections: Int
+    public static let defaultMaximumConnections = 1024
     private let state = Mutex(State())
     private let relays: RelayPool
     private let listener: RelayListener
 
-    public init(host: String, port: Int) throws {
+    public init(host: String, port: Int, maxConnections: Int = PortForwarder.defaultMaximumConnections) throws {
         self.host = host
+        self.maxConnections = maxConnections
         relays = try RelayPool.shared()
         let fd = try Socket.listen(host: host, port: port)
         // Accepted sockets inherit TCP_NODELAY from the listener: one system call less per connection.
@@ -91,21 +97,36 @@ public final class PortForwarder: Sendable {
         if first { relays.stopListening(listener) }
     }
 
-    /// Counts a new connection for the current upstream, or answers 503 when there is none.
+    /// Counts a new connection for the current upstream, or answers 503 when there is none or
+    /// the port has all the connections it may have.
     private func admit(_ client: Int32) -> RelayListener.Admission? {
-        let (upstream, unavailable) = state.withLock { s -> (Upstream?, String) in
-            if let u = s.upstream { s.connections[u.generation, default: 0] += 1 }
-            return (s.upstream, s.unavailableMessage)
+        enum Verdict { case relay(Upstream), unavailable(String), full }
+        let verdict = state.withLock { s -> Verdict in
+            guard let u = s.upstream else { return .unavailable(s.unavailableMessage) }
+            guard s.open < maxConnections else { return .full }
+            s.connections[u.generation, default: 0] += 1
+            s.open += 1
+            return .relay(u)
         }
-        guard let upstream else {
-            ProxyReply.send(client, status: "503 Service Unavailable", message: unavailable)
+        switch verdict {
+        case .unavailable(let message):
+            ProxyReply.send(client, status: "503 Service Unavailable", message: message)
             return nil
-        }
-        return RelayListener.Admission(upstream: upstream) { [self] in
-            state.withLock { s in
-                s.connections[upstream.generation, default: 1] -= 1
-                if s.connections[upstream.generation] == 0 { s.connections[upstream.generation] = nil }
+        case .full:
+            ProxyReply.send(client, status: "503 Service Unavailable",
+                            message: "this app has \(maxConnections) open connections, its limit; try again shortly")
+            return nil
+        case .relay(let upstream):
+            return RelayListener.Admission(upstream: upstream) { [self] in
+                state.withLock { s in
+                    s.open -= 1
+                    s.connections[upstream.generation, default: 1] -= 1
+                    if s.connections[upstream.generation] == 0 { s.connections[upstream.generation] = nil }
+                }
             }
         }
     }
+
+    /// Open relayed connections, to every version of the app.
+    public var openConnections: Int { state.withLock { $0.open } }
 }

@@ -125,9 +125,13 @@ final class RelayConnection {
     }
 
     private func relay(buffer: UnsafeMutableRawBufferPointer, counters: RelayPool.Counters) -> Outcome {
-        let up = Self.transfer(&upload, from: &client, to: &server, closing: download.finished, buffer: buffer, counters: counters)
+        // With every bulk thread taken, a bulk transfer stays on the loop: slower, but bounded.
+        let mayHandOff = ByteRelay.threads.hasRoom
+        let up = Self.transfer(&upload, from: &client, to: &server, closing: download.finished, buffer: buffer, counters: counters,
+                               mayHandOff: mayHandOff)
         if up == .ended { return .ended }
-        let down = Self.transfer(&download, from: &server, to: &client, closing: upload.finished, buffer: buffer, counters: counters)
+        let down = Self.transfer(&download, from: &server, to: &client, closing: upload.finished, buffer: buffer, counters: counters,
+                                 mayHandOff: mayHandOff)
         if down == .ended { return .ended }
         if up == .bulk || down == .bulk { return .bulk }
         return upload.finished && download.finished ? .ended : .open
@@ -137,7 +141,7 @@ final class RelayConnection {
     /// a read filled the buffer. `closing`: the other direction is over, so the connection closes
     /// when this one ends.
     private static func transfer(_ flow: inout Flow, from source: inout Endpoint, to destination: inout Endpoint, closing: Bool,
-                                 buffer: UnsafeMutableRawBufferPointer, counters: RelayPool.Counters) -> Outcome {
+                                 buffer: UnsafeMutableRawBufferPointer, counters: RelayPool.Counters, mayHandOff: Bool) -> Outcome {
         while !flow.finished {
             if !flow.pending.isEmpty {
                 guard destination.writable else { return .open }
@@ -186,7 +190,7 @@ final class RelayConnection {
                 flow.pending = Array(UnsafeRawBufferPointer(rebasing: buffer[sent..<count]))
                 counters.stalls.add(1, ordering: .relaxed)
             }
-            if count == buffer.count {
+            if count == buffer.count && mayHandOff {
                 flow.bulk = true
                 return .bulk
             }
@@ -203,13 +207,23 @@ final class RelayConnection {
         for fd in [client.fd, server.fd] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }
         let (clientFD, serverFD, onEnd) = (client.fd, server.fd, onEnd)
         let carry = (upload.carry, download.carry)
+        guard ByteRelay.threads.take() else {
+            // Another worker took the last place since `relay` looked: rare, and the
+            // connection is closed rather than a thread started past the cap.
+            end()
+            return false
+        }
         let started = OSThread.detach(name: "relay-bulk", stackSize: 256 * 1024) {
             ByteRelay.pump(clientFD, serverFD, carry: carry)
             close(clientFD)
             close(serverFD)
+            ByteRelay.threads.give()
             onEnd()
         }
-        if !started { end() }
+        if !started {
+            ByteRelay.threads.give()
+            end()
+        }
         return started
     }
 

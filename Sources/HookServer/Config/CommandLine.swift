@@ -111,6 +111,18 @@ enum CommandLineParser {
             }
             c.builder = choice
         },
+        Option(flag: "--keep-deliveries", env: "SLIPWAY_KEEP_DELIVERIES", valueName: "N", help: "webhook deliveries without a deployment kept per app (default 1000)") { c, v, f throws(UsageError) in
+            c.keepDeliveries = try integer(v, flag: f, in: 1...10_000_000)
+        },
+        Option(flag: "--webhook-body-limit", env: "SLIPWAY_WEBHOOK_BODY_LIMIT", valueName: "SIZE", help: "largest webhook delivery, e.g. 25m (default 25m, GitHub's own cap)") { c, v, f throws(UsageError) in
+            c.webhookBodyLimit = try byteSize(v, flag: f, in: 1024...(1 << 30))
+        },
+        Option(flag: "--max-body-memory", env: "SLIPWAY_MAX_BODY_MEMORY", valueName: "SIZE", help: "request bodies in flight across all connections (default 256m; past it, 503)") { c, v, f throws(UsageError) in
+            c.maxBodyMemory = try byteSize(v, flag: f, in: (1 << 20)...(1 << 40))
+        },
+        Option(flag: "--max-app-connections", env: "SLIPWAY_MAX_APP_CONNECTIONS", valueName: "N", help: "open connections per app port (default 1024; past it, 503)") { c, v, f throws(UsageError) in
+            c.maxAppConnections = try integer(v, flag: f, in: 1...1_000_000)
+        },
     ]
 
     static func parse(_ arguments: [String], environment: [String: String]) throws(UsageError) -> Command {
@@ -190,6 +202,24 @@ enum CommandLineParser {
             throw UsageError(message: "\(flag): expected an integer in \(range.lowerBound)-\(range.upperBound), got '\(v)'")
         }
         return n
+    }
+
+    /// A size in bytes, or with a k, m or g suffix for KiB, MiB or GiB ("25m"), as nginx writes them.
+    static func byteSize(_ v: String, flag: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        let text = v.lowercased()
+        let unit: Int
+        switch text.last {
+        case "k": unit = 1 << 10
+        case "m": unit = 1 << 20
+        case "g": unit = 1 << 30
+        default: unit = 1
+        }
+        let digits = unit == 1 ? Substring(text) : text.dropLast()
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), digits.count <= 12,
+              let n = Int(digits), range.contains(n * unit) else {
+            throw UsageError(message: "\(flag): expected a size from \(range.lowerBound) to \(range.upperBound) bytes, such as 25m, got '\(v)'")
+        }
+        return n * unit
     }
 
     private static func boolean(_ v: String, flag: String) throws(UsageError) -> Bool {

@@ -1,3 +1,4 @@
+import Edge
 import Pipeline
 import SlipwaySystem
 
@@ -27,6 +28,10 @@ struct Configuration: Sendable {
     var containerLabels: [(String, String)] = []
     var githubAPIURL = "https://api.github.com"
     var githubHost = "github.com"
+    var keepDeliveries = Store.defaultKeptDeliveries
+    var webhookBodyLimit = WebhookHandler.defaultBodyLimit
+    var maxBodyMemory = 256 * 1024 * 1024
+    var maxAppConnections = PortForwarder.defaultMaximumConnections
     var adminPassword: String?
     var apiToken: String?
 
@@ -54,6 +59,7 @@ struct Configuration: Sendable {
         o.headerTimeoutMilliseconds = headerTimeout * 1000
         o.idleTimeoutMilliseconds = idleTimeout * 1000
         o.bodyTimeoutMilliseconds = bodyTimeout * 1000
+        o.maxBodyMemory = maxBodyMemory
         return o
     }
 }

@@ -2,6 +2,10 @@ import SlipwayHTTP
 
 /// A handler for one route. Handlers run on the connection's own thread, so they may block.
 typealias Handler = @Sendable (HTTPRequest) throws -> HTTPResponse
+/// Looks at a request (head, path parameters, client address; its body not read yet, so empty)
+/// before a byte of its body is read; throws (an HTTPResponseError) to refuse it, and then the
+/// body is never read.
+typealias HeadCheck = @Sendable (HTTPRequest) throws -> Void
 
 /// Method + path pattern routing with {parameters}, 404 and 405 with Allow.
 struct Router: Sendable {
@@ -15,6 +19,8 @@ struct Router: Sendable {
         let segments: [Segment]
         /// Overrides the server's default body limit (the webhook route needs 25 MiB).
         let bodyLimit: Int?
+        /// Run before the body is read, so a request that will be refused costs no body.
+        let headCheck: HeadCheck?
         let handler: Handler
     }
 
@@ -29,16 +35,18 @@ struct Router: Sendable {
     /// Path prefixes whose errors are JSON (the API, the webhooks); every other path answers text.
     private var jsonErrorPrefixes: [String] = []
 
-    mutating func add(_ method: String, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping Handler) {
+    mutating func add(_ method: String, _ pattern: String, bodyLimit: Int? = nil, headCheck: HeadCheck? = nil, _ handler: @escaping Handler) {
         let segments = Self.split(pattern).map { part -> Segment in
             if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
             return .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, bodyLimit: bodyLimit, handler: handler))
+        routes.append(Route(method: method, segments: segments, bodyLimit: bodyLimit, headCheck: headCheck, handler: handler))
     }
 
     mutating func get(_ pattern: String, _ handler: @escaping Handler) { add("GET", pattern, handler) }
-    mutating func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping Handler) { add("POST", pattern, bodyLimit: bodyLimit, handler) }
+    mutating func post(_ pattern: String, bodyLimit: Int? = nil, headCheck: HeadCheck? = nil, _ handler: @escaping Handler) {
+        add("POST", pattern, bodyLimit: bodyLimit, headCheck: headCheck, handler)
+    }
     mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add("PATCH", pattern, handler) }
     mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
 

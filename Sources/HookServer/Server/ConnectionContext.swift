@@ -5,4 +5,6 @@ struct ConnectionContext: Sendable {
     let options: ServerOptions
     let responder: Responder
     let shutdown: ShutdownFlag
+    /// Memory for request bodies, shared by all connections.
+    let bodies: BodyMemoryBudget
 }

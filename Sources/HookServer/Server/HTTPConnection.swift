@@ -283,6 +283,11 @@ final class HTTPConnection: @unchecked Sendable {
 
         let resolution = responder.router.resolve(method: head.method, path: head.path)
         let bodyLimit = responder.bodyLimit(for: resolution)
+        // Refused on its head alone (an unknown app, a missing header): the body is never read.
+        if let refusal = responder.refusal(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+            try sendResponseAndClose(refusal)
+            return .park
+        }
 
         if let expect = head.headers["Expect"] {
             guard expect.caseInsensitiveEquals("100-continue") else {
@@ -300,8 +305,11 @@ final class HTTPConnection: @unchecked Sendable {
         }
 
         let body: [UInt8]
+        var reserved = 0
+        // The body's memory goes back once the handler has answered (a deferred answer keeps no body).
+        defer { context.bodies.release(reserved) }
         do {
-            body = try readBody(framing, limit: bodyLimit)
+            body = try readBody(framing, limit: bodyLimit, reserved: &reserved)
         } catch let error as HTTPError {
             try sendError(error, path: head.path)
             return .park
@@ -310,13 +318,28 @@ final class HTTPConnection: @unchecked Sendable {
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         let response = responder.respond(to: request, resolution: resolution)
         if case .deferred(let deferred) = response.body {
-            suspend(Suspended(head: head, request: request, deferred: deferred))
+            var waiting = request
+            waiting.body = []
+            suspend(Suspended(head: head, request: waiting, deferred: deferred))
             return .suspend(deferred)
         }
         return try write(response, for: head) ? nil : .close
     }
 
-    private func readBody(_ framing: BodyFraming, limit: Int) throws -> [UInt8] {
+    /// Reads the body, first reserving its memory in the server's budget (`reserved` says how
+    /// much is held, for the caller to give back): all of a Content-Length at once, a chunked
+    /// body as it grows.
+    private func readBody(_ framing: BodyFraming, limit: Int, reserved: inout Int) throws -> [UInt8] {
+        func reserve(upTo bytes: Int) throws {
+            guard bytes > reserved else { return }
+            // Chunked bodies reserve in steps, so a growing body does not ask at every read.
+            let wanted = framing == .chunked ? min(max(bytes, reserved * 2, 64 * 1024), max(bytes, limit)) : bytes
+            guard context.bodies.reserve(wanted - reserved) else {
+                throw HTTPError(503, "the server is receiving too many request bodies; try again shortly", closesConnection: true,
+                                headers: [("Retry-After", "1")])
+            }
+            reserved = wanted
+        }
         let totalDeadline = monotonicMilliseconds() + options.bodyTotalTimeoutMilliseconds
         func more() throws {
             let deadline = min(totalDeadline, monotonicMilliseconds() + options.bodyTimeoutMilliseconds)
@@ -330,6 +353,7 @@ final class HTTPConnection: @unchecked Sendable {
         case .none:
             return []
         case .contentLength(let length):
+            try reserve(upTo: length)
             while input.bytes.count < length { try more() }
             let body = Array(input.bytes[0..<length])
             input.bytes.removeFirst(length)
@@ -342,6 +366,7 @@ final class HTTPConnection: @unchecked Sendable {
                 input.bytes.removeFirst(index)
                 index = 0
                 if done { return decoder.body }
+                try reserve(upTo: decoder.body.count + input.bytes.count + ConnectionPool.readBufferSize)
                 try more()
             }
         }
@@ -371,7 +396,13 @@ final class HTTPConnection: @unchecked Sendable {
     /// target was read.
     private func sendError(_ error: Error, path: String?) throws {
         let httpError = (error as? HTTPError) ?? HTTPError.framing(400, "bad request")
-        var response = responder.error(httpError, path: path ?? "")
+        try sendResponseAndClose(responder.error(httpError, path: path ?? ""))
+    }
+
+    /// Writes an answer after which the connection cannot go on (its request's body, if any,
+    /// was not read), then drains and closes.
+    private func sendResponseAndClose(_ response: HTTPResponse) throws {
+        var response = response
         response.headers.set("Connection", "close")
         _ = try write(response, for: nil)
         startDraining()

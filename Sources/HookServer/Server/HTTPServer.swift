@@ -20,7 +20,9 @@ final class HTTPServer: Sendable {
         let responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
         self.wake = try EventSignal()
-        self.pool = try ConnectionPool(context: ConnectionContext(options: options, responder: responder, shutdown: shutdownFlag),
+        let context = ConnectionContext(options: options, responder: responder, shutdown: shutdownFlag,
+                                        bodies: BodyMemoryBudget(capacity: options.maxBodyMemory))
+        self.pool = try ConnectionPool(context: context,
                                        minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
                                        retireAfterMilliseconds: options.workerRetireMilliseconds)
     }

@@ -20,6 +20,20 @@ struct Responder: Sendable {
         .error(error, format: errorFormat(for: path))
     }
 
+    /// The answer to a request refused on its head alone (its route's `headCheck`), or nil when
+    /// its body may be read. `request` carries no body yet.
+    func refusal(of request: HTTPRequest, resolution: Router.Resolution) -> HTTPResponse? {
+        guard case .matched(let route, let parameters) = resolution, let check = route.headCheck else { return nil }
+        var request = request
+        request.parameters = parameters
+        do {
+            try check(request)
+            return nil
+        } catch {
+            return response(to: error, for: request)
+        }
+    }
+
     func respond(to request: HTTPRequest, resolution: Router.Resolution) -> HTTPResponse {
         switch resolution {
         case .notFound:
@@ -48,12 +62,20 @@ struct Responder: Sendable {
     private func catching(_ request: HTTPRequest, _ make: () throws -> HTTPResponse) -> HTTPResponse {
         do {
             return try make()
-        } catch let failure as any HTTPResponseError {
-            return error(failure, path: request.path)
-        } catch let failure as SQLiteError where failure.isDiskFull {
-            Log.error("\(request.method) \(request.path) failed: \(failure)")
-            return error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
         } catch {
+            return response(to: error, for: request)
+        }
+    }
+
+    /// The one place a thrown error becomes an answer.
+    private func response(to error: any Error, for request: HTTPRequest) -> HTTPResponse {
+        switch error {
+        case let failure as any HTTPResponseError:
+            return self.error(failure, path: request.path)
+        case let failure as SQLiteError where failure.isDiskFull:
+            Log.error("\(request.method) \(request.path) failed: \(failure)")
+            return self.error(HTTPError(507, "the data directory's disk is full", code: "disk_full"), path: request.path)
+        default:
             // Unknown errors may carry internals (paths, SQL): log them, answer a bare 500.
             Log.error("\(request.method) \(request.path) failed: \(error)")
             return self.error(HTTPError(500, "internal server error"), path: request.path)

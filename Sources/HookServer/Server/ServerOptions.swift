@@ -17,6 +17,8 @@ struct ServerOptions: Sendable {
     /// A client that stops reading our response is dropped after this.
     var writeTimeoutMilliseconds = 30_000
     var maxConnections = 1024
+    /// Request bodies in flight across all connections (bytes); past it, 503.
+    var maxBodyMemory = 256 * 1024 * 1024
     /// Workers kept free to serve connections (more start while handlers block); one per core.
     var minimumWorkers = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     /// A worker above that minimum leaves after this long without work.

@@ -59,7 +59,9 @@ struct AppActions: Sendable {
 
     func delete(_ request: HTTPRequest) throws -> HTTPResponse {
         _ = try web.requireAction(request)
-        try web.service.delete(try web.app(request))
+        let app = try web.app(request)
+        try web.service.delete(app)
+        web.rejectedDeliveries.forget(appID: app.id)
         return .redirect("/")
     }
 

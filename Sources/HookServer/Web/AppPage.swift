@@ -12,10 +12,8 @@ enum AppPage {
             return PageModel.deployment(d, liveID: app.liveDeploymentID, canRollback: canRollback)
         }
         let env = try web.store.env(appID: app.id)
-        let deliveries: [TemplateValue] = try web.store.deliveries(appID: app.id, limit: 10).map {
-            .object(["time": .string($0.createdAt), "event": .string($0.event ?? ""), "delivery_id": .string($0.deliveryID ?? ""),
-                     "result": .string($0.result.text), "deployment_id": .string($0.deploymentID.map(String.init) ?? "")])
-        }
+        let deliveries = try latestDeliveries(web, app: app)
+        let refused = web.rejectedDeliveries.summary(appID: app.id)
         var context: [String: TemplateValue] = [
             "app": PageModel.app(app, config: web.config, live: live, busy: web.service.queue.isBusy(appID: app.id)),
             "deployments": .list(rows),
@@ -26,11 +24,36 @@ enum AppPage {
             "deliveries": .list(deliveries),
             "has_deliveries": .bool(!deliveries.isEmpty),
         ]
+        if let latest = refused.latest {
+            context["refused_deliveries"] = .string("\(refused.count) deliveries refused for their signature or headers since the server started; "
+                                                    + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
+        }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
         if let error {
             context["errors"] = .object([error.field: .string(error.message)])
             context["has_errors"] = true
         }
         return try web.page("app", context, session: session, title: app.name, status: error == nil ? 200 : 400)
+    }
+
+    /// The newest ten deliveries: the stored ones, and by time among them those refused for
+    /// their signature or headers, which are only kept in memory.
+    private static func latestDeliveries(_ web: WebContext, app: App) throws -> [TemplateValue] {
+        typealias Row = (time: String, event: String?, id: String?, result: DeliveryResult, deploymentID: Int?)
+        var rows: [Row] = try web.store.deliveries(appID: app.id, limit: 10).map { ($0.createdAt, $0.event, $0.deliveryID, $0.result, $0.deploymentID) }
+        for sample in web.rejectedDeliveries.samples(appID: app.id) {
+            rows.append((sample.time, sample.event, sample.deliveryID, .rejected(sample.reason), nil))
+        }
+        let newest = rows.enumerated().sorted { a, b in
+            a.element.time != b.element.time ? a.element.time > b.element.time : a.offset < b.offset
+        }.prefix(10)
+        return newest.map { entry -> TemplateValue in
+            let d = entry.element
+            let fields: [String: TemplateValue] = [
+                "time": .string(d.time), "event": .string(d.event ?? ""), "delivery_id": .string(d.id ?? ""),
+                "result": .string(d.result.text), "deployment_id": .string(d.deploymentID.map(String.init) ?? ""),
+            ]
+            return .object(fields)
+        }
     }
 }

@@ -12,6 +12,7 @@ struct WebContext: Sendable {
     let throttle: LoginThrottle
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
+    let rejectedDeliveries: RejectedDeliveries
 
     var store: Store { service.store }
     var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }

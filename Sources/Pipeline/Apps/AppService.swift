@@ -71,7 +71,8 @@ public final class AppService: Sendable {
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
-        let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost)
+        let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost,
+                                                   maxConnections: settings.maxAppConnections)
         let app: App
         do {
             app = try store.createApp(name: name, settings: request.settings, port: forwarder.port, env: request.env)

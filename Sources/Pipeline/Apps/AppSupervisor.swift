@@ -50,7 +50,8 @@ public final class AppSupervisor: Sendable {
                 try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)
             }
             do {
-                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port)
+                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port,
+                                                  maxConnections: service.settings.maxAppConnections)
                 forwarder.setUpstream(port: nil, unavailableMessage: app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting")
                 service.forwarders.set(forwarder, for: app.id)
             } catch {

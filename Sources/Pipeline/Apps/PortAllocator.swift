@@ -8,9 +8,10 @@ public enum PortAllocator {
     }
 
     /// Returns the forwarder already listening on the port, so no one can take it in between.
-    public static func allocate(range: ClosedRange<Int>, used: Set<Int>, host: String) throws -> PortForwarder {
+    public static func allocate(range: ClosedRange<Int>, used: Set<Int>, host: String,
+                                maxConnections: Int = PortForwarder.defaultMaximumConnections) throws -> PortForwarder {
         for port in range where !used.contains(port) {
-            if let forwarder = try? PortForwarder(host: host, port: port) { return forwarder }
+            if let forwarder = try? PortForwarder(host: host, port: port, maxConnections: maxConnections) { return forwarder }
         }
         throw Exhausted(range: range)
     }

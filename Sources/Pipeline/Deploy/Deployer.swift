@@ -48,12 +48,13 @@ public final class Deployer: Sendable {
             deployment = progress.d
             let createdContainer = progress.createdContainer, builtImage = progress.builtImage
             let cancelled = error is DeploymentCancelled || cancellation.isCancelled
-            var message = cancelled ? "cancelled" : Self.describe(error)
+            let skipped = error as? DeploymentSkipped
+            var message = cancelled ? "cancelled" : skipped.map { "skipped: \($0.reason)" } ?? Self.describe(error)
             // The engine is asked only once something failed, so a healthy deployment pays nothing.
             if !cancelled, error is ContainerError, !runtime.isAvailable() {
                 message = "Docker is unavailable: cannot reach the Docker engine (\(message))"
             }
-            log.line(cancelled ? "deployment cancelled" : "deployment failed: \(message)")
+            log.line(cancelled ? "deployment cancelled" : skipped != nil ? "deployment \(message); the live version stays" : "deployment failed: \(message)")
             if let createdContainer {
                 if !cancelled, let tail = try? runtime.logs(container: createdContainer, tail: 30), !tail.isEmpty {
                     log.line("last lines of the new container's log:")
@@ -62,7 +63,7 @@ public final class Deployer: Sendable {
                 try? runtime.remove(container: createdContainer)
             }
             if let builtImage { Log.attempt("deployment \(deployment.id): removing its image") { try runtime.removeImage(builtImage) } }
-            deployment.status = cancelled ? .cancelled : .failed
+            deployment.status = cancelled ? .cancelled : skipped != nil ? .skipped : .failed
             deployment.error = message
             deployment.finishedAt = Timestamp.now()
             let failed = deployment
@@ -71,7 +72,9 @@ public final class Deployer: Sendable {
             } catch {
                 Log.error("deployment \(failed.id): cannot record its failure: \(error)")
             }
-            notify(app, deployment, cancelled ? .error : .failure, cancelled ? "Deployment cancelled" : "Deployment failed: \(message)")
+            if skipped == nil {
+                notify(app, deployment, cancelled ? .error : .failure, cancelled ? "Deployment cancelled" : "Deployment failed: \(message)")
+            }
             let current = try? store.app(id: app.id)
             let restored: AppStatus = current?.liveDeploymentID == nil ? .failed : (statusBefore == .deploying || statusBefore == .new ? .running : statusBefore)
             Log.attempt("app \(app.name): restoring its status after a failed deployment") {
@@ -108,6 +111,15 @@ public final class Deployer: Sendable {
             try timed(p, .cloning, "clone", log) {
                 let commit = try git.fetchAndResolve(app: app, revision: p.d.ref, log: log, cancellation: cancellation)
                 p.d.commitSHA = commit.sha
+                if p.d.trigger == .webhook {
+                    // Only the branch's tip is deployed from a push: a delivery replayed later, or
+                    // one overtaken by a newer push, must not put older code live.
+                    let tip = try git.branchTip(app: app)
+                    guard tip == commit.sha else {
+                        throw DeploymentSkipped(reason: tip.map { "\(commit.sha) is no longer the tip of \(app.branch), which is now \($0)" }
+                                                ?? "branch \(app.branch) no longer exists")
+                    }
+                }
                 if p.d.trigger != .webhook || p.d.commitMessage == nil { p.d.commitMessage = commit.subject }
                 if p.d.trigger != .webhook || p.d.commitAuthor == nil { p.d.commitAuthor = commit.author }
                 log.line("commit \(commit.sha): \(commit.subject) (\(commit.author))")
@@ -229,6 +241,10 @@ public final class Deployer: Sendable {
         let succeeded = history.filter { $0.status == .succeeded && $0.image != nil }
         var kept = Set<String>()
         for d in succeeded where kept.count < settings.keepImages { kept.insert(d.image!) }
+        var candidates = Set(succeeded.compactMap(\.image)).subtracting(kept)
+        if let sparing { candidates.remove(sparing) }
+        // Most deployments have nothing to prune, and pay no docker call for it.
+        guard !candidates.isEmpty else { return }
         // Only images the engine still has: the ones earlier deployments pruned are gone, and
         // asking for each again cost a docker process per old deployment, every deployment.
         let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
@@ -239,8 +255,7 @@ public final class Deployer: Sendable {
             log.line("cannot list old images to prune: \(error)")
             return
         }
-        let all = Set(succeeded.compactMap(\.image)).intersection(present)
-        for image in all.subtracting(kept).sorted() where image != sparing {
+        for image in candidates.intersection(present).sorted() {
             do {
                 if try runtime.removeImage(image) == .removed { log.line("pruned old image \(image)") }
             } catch {
@@ -279,4 +294,11 @@ public struct DeployError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// Ends a deployment of a pushed commit that is no longer its branch's tip: not a failure, and
+/// the live version is left alone.
+struct DeploymentSkipped: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "skipped: \(reason)" }
 }

@@ -1,3 +1,4 @@
+import Edge
 /// The deployment pipeline's configuration, from the command line.
 public struct PipelineSettings: Sendable {
     public var dataDir: String
@@ -17,6 +18,8 @@ public struct PipelineSettings: Sendable {
     /// Tells this server's containers from another Slipway's on the same engine.
     public var instanceID: String
     public var supervisorIntervalSeconds: Double = 2
+    /// Open connections per app port.
+    public var maxAppConnections = PortForwarder.defaultMaximumConnections
 
     public init(dataDir: String, bindHost: String, appPorts: ClosedRange<Int>, allowLocalRepos: Bool, maxBuilds: Int,
                 keepImages: Int, buildTimeoutSeconds: Double, healthTimeoutSeconds: Double, drainSeconds: Double,

@@ -72,6 +72,15 @@ public struct GitMirror: GitSource {
         return ResolvedCommit(sha: String(fields[0]), subject: String(fields[1]), author: String(fields[2]))
     }
 
+    public func branchTip(app: App) throws -> String? {
+        let result = try runner.run(ProcessSpec("git", GitCommands.resolve(mirror: path(for: app.name), revision: "refs/heads/\(app.branch)"),
+                                                environment: environment(for: app)), timeoutSeconds: 60)
+        // rev-parse --verify --quiet exits 1 and prints nothing for a ref that does not exist.
+        guard result.termination.isSuccess else { return nil }
+        let sha = result.output.trimmingWhitespaceAndNewlines()
+        return sha.isEmpty ? nil : sha
+    }
+
     public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
         let mirror = self.path(for: app.name)
         let check = try runner.run(ProcessSpec("git", GitCommands.hasFile(mirror: mirror, sha: sha, path: "Dockerfile"),

@@ -15,6 +15,9 @@ public struct ResolvedCommit: Sendable, Equatable {
 public protocol GitSource: Sendable {
     /// Brings the app's mirror up to date and resolves `revision` (a sha, a ref, or nil for the branch head).
     func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit
+    /// The commit the app's branch points at in the mirror as last fetched; nil when the branch
+    /// is gone. Read after `fetchAndResolve`, it says whether a pushed commit is still the tip.
+    func branchTip(app: App) throws -> String?
     /// Writes the commit's tree as a tar (a build context), failing when there is no Dockerfile.
     func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws
     /// Forgets the app's mirror and deploy key.

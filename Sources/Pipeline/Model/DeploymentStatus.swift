@@ -3,10 +3,13 @@
 public enum DeploymentStatus: String, Sendable, CaseIterable {
     case queued, cloning, building, starting, checking
     case succeeded, failed, cancelled, superseded, interrupted
+    /// A pushed commit that was no longer its branch's tip when fetched: not deployed, so a
+    /// replayed or late delivery never puts old code live (a rollback still can).
+    case skipped
 
     public var isFinished: Bool {
         switch self {
-        case .succeeded, .failed, .cancelled, .superseded, .interrupted: return true
+        case .succeeded, .failed, .cancelled, .superseded, .interrupted, .skipped: return true
         default: return false
         }
     }
@@ -29,6 +32,7 @@ public enum DeploymentStatus: String, Sendable, CaseIterable {
         switch target {
         case .failed, .cancelled, .interrupted: return true
         case .superseded: return self == .queued
+        case .skipped: return self == .queued || self == .cloning
         case .queued: return false
         default:
             guard let order = Self.progressOrder.firstIndex(of: self),

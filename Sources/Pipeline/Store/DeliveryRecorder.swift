@@ -39,14 +39,16 @@ public final class DeliveryRecorder: Sendable {
     static let maximumBatch = 256
 
     private let database: Database
+    private let pruner: DeliveryPruner?
     private let queue = PosixMutex<[Pending]>([])
     private let wake: EventSignal
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let batches = Atomic<Int>(0)
 
-    init(database: Database) throws(IOError) {
+    init(database: Database, pruner: DeliveryPruner? = nil) throws(IOError) {
         self.database = database
+        self.pruner = pruner
         wake = try EventSignal()
     }
 
@@ -115,6 +117,9 @@ public final class DeliveryRecorder: Sendable {
         switch outcome {
         case .success(let recorded):
             for (pending, isNew) in zip(batch, recorded) { pending.completion(.success(isNew)) }
+            var added = [Int: Int]()
+            for (pending, isNew) in zip(batch, recorded) where isNew { added[pending.entry.appID, default: 0] += 1 }
+            pruner?.noteAdded(added)
         case .failure(let error):
             for pending in batch { pending.completion(.failure(error)) }
         }

@@ -38,17 +38,14 @@ extension Store {
         }
     }
 
-    /// Records a rejected delivery or a duplicate. Only the newest
-    /// 200 such rows are kept per app, since anyone can send them.
+    /// Records a duplicate at once (only signed deliveries get here: refusals of unsigned ones are
+    /// counted in memory, never written). The pruner keeps the app's history bounded.
     public func recordDelivery(appID: Int, deliveryID: String?, event: String?, result: DeliveryResult, deploymentID: Int? = nil) throws {
         try database.write { conn in
             try conn.execute("INSERT INTO webhook_deliveries (delivery_id, app_id, event, kind, result, deployment_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              deliveryID, appID, event, result.kind.rawValue, result.text, deploymentID, Timestamp.now())
-            try conn.execute("""
-                DELETE FROM webhook_deliveries WHERE app_id = ? AND kind IN ('rejected', 'duplicate') AND id NOT IN
-                (SELECT id FROM webhook_deliveries WHERE app_id = ? AND kind IN ('rejected', 'duplicate') ORDER BY id DESC LIMIT 200)
-                """, appID, appID)
         }
+        if deploymentID == nil { pruner.noteAdded([appID: 1]) }
     }
 
     public func deliveryDeployment(deliveryID: String) throws -> Int? {

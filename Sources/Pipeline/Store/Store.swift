@@ -5,16 +5,24 @@ public final class Store: Sendable {
     public let database: Database
     /// Webhook deliveries that need no deployment, recorded in batches.
     public let deliveries: DeliveryRecorder
+    /// Keeps each app's deliveries without a deployment to the newest few.
+    public let pruner: DeliveryPruner
 
     public static let fileName = "slipway.db"
+    /// Deliveries without a deployment kept per app (`--keep-deliveries`).
+    public static let defaultKeptDeliveries = 1000
 
-    public init(path: String) throws {
+    public init(path: String, keepDeliveries: Int = Store.defaultKeptDeliveries) throws {
         database = try Database(path: path)
         try Migrations.apply(to: database)
-        deliveries = try DeliveryRecorder(database: database)
+        pruner = try DeliveryPruner(database: database, keep: keepDeliveries)
+        deliveries = try DeliveryRecorder(database: database, pruner: pruner)
     }
 
-    deinit { deliveries.stop() }
+    deinit {
+        deliveries.stop()
+        pruner.stop()
+    }
 
     /// Folds the WAL back into the database file: TRUNCATE for a tidy exit, PASSIVE periodically.
     public func checkpoint(truncate: Bool = true) {

@@ -7,6 +7,8 @@ struct APIContext: Sendable {
     let service: AppService
     let credentials: Credentials
     let config: Configuration
+    /// Deliveries refused for their signature: counted in memory, listed beside the stored ones.
+    let rejectedDeliveries: RejectedDeliveries
 
     var store: Store { service.store }
 

@@ -64,7 +64,9 @@ struct AppsAPI: Sendable {
     }
 
     func delete(_ request: HTTPRequest) throws -> HTTPResponse {
-        try api.service.delete(try api.app(request))
+        let app = try api.app(request)
+        try api.service.delete(app)
+        api.rejectedDeliveries.forget(appID: app.id)
         return .noContent
     }
 }

@@ -7,8 +7,8 @@ protocol WebhookBackend: Sendable {
     /// Records a delivery that needs no deployment, in a batch with others (`DeliveryRecorder`);
     /// `completion` says whether it was new (false: a redelivery) once the batch is stored.
     func record(_ entry: DeliveryRecorder.Entry, completion: @escaping DeliveryRecorder.Completion)
-    /// Records a refused delivery or a duplicate at once.
-    func recordRefusal(appID: Int, deliveryID: String?, event: String?, result: DeliveryResult, deploymentID: Int?) throws
+    /// Records a redelivery at once, with the deployment its first delivery started.
+    func recordDuplicate(appID: Int, deliveryID: String, event: String, deploymentID: Int?) throws
     /// Stores the delivery and queues a deployment of `sha`; nil when the delivery id was seen before.
     func deployPush(_ app: App, sha: String, deliveryID: String?, commitMessage: String?, commitAuthor: String?) throws -> Deployment?
     /// The deployment that an earlier delivery with this id started, if any.
@@ -22,8 +22,8 @@ extension AppService: WebhookBackend {
         store.deliveries.record(entry, completion: completion)
     }
 
-    func recordRefusal(appID: Int, deliveryID: String?, event: String?, result: DeliveryResult, deploymentID: Int?) throws {
-        try store.recordDelivery(appID: appID, deliveryID: deliveryID, event: event, result: result, deploymentID: deploymentID)
+    func recordDuplicate(appID: Int, deliveryID: String, event: String, deploymentID: Int?) throws {
+        try store.recordDelivery(appID: appID, deliveryID: deliveryID, event: event, result: .duplicate, deploymentID: deploymentID)
     }
 
     func deploymentID(ofDelivery deliveryID: String) throws -> Int? { try store.deliveryDeployment(deliveryID: deliveryID) }

@@ -1,7 +1,7 @@
 """Slipway's benchmark suite: `make bench` builds the release binary and runs this package
 (`python3 scripts/bench`); it writes BENCHMARKS.md.
 
-Seven benchmarks, each compared side by side within one run, every measurement repeated RUNS
+Eight benchmarks, each compared side by side within one run, every measurement repeated RUNS
 times (default 5) with the sides interleaved, and reported from the median:
 
   deploy    1. deploy overhead: Slipway's pipeline against the same commands by hand, cold and warm
@@ -11,6 +11,7 @@ times (default 5) with the sides interleaved, and reported from the median:
   forward   5. port forwarder: against a direct connection to the container and nginx's stream proxy
   memory    6. resident memory, idle and with 50 apps and 10,000 deployments
   web       7. dashboard and API latency with 100 apps and 1,000 deployments each
+  flood     8. valid webhook deliveries beside a flood of bad signatures, after 100,000 recorded ones
 
 The script reports; it never fails because a target is missed. It exits non-zero only when
 something breaks (a deployment fails, a server dies, a tool is missing), after writing what it has.

@@ -36,4 +36,5 @@ BENCHMARKS: list[Benchmark] = [
     benchmark(5, "forward", "Port forwarder"),
     benchmark(6, "memory", "Memory"),
     benchmark(7, "web", "Dashboard and API latency"),
+    benchmark(8, "flood", "Bad webhook signatures beside valid deliveries"),
 ]

@@ -29,4 +29,4 @@ APP_PORT_POOL = (20000, 29999)
 # Hard ceiling for the whole run: a stuck step must not run forever.
 GLOBAL_DEADLINE = time.monotonic() + 45 * 60
 
-FINISHED = {"succeeded", "failed", "cancelled", "superseded", "interrupted"}
+FINISHED = {"succeeded", "failed", "cancelled", "superseded", "interrupted", "skipped"}

@@ -148,3 +148,24 @@ def wrk(ctx: Context, url: str, connections: int, requests: int, expect: int = 2
     if errors and not allow_errors:
         raise BenchError(f"wrk saw errors against {url}: {result}")
     return result
+
+
+def wrk_timed(ctx: Context, url: str, connections: int, seconds: int, expect: int, extra_env: Optional[dict] = None,
+              pid: Optional[int] = None) -> dict:
+    """wrk for a fixed `seconds` rather than a count of responses: a load that runs beside another
+    measurement. Answers other than `expect` are counted, not an error."""
+    script = ctx.work / "bench.lua"
+    if not script.exists():
+        script.write_text(WRK_LUA)
+    env = dict(os.environ, BENCH_REQUESTS=str(10**12), BENCH_EXPECT_STATUS=str(expect), **(extra_env or {}))
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    proc = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+                          stdin=DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=seconds + 30)
+    text = proc.stdout.decode(errors="replace")
+    match = re.search(r"^BENCH_JSON (\{.*\})$", text, re.M)
+    if not match:
+        raise BenchError(f"wrk printed no result for {url}:\n{text[-800:]}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["responses"] / (result["wrk_duration_us"] / 1e6)
+    result["cpu_us"] = (cpu_seconds(pid) - cpu_before) / max(1, result["responses"]) * 1e6 if pid else float("nan")
+    return result

@@ -61,9 +61,9 @@ struct WebhookHandler: Sendable {
         }
     }
 
+    /// The delivery, once `checkHead` has passed (the router runs it before the body is read).
     func handle(_ request: HTTPRequest) throws -> HTTPResponse {
-        // Checked again, for callers that skip `checkHead` (it is cheap, and the app may be gone by now).
-        try checkHead(request)
+        // Looked up again: the app may have been deleted while the body arrived.
         let app = try self.app(request)
         let event = request.headers["X-GitHub-Event"] ?? ""
         let deliveryID = request.headers["X-GitHub-Delivery"] ?? ""

@@ -95,7 +95,7 @@ def measure(ctx: Context, sec: Section) -> None:
             f"{fmt_num(valid_per_run)} deliveries a run, first alone and then beside {senders} more connections sending "
             f"the same body with a bad signature, unpaced, for {flood_seconds} s. Refusals past a client's budget are "
             f"answered 429, all of them counted in memory only: {refused_rows} refused deliveries were found in the "
-            f"database afterwards.")
+            f"database afterwards.", "")
     sec.table(["load", "p50 (median of runs)", "p99 (median of runs)", "rate", "runs: p99 (ms)"], rows)
     ratio = med(beside, "p99_us") / med(alone, "p99_us")
     sec.target("Valid webhook p99 beside a flood of bad signatures, against the same without it",

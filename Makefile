@@ -36,10 +36,15 @@ test:
 # build folder of its own. FUZZ_SECONDS bounds the run; the corpus is copied so the committed one stays as it is.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = .build-fuzz
+# The fuzz build starts clean each time: an incremental build of it was seen to drop the coverage
+# instrumentation, leaving libFuzzer blind; the check after the build makes sure it is there.
 fuzz:
+	rm -rf $(FUZZ_BUILD)
 	flock /tmp/slipway-swift-build.lock $(SWIFT) build --scratch-path $(FUZZ_BUILD) -c release --product HTTPFuzzer \
 		--sanitize fuzzer --sanitize address -Xswiftc -DFUZZING
-	rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/release/HTTPFuzzer -runs=0 2>&1 | grep -q "inline 8-bit counters" \
+		|| { echo "make fuzz: HTTPFuzzer was built without coverage instrumentation" >&2; exit 1; }
+	mkdir -p $(FUZZ_BUILD)/corpus
 	cp Fuzz/corpus/* $(FUZZ_BUILD)/corpus/
 	$(FUZZ_BUILD)/release/HTTPFuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(FUZZ_BUILD)/corpus
 

@@ -16,12 +16,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import RawConnection, assert_json_error, start_server, tail
+from conftest import RawConnection, SlipwayServer, assert_json_error, start_server, tail
 from deploykit import Api, free_port_range, poll, remove_docker_objects, server_flags, wait_serving
 from githubhooks import GitHub, commit_json, encode, ping_payload, push_payload, sign256
 from gitrepo import GitRepo, web_app
@@ -57,6 +58,30 @@ def new_app(api: Api, tmp_path: Path, name: str, deploy: bool = False) -> tuple[
     return created, repo
 
 
+@dataclass
+class Hosted:
+    """A server of this module's own, and one app on it with its repository and a GitHub sender."""
+    server: SlipwayServer
+    api: Api
+    name: str
+    app: dict
+    repo: GitRepo
+    gh: GitHub
+
+
+@contextmanager
+def hosted(tmp_path: Path, name: str, *flags: str, ports: int = 2, deploy: bool = False):
+    """Starts a server with `flags` and makes app `name` on it; afterwards deletes the app and stops the server."""
+    server = serve(tmp_path, *flags, ports=ports)
+    try:
+        api = Api(server)
+        app, repo = new_app(api, tmp_path, name, deploy=deploy)
+        yield Hosted(server, api, name, app, repo, GitHub(server, name, app["webhook_secret"]))
+        api.delete(name)
+    finally:
+        stop(server)
+
+
 def stored_deliveries(server, app_name: str, where: str = "1") -> int:
     """Rows in webhook_deliveries for the app, read from the database itself."""
     with closing(sqlite3.connect(server.data_dir / "slipway.db", timeout=10)) as db:
@@ -69,12 +94,9 @@ def stored_deliveries(server, app_name: str, where: str = "1") -> int:
 
 
 def test_bad_signatures_are_counted_in_memory_and_never_written(tmp_path, prefix):
-    server = serve(tmp_path)
-    try:
-        api = Api(server)
-        name = prefix + "memory"
-        created, _ = new_app(api, tmp_path, name)
-        gh = GitHub(server, name, created["webhook_secret"])
+    with hosted(tmp_path, prefix + "memory") as h:
+        server, api, name, created = h.server, h.api, h.name, h.app
+        gh = h.gh
         body, ctype = encode(ping_payload(name, created["webhook_url"]), "json")
         ids = []
         for i in range(12):
@@ -94,18 +116,12 @@ def test_bad_signatures_are_counted_in_memory_and_never_written(tmp_path, prefix
         assert ok.resp.status == 200, ok.describe()
         poll(lambda: (stored_deliveries(server, name) == 1, stored_deliveries(server, name)), 10, "the signed ping to be stored")
         assert api.deliveries(name)[0]["delivery_id"] == ok.id
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 def test_a_flood_of_bad_signatures_is_throttled_and_valid_deliveries_still_pass(tmp_path, prefix):
-    server = serve(tmp_path)
-    try:
-        api = Api(server)
-        name = prefix + "flood"
-        created, _ = new_app(api, tmp_path, name)
-        gh = GitHub(server, name, created["webhook_secret"])
+    with hosted(tmp_path, prefix + "flood") as h:
+        server, name, created = h.server, h.name, h.app
+        gh = h.gh
         body, ctype = encode(ping_payload(name, created["webhook_url"]), "json")
 
         # One address's budget of refusals is answered 401; past it, 429 with Retry-After.
@@ -150,9 +166,6 @@ def test_a_flood_of_bad_signatures_is_throttled_and_valid_deliveries_still_pass(
         assert all(d.resp.status == 200 for d in valid), [d.describe() for d in valid if d.resp.status != 200]
         assert set(flood_answers) == {429}, sorted(set(flood_answers))
         assert stored_deliveries(server, name, "kind = 'rejected'") == 0
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 # --- Item 3: history is bounded -------------------------------------------------------------------
@@ -198,11 +211,8 @@ def head_only(name: str, headers: dict[str, str], length: int = 20 * 1024 * 1024
 
 
 def test_deliveries_are_refused_on_their_head_before_a_byte_of_body_is_read(tmp_path, prefix):
-    server = serve(tmp_path)
-    try:
-        api = Api(server)
-        name = prefix + "heads"
-        created, _ = new_app(api, tmp_path, name)
+    with hosted(tmp_path, prefix + "heads") as h:
+        server, name = h.server, h.name
         full = {"Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
                 "X-Hub-Signature-256": "sha256=" + "0" * 64}
         cases = [
@@ -221,17 +231,11 @@ def test_deliveries_are_refused_on_their_head_before_a_byte_of_body_is_read(tmp_
                 assert resp.status == status, f"{what}: {resp.status} {resp.body[:200]!r}"
                 assert assert_json_error(resp, status)["code"] == code, what
                 assert resp.says_close, f"{what}: the unread body leaves the connection unusable, so it must close"
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tmp_path, prefix):
-    server = serve(tmp_path, "--webhook-body-limit", "64k", "--max-body-memory", "1m")
-    try:
-        api = Api(server)
-        name = prefix + "bodies"
-        created, _ = new_app(api, tmp_path, name)
+    with hosted(tmp_path, prefix + "bodies", "--webhook-body-limit", "64k", "--max-body-memory", "1m") as h:
+        server, name, created = h.server, h.name, h.app
         headers = {"Content-Type": "application/json", "X-GitHub-Event": "ping", "X-GitHub-Delivery": str(uuid.uuid4()),
                    "X-Hub-Signature-256": "sha256=" + "0" * 64}
         # Over the webhook limit: 413 before the body.
@@ -273,21 +277,16 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
                 conn.close()
         poll(lambda: ((d := gh.send("ping", body, ctype)).resp.status == 200, d.describe()), 10,
              "bodies to be read again once the slow senders are gone")
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 # --- Item 6: replay -------------------------------------------------------------------------------
 
 
 def test_a_replayed_push_of_an_older_commit_is_skipped_and_the_live_version_stays(tmp_path, prefix):
-    server = serve(tmp_path, ports=1)
-    try:
-        api = Api(server)
-        name = prefix + "replay"
-        created, repo = new_app(api, tmp_path, name)
-        gh = GitHub(server, name, created["webhook_secret"])
+    with hosted(tmp_path, prefix + "replay", ports=1) as h:
+        api, name, created = h.api, h.name, h.app
+        gh = h.gh
+        repo = h.repo
         port = created["port"]
 
         def push(version: str):
@@ -316,9 +315,6 @@ def test_a_replayed_push_of_an_older_commit_is_skipped_and_the_live_version_stay
         # The same capture without a delivery id is refused outright.
         no_id = gh.send("push", first.body, "application/json", delivery="")
         assert no_id.resp.status == 400 and "X-GitHub-Delivery" in no_id.resp.body.decode(), no_id.describe()
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 # --- Item 10: app ports --------------------------------------------------------------------------
@@ -332,11 +328,8 @@ def server_threads(pid: int) -> int:
 
 
 def test_app_ports_cap_their_connections(tmp_path, prefix):
-    server = serve(tmp_path, "--max-app-connections", "3", ports=1)
-    try:
-        api = Api(server)
-        name = prefix + "cap"
-        created, _ = new_app(api, tmp_path, name, deploy=True)
+    with hosted(tmp_path, prefix + "cap", "--max-app-connections", "3", ports=1, deploy=True) as h:
+        api, created = h.api, h.app
         port = created["port"]
         api.finish(created["deployment_id"])
         wait_serving(port, "v1")
@@ -354,14 +347,11 @@ def test_app_ports_cap_their_connections(tmp_path, prefix):
             for s in held:
                 s.close()
         wait_serving(port, "v1")
-        api.delete(name)
-    finally:
-        stop(server)
 
 
 def test_app_ports_bound_their_threads_and_the_descriptor_limit_is_raised(tmp_path, prefix):
-    server = serve(tmp_path, ports=1)
-    try:
+    with hosted(tmp_path, prefix + "threads", ports=1) as h:
+        server = h.server
         # The descriptor limit is raised to the hard limit, and the log says the figure.
         limits = Path(f"/proc/{server.proc.pid}/limits").read_text()
         soft, hard = re.search(r"Max open files\s+(\S+)\s+(\S+)", limits).groups()
@@ -370,10 +360,7 @@ def test_app_ports_bound_their_threads_and_the_descriptor_limit_is_raised(tmp_pa
 
         # An app not deployed yet answers 503 itself; hundreds of clients that never read their
         # answer hold a bounded number of the server's threads, not one each.
-        api = Api(server)
-        name = prefix + "threads"
-        created, _ = new_app(api, tmp_path, name)
-        port = created["port"]
+        port = h.app["port"]
         baseline = server_threads(server.proc.pid)
         clients = []
         try:
@@ -390,6 +377,3 @@ def test_app_ports_bound_their_threads_and_the_descriptor_limit_is_raised(tmp_pa
             for c in clients:
                 c.close()
         assert peak <= baseline + 40, f"threads went from {baseline} to {peak} for 300 connections to an app with nothing deployed"
-        api.delete(name)
-    finally:
-        stop(server)

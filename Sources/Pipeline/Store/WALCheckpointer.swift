@@ -23,6 +23,9 @@ public final class WALCheckpointer: Sendable {
     let thresholdPages: Int32
     private let connection: PosixMutex<Connection>
     private let wake: EventSignal
+    /// Signalled by the thread as it ends, so `stop` can wait for it.
+    private let ended: EventSignal
+    private let running = Atomic<Bool>(false)
     private let requested = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let completed = Atomic<Int>(0)
@@ -37,12 +40,17 @@ public final class WALCheckpointer: Sendable {
         }
         do {
             self.wake = try EventSignal()
+            self.ended = try EventSignal()
         } catch {
             throw SQLiteError(code: SQLITE_ERROR, message: "\(error)", sql: nil)
         }
         self.connection = PosixMutex(conn)
         self.thresholdPages = thresholdPages
-        OSThread.detach(name: "checkpointer", stackSize: 256 * 1024) { [self] in run() }
+        running.store(true, ordering: .releasing)
+        if !OSThread.detach(name: "checkpointer", stackSize: 256 * 1024, { [self] in run() }) {
+            running.store(false, ordering: .releasing)
+            Log.warning("cannot start the WAL checkpointer's thread; the WAL is folded back only by periodic checkpoints")
+        }
     }
 
     /// Has `main` report its commits here, so a WAL past the threshold is checkpointed.
@@ -65,10 +73,14 @@ public final class WALCheckpointer: Sendable {
         wake.signal()
     }
 
-    /// Ends the thread, after the checkpoint it may be running.
+    /// Ends the thread, after the checkpoint it may be running, and waits for it (up to 10 s).
+    /// Otherwise the thread held this connection open for a moment after the database was
+    /// released, and the WAL outlived it; now both connections close as the database goes, the
+    /// last one folding the WAL back and removing it.
     func stop() {
         stopped.store(true, ordering: .releasing)
         wake.signal()
+        if running.load(ordering: .acquiring) { ended.wait(timeoutMilliseconds: 10_000) }
     }
 
     /// Checkpoints the thread has run since start.
@@ -84,6 +96,10 @@ public final class WALCheckpointer: Sendable {
     }
 
     private func run() {
+        defer {
+            running.store(false, ordering: .releasing)
+            ended.signal()
+        }
         while !stopped.load(ordering: .acquiring) {
             wake.wait(timeoutMilliseconds: 60_000)
             guard !stopped.load(ordering: .acquiring) else { return }

@@ -26,7 +26,8 @@ final class Application: Sendable {
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
         // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
         store.pruner.pruneAll()
-        credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken)
+        credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken,
+                                      generatedFile: InitialCredentialsFile(dataDir: config.dataDir))
 
         let instanceID: String
         if let existing = try store.setting("instance_id") {

@@ -194,7 +194,7 @@ enum CommandLineParser {
 
         Secrets (environment only): SLIPWAY_ADMIN_PASSWORD (at least \(minimumAdminPasswordLength) characters) and
         SLIPWAY_API_TOKEN (at least \(minimumAPITokenLength)). When unset on the first start, each is generated,
-        stored as a hash and printed once.
+        stored as a hash and written once to DATA_DIR/\(InitialCredentialsFile.name) (mode 0600).
 
         """
         return text

@@ -61,7 +61,7 @@ final class Application: Sendable {
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
-                                       sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor,
+                                       sessions: SessionStore(), throttle: FailureThrottle(), supervisor: supervisor,
                                        warnings: warnings, rejectedDeliveries: rejectedDeliveries))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }

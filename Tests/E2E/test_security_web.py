@@ -1,10 +1,16 @@
 """Security of the dashboard and the API, through the real binary (issue 11, round two).
 
+- Logins: an attempt is reserved before its password is checked, so concurrent wrong passwords
+  from one address get no more checks than the limit; at most two checks run at once server-wide
+  (429 beyond); a throttled address is refused even with the right password.
+- API tokens: wrong ones are throttled per address the same way (429, JSON).
 - Secrets: a password under 12 characters or a token under 24 stops the start with exit 2;
   generated ones go to a 0600 file in the data directory, never to stderr; the unused
   session_key setting is gone.
 
-Every server here is the test's own. Nothing here makes anything in Docker.
+Every server here is the test's own (several lock 127.0.0.1 out for a minute). Other clients
+are other loopback addresses (127.0.0.2, ...), which Linux lets a socket bind as its source.
+Nothing here makes anything in Docker.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import http.client
 import shutil
 import stat
 import subprocess
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Optional
@@ -20,9 +27,12 @@ from typing import Optional
 import pytest
 
 from conftest import (
+    ADMIN_PASSWORD,
+    API_TOKEN,
     HOST,
     HttpResult,
     SlipwayServer,
+    assert_json_error,
     require_binary,
     server_env,
     start_server,
@@ -30,6 +40,8 @@ from conftest import (
 )
 
 CREDENTIALS_FILE = "initial-credentials"
+# Enough concurrent logins that, with each check taking about 0.14 s, more than two overlap.
+CONCURRENT = 24
 
 
 def request(server: SlipwayServer, method: str, path: str, *, headers: Optional[dict[str, str]] = None,
@@ -59,6 +71,33 @@ def api_get(server: SlipwayServer, path: str, token: Optional[str], *, headers: 
     return request(server, "GET", path, headers={**auth, **(headers or {})}, source=source)
 
 
+def all_at_once(calls: list) -> list:
+    """Runs each zero-argument callable on a thread of its own, released together; their results in order."""
+    results: list = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # reported by the caller, with the others
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a request did not finish within 60 s"
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert not failures, f"{len(failures)} requests failed: {failures[:3]!r}"
+    return results
+
+
+def text(resp: HttpResult) -> str:
+    return resp.body.decode(errors="replace")
+
+
 def stopped(server: SlipwayServer) -> None:
     """SIGTERM; fails unless the server exits 0 in time."""
     server.assert_clean_stop()
@@ -70,6 +109,16 @@ def sqlite(db: Path, sql: str) -> str:
     done = subprocess.run([sqlite3, str(db), sql], capture_output=True, text=True, timeout=10)
     assert done.returncode == 0, f"sqlite3 {sql!r}: {done.stderr}"
     return done.stdout
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A server of this test's own, with the test secrets."""
+    s = start_server(tmp_path)
+    try:
+        yield s
+    finally:
+        stopped(s)
 
 
 # --- Secrets ------------------------------------------------------------------------------------
@@ -128,3 +177,74 @@ def test_the_unused_session_key_is_not_kept(tmp_path: Path):
     sqlite(db, "INSERT INTO settings (key, value) VALUES ('session_key', 'left-by-an-older-version')")
     stopped(start_server(tmp_path, data_dir=data, log_name="second"))
     assert sqlite(db, "SELECT count(*) FROM settings WHERE key = 'session_key'").strip() == "0", "the old session_key is still stored"
+
+
+# --- Login and token throttles ------------------------------------------------------------------
+
+
+def test_concurrent_wrong_passwords_from_one_address_get_five_checks(server: SlipwayServer):
+    answers = all_at_once([lambda i=i: log_in(server, f"wrong-{i}") for i in range(CONCURRENT)])
+    statuses = [a.status for a in answers]
+    assert set(statuses) <= {401, 429}, f"answers to concurrent wrong passwords: {statuses}"
+    checked = statuses.count(401)
+    assert checked <= 5, f"{checked} of {CONCURRENT} concurrent wrong passwords from one address were checked (limit 5)"
+    for a in answers:
+        if a.status == 429:
+            assert a.headers.get("retry-after", "").isdigit(), f"429 without Retry-After: {a.headers}"
+
+    # One at a time, until refused: five checks in all, never more.
+    for _ in range(6):
+        resp = log_in(server, "wrong-again")
+        if resp.status == 429:
+            break
+        assert resp.status == 401, f"a wrong password: {resp.status}"
+        checked += 1
+    assert resp.status == 429 and "Too many failed attempts" in text(resp), f"never throttled: {resp.status} {text(resp)[:300]}"
+    assert checked == 5, f"{checked} wrong passwords were checked before the throttle (limit 5)"
+
+    # The right password from the throttled address is refused too, unchecked: no session.
+    resp = log_in(server, ADMIN_PASSWORD)
+    assert resp.status == 429 and "set-cookie" not in resp.headers, f"right password while throttled: {resp.status} {resp.headers}"
+    retry = resp.headers.get("retry-after", "")
+    assert retry.isdigit() and 1 <= int(retry) <= 60, f"Retry-After {retry!r}"
+    # Another address is not throttled.
+    assert log_in(server, ADMIN_PASSWORD, source="127.0.0.2").status == 303
+
+
+def test_at_most_two_password_checks_run_at_once(server: SlipwayServer):
+    """One wrong password from each of many addresses, all at once: no address is over its
+    limit, so every 429 is the server-wide limit of two checks at a time."""
+    sources = [f"127.0.0.{i}" for i in range(2, 2 + CONCURRENT)]
+    answers = all_at_once([lambda s=s: log_in(server, "wrong", source=s) for s in sources])
+    statuses = [a.status for a in answers]
+    assert set(statuses) <= {401, 429}, f"answers: {statuses}"
+    assert statuses.count(401) >= 2, f"fewer than two checks ran: {statuses}"
+    busy = [(s, a) for s, a in zip(sources, answers) if a.status == 429]
+    assert busy, f"all {CONCURRENT} concurrent checks ran; at most two may run at once: {statuses}"
+    for _, a in busy:
+        assert "at once" in text(a), f"a 429 that is not the check limit: {text(a)[:300]}"
+        assert a.headers.get("retry-after") == "1", f"Retry-After {a.headers.get('retry-after')!r}"
+    # A refused attempt was never checked, so it costs its address nothing: five wrong
+    # passwords are still checked from it.
+    source = busy[0][0]
+    for attempt in range(1, 6):
+        resp = log_in(server, "wrong", source=source)
+        assert resp.status == 401, f"wrong password {attempt} from {source} after a refused one: {resp.status} {text(resp)[:200]}"
+
+
+def test_wrong_api_tokens_are_throttled_per_address(server: SlipwayServer):
+    # No token at all guesses nothing and is not counted.
+    for _ in range(10):
+        assert_json_error(api_get(server, "/api/apps", None), 401)
+    for attempt in range(1, 6):
+        resp = api_get(server, "/api/apps", f"wrong-token-{attempt}-0123456789abcdef")
+        assert resp.status == 401, f"wrong token {attempt}: {resp.status}"
+    for token, what in [("wrong-token-6-0123456789abcdef", "a sixth wrong token"), (API_TOKEN, "the right token")]:
+        resp = api_get(server, "/api/apps", token)
+        error = assert_json_error(resp, 429)
+        assert error["code"] == "too_many_requests", f"{what}: {error}"
+        retry = resp.headers.get("retry-after", "")
+        assert retry.isdigit() and 1 <= int(retry) <= 60, f"{what}: Retry-After {retry!r}"
+        assert API_TOKEN not in text(resp)
+    # Another address still gets in.
+    assert api_get(server, "/api/apps", API_TOKEN, source="127.0.0.2").status == 200

@@ -26,7 +26,7 @@ final class CredentialsTests: XCTestCase {
         XCTAssertEqual(mode, 0o600)
         let secrets = try values(in: file.path)
         XCTAssertEqual(Set(secrets.keys), ["SLIPWAY_ADMIN_PASSWORD", "SLIPWAY_API_TOKEN"])
-        XCTAssertTrue(credentials.isValidAdminPassword(secrets["SLIPWAY_ADMIN_PASSWORD"]!))
+        XCTAssertEqual(credentials.checkAdminPassword(secrets["SLIPWAY_ADMIN_PASSWORD"]!), .valid)
         XCTAssertTrue(credentials.isValidAPIToken("Bearer " + secrets["SLIPWAY_API_TOKEN"]!))
 
         // A second start generates nothing and leaves the file alone.

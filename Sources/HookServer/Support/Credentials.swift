@@ -3,17 +3,31 @@ import SlipwayCrypto
 import SlipwaySystem
 import Synchronization
 
-/// The admin password hash and the API token hash, kept in the settings table. Only hashes are
-/// stored; a generated secret is written once to the data directory's `InitialCredentialsFile`,
-/// never to the log.
+/// The admin password hash and the API token hash, kept in the settings table, and the limits on
+/// guessing them. Only hashes are stored; a generated secret is written once to the data
+/// directory's `InitialCredentialsFile`, never to the log.
 final class Credentials: Sendable {
     private let apiTokenDigest: Mutex<String>
     let adminPasswordHash: Mutex<String>
+    /// Failed API tokens per client. Here, beside the token, so that every route that checks it
+    /// counts against the same budget.
+    let apiTokenFailures = FailureThrottle()
+    /// Each check costs 600,000 PBKDF2 iterations (0.14 s of a core here), so at most two run at
+    /// once, server-wide: a flood of logins from many addresses can take two cores' worth of
+    /// time, never every worker.
+    private let passwordChecks = ConcurrencyGate(limit: 2)
 
     static let adminPasswordKey = "admin_password_hash"
     static let apiTokenKey = "api_token_sha256"
     /// Stored by earlier versions and never used; deleted at start.
     static let retiredSessionKeyKey = "session_key"
+
+    enum PasswordCheck: Sendable, Equatable {
+        case valid
+        case invalid
+        /// Two checks were already running; this one was not made.
+        case busy
+    }
 
     init(store: Store, configuredPassword: String?, configuredToken: String?,
          generatedFile: InitialCredentialsFile? = nil) throws {
@@ -73,8 +87,12 @@ final class Credentials: Sendable {
         return Crypto.constantTimeEqual(given, expected)
     }
 
-    func isValidAdminPassword(_ password: String) -> Bool {
-        PasswordHash.verify(password: password, against: adminPasswordHash.withLock { $0 })
+    /// Checks the admin password, unless two checks are running already: then it answers `.busy`
+    /// at once rather than wait, so no request ever queues a thread behind PBKDF2.
+    func checkAdminPassword(_ password: String) -> PasswordCheck {
+        passwordChecks.ifOpen {
+            PasswordHash.verify(password: password, against: adminPasswordHash.withLock { $0 }) ? .valid : .invalid
+        } ?? .busy
     }
 
     /// A secret had to be generated but no file was given to hold it.

@@ -9,7 +9,8 @@ struct WebContext: Sendable {
     let config: Configuration
     let renderer: TemplateRenderer
     let sessions: SessionStore
-    let throttle: LoginThrottle
+    /// Failed logins per client.
+    let throttle: FailureThrottle
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries

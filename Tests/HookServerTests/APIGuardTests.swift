@@ -1,0 +1,50 @@
+import PipelineTestSupport
+import SlipwayHTTP
+import XCTest
+@testable import HookServer
+
+/// What every API route does before its handler: the failed-token throttle (429). Socketless,
+/// through the Router and Responder.
+final class APIGuardTests: XCTestCase {
+    private var fixture: ServiceFixture!
+    private static let token = "route-test-token-0123456789abcdef"
+    private let auth = [("Authorization", "Bearer \(APIGuardTests.token)")]
+
+    override func setUpWithError() throws { fixture = try ServiceFixture() }
+    override func tearDown() { fixture.tearDown() }
+
+    private func client() throws -> RouteClient {
+        let service = try fixture.makeService()
+        let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
+        let api = APIContext(service: service, credentials: credentials, config: Configuration(), rejectedDeliveries: RejectedDeliveries())
+        return RouteClient { $0.addAPIRoutes(api) }
+    }
+
+    func testFiveWrongTokensThen429EvenForTheRightOne() throws {
+        let client = try client()
+        // No Authorization at all guesses nothing, and is not counted.
+        for _ in 1...10 { XCTAssertEqual(client.send("GET", "/api/apps").status, 401) }
+        for attempt in 1...5 {
+            XCTAssertEqual(client.send("GET", "/api/apps", headers: [("Authorization", "Bearer wrong-\(attempt)")]).status, 401, "attempt \(attempt)")
+        }
+        for headers in [[("Authorization", "Bearer wrong-6")], auth] {
+            let reply = client.send("GET", "/api/apps", headers: headers)
+            XCTAssertEqual(reply.status, 429)
+            XCTAssertEqual(reply.errorCode, "too_many_requests")
+            XCTAssertEqual(reply.headers["Content-Type"], "application/json")
+            let retry = Int(reply.headers["Retry-After"] ?? "")
+            XCTAssertTrue(retry.map { (1...60).contains($0) } == true, "Retry-After \(reply.headers["Retry-After"] ?? "none")")
+            XCTAssertFalse(reply.text.contains(Self.token))
+        }
+        // Another client is untouched.
+        XCTAssertEqual(client.send("GET", "/api/apps", headers: auth, remoteAddress: "192.0.2.2").status, 200)
+    }
+
+    func testValidTokensDoNotUseUpTheBudget() throws {
+        let client = try client()
+        for _ in 1...20 { XCTAssertEqual(client.send("GET", "/api/apps", headers: auth).status, 200) }
+        for attempt in 1...5 {
+            XCTAssertEqual(client.send("GET", "/api/apps", headers: [("Authorization", "Bearer wrong")]).status, 401, "attempt \(attempt)")
+        }
+    }
+}

@@ -62,7 +62,7 @@ final class Application: Sendable {
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
                                        sessions: SessionStore(), throttle: FailureThrottle(), supervisor: supervisor,
-                                       warnings: warnings, rejectedDeliveries: rejectedDeliveries))
+                                       warnings: warnings, rejectedDeliveries: rejectedDeliveries, hostGuard: HostGuard(config)))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

@@ -7,6 +7,8 @@
 - Secrets: a password under 12 characters or a token under 24 stops the start with exit 2;
   generated ones go to a 0600 file in the data directory, never to stderr; the unused
   session_key setting is gone.
+- Host names: dashboard, login and API requests for a name the server does not answer to get
+  421 (DNS rebinding); /hooks and /healthz do not; Origin is compared with the configured names.
 
 Every server here is the test's own (several lock 127.0.0.1 out for a minute). Other clients
 are other loopback addresses (127.0.0.2, ...), which Linux lets a socket bind as its source.
@@ -15,7 +17,11 @@ Nothing here makes anything in Docker.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
+import json
+import secrets
 import shutil
 import stat
 import subprocess
@@ -38,7 +44,10 @@ from conftest import (
     start_server,
     tail,
 )
+from loopback import free_port_range
 
+# A range no other module uses, for the one app the webhook check makes (it is never deployed).
+APP_PORT_RANGE = (44000, 44999)
 CREDENTIALS_FILE = "initial-credentials"
 # Enough concurrent logins that, with each check taking about 0.14 s, more than two overlap.
 CONCURRENT = 24
@@ -248,3 +257,62 @@ def test_wrong_api_tokens_are_throttled_per_address(server: SlipwayServer):
         assert API_TOKEN not in text(resp)
     # Another address still gets in.
     assert api_get(server, "/api/apps", API_TOKEN, source="127.0.0.2").status == 200
+
+
+# --- Host names ---------------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_other_host_names_get_421_but_webhooks_and_healthz_do_not(tmp_path: Path):
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = start_server(tmp_path, extra_args=["--public-url", "http://slipway.test:8080", "--app-ports", f"{low}-{high}",
+                                                "--container-label", "slipway.test=1"])
+    app = "hostcheck-" + secrets.token_hex(3)
+    try:
+        created = request(server, "POST", "/api/apps", headers={"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"},
+                          body=json.dumps({"name": app, "repo_url": "https://example.com/o/r.git", "deploy": False}).encode())
+        assert created.status == 201, f"creating {app}: {created.status} {text(created)[:300]}"
+        secret = created.json()["webhook_secret"]
+
+        evil = {"Host": f"evil.example:{server.port}"}
+        for method, path in [("GET", "/"), ("GET", "/login"), ("GET", "/deploy")]:
+            resp = request(server, method, path, headers=evil)
+            assert resp.status == 421, f"{method} {path} with Host evil.example: {resp.status}"
+            assert resp.headers.get("content-type", "").startswith("text/plain"), resp.headers
+            assert "evil.example" not in text(resp), "the 421 repeats the Host"
+        resp = log_in(server, ADMIN_PASSWORD, headers=evil)
+        assert resp.status == 421 and "set-cookie" not in resp.headers, f"POST /login with Host evil.example: {resp.status}"
+        resp = api_get(server, "/api/apps", API_TOKEN, headers=evil)
+        assert assert_json_error(resp, 421)["code"] == "misdirected_request"
+
+        # The configured names: loopback ones (any case, any port) and the public URL's.
+        for host in [f"127.0.0.1:{server.port}", f"LOCALHOST:{server.port}", f"[::1]:{server.port}", "slipway.test:8080", "Slipway.Test"]:
+            assert request(server, "GET", "/login", headers={"Host": host}).status == 200, f"GET /login with Host {host}"
+            assert api_get(server, "/api/apps", API_TOKEN, headers={"Host": host}).status == 200, f"GET /api/apps with Host {host}"
+
+        # GitHub sends the payload URL's host, and a proxy may send any: webhooks are signed instead.
+        body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+        resp = request(server, "POST", f"/hooks/github/{app}", body=body, headers={
+            **evil, "Content-Type": "application/json", "X-GitHub-Event": "ping",
+            "X-GitHub-Delivery": secrets.token_hex(8), "X-Hub-Signature-256": sign(secret, body)})
+        assert resp.status == 200, f"a signed ping with Host evil.example: {resp.status} {text(resp)[:300]}"
+        assert request(server, "GET", "/healthz", headers=evil).status == 200
+    finally:
+        try:
+            request(server, "DELETE", f"/api/apps/{app}", headers={"Authorization": f"Bearer {API_TOKEN}"})
+        finally:
+            stopped(server)
+
+
+def test_origin_is_compared_with_the_configured_names(server: SlipwayServer):
+    here = f"127.0.0.1:{server.port}"
+    # Another loopback name of this same server on the same port is a page of its own.
+    resp = log_in(server, ADMIN_PASSWORD, headers={"Host": here, "Origin": f"http://localhost:{server.port}"})
+    assert resp.status == 303, f"Origin http://localhost:{server.port}: {resp.status} {text(resp)[:200]}"
+    # An app on another port of the same name is another origin; so is any other name.
+    for origin in [f"http://127.0.0.1:{server.port + 1}", f"http://evil.example:{server.port}", "null"]:
+        resp = log_in(server, ADMIN_PASSWORD, headers={"Host": here, "Origin": origin})
+        assert resp.status == 403 and "set-cookie" not in resp.headers, f"Origin {origin}: {resp.status}"

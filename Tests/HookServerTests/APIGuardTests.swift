@@ -3,8 +3,8 @@ import SlipwayHTTP
 import XCTest
 @testable import HookServer
 
-/// What every API route does before its handler: the failed-token throttle (429). Socketless,
-/// through the Router and Responder.
+/// What every API route does before its handler: the host name (421) and the failed-token
+/// throttle (429). Socketless, through the Router and Responder.
 final class APIGuardTests: XCTestCase {
     private var fixture: ServiceFixture!
     private static let token = "route-test-token-0123456789abcdef"
@@ -13,11 +13,35 @@ final class APIGuardTests: XCTestCase {
     override func setUpWithError() throws { fixture = try ServiceFixture() }
     override func tearDown() { fixture.tearDown() }
 
-    private func client() throws -> RouteClient {
+    private func client(publicURL: String? = nil, host: String = "127.0.0.1") throws -> RouteClient {
         let service = try fixture.makeService()
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
-        let api = APIContext(service: service, credentials: credentials, config: Configuration(), rejectedDeliveries: RejectedDeliveries())
+        var config = Configuration()
+        config.host = host
+        config.publicURL = publicURL
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries())
         return RouteClient { $0.addAPIRoutes(api) }
+    }
+
+    func testOtherHostNamesGet421InJSONBeforeTheToken() throws {
+        let client = try client(publicURL: "https://deploy.example.com")
+        for (host, status) in [("evil.example", 421), ("evil.example:5000", 421), ("deploy.example.com", 200),
+                               ("127.0.0.1:5000", 200), ("localhost", 200), ("[::1]:5000", 200)] {
+            let reply = client.send("GET", "/api/apps", headers: auth + [("Host", host)])
+            XCTAssertEqual(reply.status, status, "Host \(host)")
+            if status == 421 {
+                XCTAssertEqual(reply.errorCode, "misdirected_request")
+                XCTAssertEqual(reply.headers["Content-Type"], "application/json")
+            }
+        }
+        // Without a token too: the host is checked first.
+        XCTAssertEqual(client.send("GET", "/api/apps", headers: [("Host", "evil.example")]).status, 421)
+    }
+
+    func testAWildcardHostWithoutPublicURLSaysWhatToConfigure() throws {
+        let reply = try client(host: "0.0.0.0").send("GET", "/api/apps", headers: auth + [("Host", "192.0.2.10:5000")])
+        XCTAssertEqual(reply.status, 421)
+        XCTAssertTrue(reply.errorMessage?.contains("--public-url") == true, reply.text)
     }
 
     func testFiveWrongTokensThen429EvenForTheRightOne() throws {

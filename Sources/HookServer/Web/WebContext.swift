@@ -14,6 +14,8 @@ struct WebContext: Sendable {
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries
+    /// The host names the dashboard answers to.
+    let hostGuard: HostGuard
 
     var store: Store { service.store }
     var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }
@@ -61,14 +63,14 @@ struct WebContext: Sendable {
     }
 
     /// Browsers say where a request comes from; a cross-site POST is refused whatever it carries.
+    /// The Origin must be one of the names this server answers to, never merely the request's
+    /// own Host: under DNS rebinding the attacker's page and its requests share the attacker's name.
     func requireSameOrigin(_ request: HTTPRequest) throws {
         if let site = request.headers["Sec-Fetch-Site"]?.lowercased(), site != "same-origin", site != "none" {
             throw HTTPError(403, "cross-site request refused")
         }
         if let origin = request.headers["Origin"] {
-            let host = request.headers["Host"] ?? ""
-            let allowed = ["http://\(host)", "https://\(host)", config.effectivePublicURL]
-            guard allowed.contains(where: { $0.caseInsensitiveEquals(origin) }) else {
+            guard hostGuard.names.accepts(origin: origin, host: request.headers["Host"]) else {
                 throw HTTPError(403, "cross-origin request refused")
             }
         }

@@ -12,13 +12,13 @@ struct APIContext: Sendable {
 
     var store: Store { service.store }
 
-    /// Wraps a handler so it runs only with a valid bearer token. A client that sent five wrong
-    /// tokens within a minute gets 429 until that minute ends, without its token being checked:
-    /// even the right one, since answering it would tell a guesser which guess was right and the
-    /// throttle would stop nothing. A request without any Authorization guesses nothing and does
-    /// not count.
+    /// Wraps a handler so it runs only for one of this server's host names (421) and with a valid
+    /// bearer token. A client that sent five wrong tokens within a minute gets 429 until that
+    /// minute ends, without its token being checked: even the right one, since answering it
+    /// would tell a guesser which guess was right and the throttle would stop nothing. A request
+    /// without any Authorization guesses nothing and does not count.
     func authenticated(_ handler: @escaping Handler) -> Handler {
-        { [credentials] request in
+        HostGuard(config).wrap { [credentials] request in
             guard let authorization = request.headers["Authorization"] else { throw Self.unauthorized }
             let failures = credentials.apiTokenFailures
             switch failures.reserve(from: request.remoteAddress) {

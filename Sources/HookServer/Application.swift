@@ -61,8 +61,9 @@ final class Application: Sendable {
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
-                                       sessions: SessionStore(), throttle: FailureThrottle(), supervisor: supervisor,
-                                       warnings: warnings, rejectedDeliveries: rejectedDeliveries, hostGuard: HostGuard(config)))
+                                       sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
+                                       supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
+                                       hostGuard: HostGuard(config)))
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 

@@ -9,6 +9,7 @@
   session_key setting is gone.
 - Host names: dashboard, login and API requests for a name the server does not answer to get
   421 (DNS rebinding); /hooks and /healthz do not; Origin is compared with the configured names.
+- https: HSTS and a `__Host-` Secure session cookie when --public-url is https.
 
 Every server here is the test's own (several lock 127.0.0.1 out for a minute). Other clients
 are other loopback addresses (127.0.0.2, ...), which Linux lets a socket bind as its source.
@@ -49,6 +50,7 @@ from loopback import free_port_range
 # A range no other module uses, for the one app the webhook check makes (it is never deployed).
 APP_PORT_RANGE = (44000, 44999)
 CREDENTIALS_FILE = "initial-credentials"
+HSTS = "max-age=31536000"
 # Enough concurrent logins that, with each check taking about 0.14 s, more than two overlap.
 CONCURRENT = 24
 
@@ -105,6 +107,12 @@ def all_at_once(calls: list) -> list:
 
 def text(resp: HttpResult) -> str:
     return resp.body.decode(errors="replace")
+
+
+def session_cookie(resp: HttpResult) -> tuple[str, list[str]]:
+    """(name=value, [attributes lower-cased]) of the Set-Cookie of a login."""
+    parts = [p.strip() for p in resp.headers.get("set-cookie", "").split(";")]
+    return parts[0], [p.lower() for p in parts[1:]]
 
 
 def stopped(server: SlipwayServer) -> None:
@@ -316,3 +324,37 @@ def test_origin_is_compared_with_the_configured_names(server: SlipwayServer):
     for origin in [f"http://127.0.0.1:{server.port + 1}", f"http://evil.example:{server.port}", "null"]:
         resp = log_in(server, ADMIN_PASSWORD, headers={"Host": here, "Origin": origin})
         assert resp.status == 403 and "set-cookie" not in resp.headers, f"Origin {origin}: {resp.status}"
+
+
+# --- https ---------------------------------------------------------------------------------------
+
+
+def test_an_https_public_url_brings_hsts_and_a_host_prefixed_secure_cookie(tmp_path: Path):
+    server = start_server(tmp_path, extra_args=["--public-url", "https://slipway.test"])
+    try:
+        for what, resp in [("GET /login", request(server, "GET", "/login")),
+                           ("GET /api/apps", api_get(server, "/api/apps", API_TOKEN)),
+                           ("GET /api/apps without a token (401)", api_get(server, "/api/apps", None))]:
+            assert resp.headers.get("strict-transport-security") == HSTS, f"{what}: {resp.status} {resp.headers}"
+
+        resp = log_in(server, ADMIN_PASSWORD)
+        assert resp.status == 303, f"login: {resp.status}"
+        assert resp.headers.get("strict-transport-security") == HSTS
+        pair, attrs = session_cookie(resp)
+        assert pair.startswith("__Host-slipway_session="), f"Set-Cookie {resp.headers.get('set-cookie')!r}"
+        assert "secure" in attrs and "path=/" in attrs and not any(a.startswith("domain") for a in attrs), attrs
+        # The session works under that name, and only under it.
+        assert request(server, "GET", "/", headers={"Cookie": pair}).status == 200
+        plain = "slipway_session=" + pair.split("=", 1)[1]
+        resp = request(server, "GET", "/", headers={"Cookie": plain})
+        assert resp.status == 303 and resp.headers.get("location") == "/login", f"the unprefixed name: {resp.status}"
+    finally:
+        stopped(server)
+
+
+def test_plain_http_has_no_hsts_and_the_usual_cookie(server: SlipwayServer):
+    assert "strict-transport-security" not in request(server, "GET", "/login").headers
+    resp = log_in(server, ADMIN_PASSWORD)
+    pair, attrs = session_cookie(resp)
+    assert resp.status == 303 and pair.startswith("slipway_session=") and "secure" not in attrs, resp.headers
+    assert "strict-transport-security" not in resp.headers

@@ -3,8 +3,8 @@ import SlipwayHTTP
 import XCTest
 @testable import HookServer
 
-/// What every API route does before its handler: the host name (421) and the failed-token
-/// throttle (429). Socketless, through the Router and Responder.
+/// What every API route does before its handler: the host name (421), the failed-token throttle
+/// (429) and HSTS. Socketless, through the Router and Responder.
 final class APIGuardTests: XCTestCase {
     private var fixture: ServiceFixture!
     private static let token = "route-test-token-0123456789abcdef"
@@ -70,5 +70,15 @@ final class APIGuardTests: XCTestCase {
         for attempt in 1...5 {
             XCTAssertEqual(client.send("GET", "/api/apps", headers: [("Authorization", "Bearer wrong")]).status, 401, "attempt \(attempt)")
         }
+    }
+
+    func testHSTSOnlyWhenThePublicURLIsHTTPS() throws {
+        let https = try client(publicURL: "https://deploy.example.com")
+        for reply in [https.send("GET", "/api/apps", headers: auth), https.send("GET", "/api/apps"),
+                      https.send("GET", "/api/apps/nope", headers: auth)] {
+            XCTAssertEqual(reply.headers["Strict-Transport-Security"], "max-age=31536000", "status \(reply.status)")
+        }
+        let http = try client(publicURL: "http://deploy.example.com")
+        XCTAssertNil(http.send("GET", "/api/apps", headers: auth).headers["Strict-Transport-Security"])
     }
 }

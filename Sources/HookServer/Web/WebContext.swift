@@ -14,11 +14,11 @@ struct WebContext: Sendable {
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries
-    /// The host names the dashboard answers to.
+    /// The host names the dashboard answers to, and HSTS.
     let hostGuard: HostGuard
 
     var store: Store { service.store }
-    var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }
+    var secureCookies: Bool { config.publicURLIsHTTPS }
 
     /// Headers on every HTML page: no framing, no outside resources, nothing cached.
     static let pageHeaders: [(String, String)] = [
@@ -90,7 +90,7 @@ struct WebContext: Sendable {
     }
 
     func cookieHeader(_ value: String, maxAge: Int?) -> String {
-        var cookie = "\(SessionStore.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict"
+        var cookie = "\(sessions.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict"
         if let maxAge { cookie += "; Max-Age=\(maxAge)" }
         if secureCookies { cookie += "; Secure" }
         return cookie

@@ -3,7 +3,7 @@ import SlipwayHTTP
 extension Router {
     /// The dashboard: pages to read, the login, and the forms that change things. Errors here
     /// are text (or a redirect to the login); the handlers are the types beside this file.
-    /// Every route is behind the host guard (421 for other host names).
+    /// Every route is behind the host guard (421 for other host names, HSTS over https).
     mutating func addWebRoutes(_ web: WebContext) {
         let host = web.hostGuard
         let pages = DashboardPages(web: web)

@@ -65,6 +65,15 @@ final class Application: Sendable {
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
                                        hostGuard: HostGuard(config)))
         server = try HTTPServer(options: config.serverOptions, router: router)
+        raiseSharedCookieWarning()
+    }
+
+    /// Apps on the dashboard's own (non-loopback) host name receive the admin's session cookie.
+    private func raiseSharedCookieWarning() {
+        guard let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
+        warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
+                       + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
+                       + "(see \"A note on host names\" in the README)")
     }
 
     /// Serves until SIGTERM or SIGINT; returns the exit code.

@@ -10,6 +10,7 @@
 - Host names: dashboard, login and API requests for a name the server does not answer to get
   421 (DNS rebinding); /hooks and /healthz do not; Origin is compared with the configured names.
 - https: HSTS and a `__Host-` Secure session cookie when --public-url is https.
+- Apps on the dashboard's own non-loopback name: a warning at start and on the dashboard.
 
 Every server here is the test's own (several lock 127.0.0.1 out for a minute). Other clients
 are other loopback addresses (127.0.0.2, ...), which Linux lets a socket bind as its source.
@@ -358,3 +359,30 @@ def test_plain_http_has_no_hsts_and_the_usual_cookie(server: SlipwayServer):
     pair, attrs = session_cookie(resp)
     assert resp.status == 303 and pair.startswith("slipway_session=") and "secure" not in attrs, resp.headers
     assert "strict-transport-security" not in resp.headers
+
+
+# --- Cookies shared with apps --------------------------------------------------------------------
+
+
+def warning_shown(server: SlipwayServer) -> bool:
+    pair, _ = session_cookie(log_in(server, ADMIN_PASSWORD))
+    page = request(server, "GET", "/", headers={"Cookie": pair})
+    assert page.status == 200, f"GET / logged in: {page.status}"
+    return 'id="warning-shared-cookie"' in text(page)
+
+
+def test_apps_on_the_dashboards_own_name_raise_a_warning_until_apps_host_differs(tmp_path: Path):
+    shared = start_server(tmp_path, extra_args=["--public-url", "http://slipway.test", "--apps-host", "slipway.test"], log_name="shared")
+    try:
+        assert warning_shown(shared), "no shared-cookie warning on the dashboard"
+    finally:
+        stopped(shared)
+    log = shared.stderr_text()
+    assert "share the host name slipway.test" in log and "--apps-host" in log, f"no warning at start:\n{tail(log)}"
+
+    apart = start_server(tmp_path, extra_args=["--public-url", "http://slipway.test", "--apps-host", "apps.slipway.test"], log_name="apart")
+    try:
+        assert not warning_shown(apart), "a warning although the apps have a name of their own"
+    finally:
+        stopped(apart)
+    assert "share the host name" not in apart.stderr_text()

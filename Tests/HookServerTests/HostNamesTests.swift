@@ -82,4 +82,24 @@ final class HostNamesTests: XCTestCase {
         XCTAssertFalse(named.message.contains("secret-name"), named.message)
         XCTAssertEqual(named.status, 421)
     }
+
+    func testSharedCookieWarningOnlyForANonLoopbackNameTheAppsShare() {
+        let cases: [(host: String, publicURL: String?, appsHost: String?, shared: String?)] = [
+            ("127.0.0.1", nil, nil, nil),
+            ("127.0.0.1", nil, "127.0.0.1", nil),
+            ("0.0.0.0", nil, nil, nil),
+            ("192.0.2.10", nil, nil, "192.0.2.10"),
+            ("192.0.2.10", nil, "apps.lan", nil),
+            ("0.0.0.0", "https://deploy.example.com", nil, "deploy.example.com"),
+            ("0.0.0.0", "https://deploy.example.com", "Deploy.Example.com", "deploy.example.com"),
+            ("0.0.0.0", "https://deploy.example.com", "apps.example.com", nil),
+            // Bound to loopback behind a proxy: the apps are reachable by no other name.
+            ("127.0.0.1", "https://deploy.example.com", nil, nil),
+            ("127.0.0.1", "http://slipway.test:5000", "slipway.test", "slipway.test"),
+        ]
+        for c in cases {
+            XCTAssertEqual(HostNames.sharedWithApps(host: c.host, publicURL: c.publicURL, appsHost: c.appsHost), c.shared,
+                           "--host \(c.host) --public-url \(c.publicURL ?? "-") --apps-host \(c.appsHost ?? "-")")
+        }
+    }
 }

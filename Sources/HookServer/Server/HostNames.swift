@@ -68,6 +68,26 @@ struct HostNames: Sendable, Equatable {
         return HTTPError(421, message, code: "misdirected_request")
     }
 
+    /// The host name the dashboard shares with the apps, when it does and it is not loopback:
+    /// browsers send a host's cookies to all its ports, so an app opened there receives the
+    /// admin's session cookie. The dashboard's name is the public URL's host, else `--host`.
+    /// The apps' is `--apps-host`; without it they listen on `--host`, which is the dashboard's
+    /// name too unless it is loopback (then the apps cannot be reached by another name).
+    static func sharedWithApps(host: String, publicURL: String?, appsHost: String?) -> String? {
+        let bound = HostNames(host: host, publicURL: nil).configured.first
+        guard let dashboard = HostNames(host: host, publicURL: publicURL).configured.first,
+              !isLoopback(dashboard) else { return nil }
+        let apps: String?
+        if let appsHost, !appsHost.isEmpty {
+            apps = normalized(appsHost)
+        } else if let bound, isLoopback(bound) {
+            apps = bound
+        } else {
+            apps = dashboard
+        }
+        return apps == dashboard ? dashboard : nil
+    }
+
     // MARK: parsing
 
     static func isLoopback(_ name: String) -> Bool {

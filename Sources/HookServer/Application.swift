@@ -26,7 +26,8 @@ final class Application: Sendable {
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
         // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
         store.pruner.pruneAll()
-        credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken)
+        credentials = try Credentials(store: store, configuredPassword: config.adminPassword, configuredToken: config.apiToken,
+                                      generatedFile: InitialCredentialsFile(dataDir: config.dataDir))
 
         let instanceID: String
         if let existing = try store.setting("instance_id") {
@@ -60,9 +61,19 @@ final class Application: Sendable {
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
-                                       sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor,
-                                       warnings: warnings, rejectedDeliveries: rejectedDeliveries))
+                                       sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
+                                       supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
+                                       hostGuard: HostGuard(config)))
         server = try HTTPServer(options: config.serverOptions, router: router)
+        raiseSharedCookieWarning()
+    }
+
+    /// Apps on the dashboard's own (non-loopback) host name receive the admin's session cookie.
+    private func raiseSharedCookieWarning() {
+        guard let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
+        warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
+                       + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
+                       + "(see \"A note on host names\" in the README)")
     }
 
     /// Serves until SIGTERM or SIGINT; returns the exit code.

@@ -515,22 +515,18 @@ def test_missing_or_broken_templates_stop_start_up(tmp_path):
 # --- First start-up ------------------------------------------------------------------
 
 
-def secret_lines(text: str) -> tuple[list[str], list[str]]:
-    lines = text.lower().splitlines()
-    return [l for l in lines if "admin password" in l], [l for l in lines if "api token" in l]
-
-
-def test_first_start_prints_generated_secrets_once(tmp_path):
+def test_first_start_writes_generated_secrets_once(tmp_path):
+    """The secrets themselves never reach the log: test_security_web.py checks that and the file's mode."""
     data_dir = tmp_path / "data"
+    credentials = data_dir / "initial-credentials"
 
     first = start_server(tmp_path, data_dir=data_dir, with_secrets=False, log_name="first")
     try:
-        wait_until(lambda: all(secret_lines(first.stderr_text())), timeout=5,
-                   what="the generated admin password and API token on stderr")
+        assert credentials.is_file(), f"no {credentials}; stderr:\n{first.stderr_text()}"
     finally:
         first.assert_clean_stop()
-    passwords, tokens = secret_lines(first.stderr_text())
-    assert (len(passwords), len(tokens)) == (1, 1), f"printed more than once:\n{first.stderr_text()}"
+    mentions = [l for l in first.stderr_text().splitlines() if str(credentials) in l]
+    assert len(mentions) == 1, f"the credentials file is announced {len(mentions)} times:\n{first.stderr_text()}"
 
     db = data_dir / "slipway.db"
     assert db.is_file(), f"no {db}; data dir holds {sorted(p.name for p in data_dir.iterdir())}"
@@ -539,13 +535,12 @@ def test_first_start_prints_generated_secrets_once(tmp_path):
     mode = subprocess.run([sqlite3, str(db), "PRAGMA journal_mode"], capture_output=True, text=True, timeout=10)
     assert mode.stdout.strip() == "wal", f"journal_mode {mode.stdout!r} {mode.stderr!r}"
 
-    # The printed token is the stored one: it opens the API after a restart.
-    # (It is taken to be the last word of its line.)
-    printed_token = next(l for l in first.stderr_text().splitlines() if "api token" in l.lower()).split()[-1]
+    # The written token is the stored one: it opens the API after a restart.
+    written = dict(l.split("=", 1) for l in credentials.read_text().splitlines() if l and not l.startswith("#"))
     second = start_server(tmp_path, data_dir=data_dir, with_secrets=False, log_name="second")
     try:
-        resp = second.request("GET", "/api/apps", headers={"Authorization": f"Bearer {printed_token}"})
-        assert resp.status == 200, f"printed API token refused: {resp.status} {resp.body[:200]!r}"
+        resp = second.request("GET", "/api/apps", headers={"Authorization": f"Bearer {written['SLIPWAY_API_TOKEN']}"})
+        assert resp.status == 200, f"written API token refused: {resp.status} {resp.body[:200]!r}"
     finally:
         second.assert_clean_stop()  # after exit, everything it will ever print is in the log
-    assert secret_lines(second.stderr_text()) == ([], []), f"secrets printed again:\n{second.stderr_text()}"
+    assert "initial-credentials" not in second.stderr_text(), f"the second start announced credentials again:\n{second.stderr_text()}"

@@ -129,6 +129,8 @@ enum CommandLineParser {
         var config = Configuration()
         config.adminPassword = environment["SLIPWAY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         config.apiToken = environment["SLIPWAY_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        try requireLength(config.adminPassword, minimumAdminPasswordLength, "SLIPWAY_ADMIN_PASSWORD")
+        try requireLength(config.apiToken, minimumAPITokenLength, "SLIPWAY_API_TOKEN")
         for option in options {
             if let env = option.env, let value = environment[env], !value.isEmpty {
                 try option.apply(&config, value, env)
@@ -190,11 +192,23 @@ enum CommandLineParser {
         }
         text += """
 
-        Secrets (environment only): SLIPWAY_ADMIN_PASSWORD, SLIPWAY_API_TOKEN. When unset on the first
-        start, each is generated, stored as a hash and printed once.
+        Secrets (environment only): SLIPWAY_ADMIN_PASSWORD (at least \(minimumAdminPasswordLength) characters) and
+        SLIPWAY_API_TOKEN (at least \(minimumAPITokenLength)). When unset on the first start, each is generated,
+        stored as a hash and written once to DATA_DIR/\(InitialCredentialsFile.name) (mode 0600).
 
         """
         return text
+    }
+
+    /// 12 characters for a password a person picks and types (OWASP ASVS 2.1.1); 24 for a token
+    /// that programs keep: 96 bits even as hex (generated tokens are 64 hex characters).
+    static let minimumAdminPasswordLength = 12
+    static let minimumAPITokenLength = 24
+
+    /// Names the variable and the minimum; never the value.
+    private static func requireLength(_ secret: String?, _ minimum: Int, _ variable: String) throws(UsageError) {
+        guard let secret, secret.count < minimum else { return }
+        throw UsageError(message: "\(variable): must be at least \(minimum) characters long")
     }
 
     private static func integer(_ v: String, flag: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {

@@ -51,6 +51,10 @@ struct Configuration: Sendable {
         return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
     }
 
+    /// Whether the dashboard is reached over https: its cookie is then Secure and `__Host-`, and
+    /// its answers carry HSTS.
+    var publicURLIsHTTPS: Bool { publicURL?.lowercased().hasPrefix("https://") == true }
+
     var serverOptions: ServerOptions {
         var o = ServerOptions()
         o.host = host

@@ -3,32 +3,49 @@ import SlipwayCrypto
 import SlipwaySystem
 import Synchronization
 
-/// The admin password hash, the API token hash and the session key, kept in the settings table.
-/// Only hashes are stored; a generated secret is printed once, on the start that made it.
+/// The admin password hash and the API token hash, kept in the settings table, and the limits on
+/// guessing them. Only hashes are stored; a generated secret is written once to the data
+/// directory's `InitialCredentialsFile`, never to the log.
 final class Credentials: Sendable {
     private let apiTokenDigest: Mutex<String>
     let adminPasswordHash: Mutex<String>
-    let sessionKey: String
+    /// Failed API tokens per client. Here, beside the token, so that every route that checks it
+    /// counts against the same budget.
+    let apiTokenFailures = FailureThrottle()
+    /// Each check costs 600,000 PBKDF2 iterations (0.14 s of a core here), so at most two run at
+    /// once, server-wide: a flood of logins from many addresses can take two cores' worth of
+    /// time, never every worker.
+    private let passwordChecks = ConcurrencyGate(limit: 2)
 
     static let adminPasswordKey = "admin_password_hash"
     static let apiTokenKey = "api_token_sha256"
-    static let sessionKeyKey = "session_key"
+    /// Stored by earlier versions and never used; deleted at start.
+    static let retiredSessionKeyKey = "session_key"
 
-    init(store: Store, configuredPassword: String?, configuredToken: String?) throws {
-        var announcements = [String]()
+    enum PasswordCheck: Sendable, Equatable {
+        case valid
+        case invalid
+        /// Two checks were already running; this one was not made.
+        case busy
+    }
+
+    init(store: Store, configuredPassword: String?, configuredToken: String?,
+         generatedFile: InitialCredentialsFile? = nil) throws {
+        var generated = [(variable: String, value: String)]()
+        var updates = [(key: String, value: String)]()
 
         var passwordHash = try store.setting(Self.adminPasswordKey)
         if let configuredPassword {
             // Re-hash only when the configured password changed, since PBKDF2 is deliberately slow.
             if passwordHash.map({ !PasswordHash.verify(password: configuredPassword, against: $0) }) ?? true {
                 passwordHash = PasswordHash.make(password: configuredPassword)
-                try store.setSetting(Self.adminPasswordKey, passwordHash!)
+                updates.append((Self.adminPasswordKey, passwordHash!))
             }
         } else if passwordHash == nil {
-            let generated = PasswordHash.randomToken(bytes: 12)
-            passwordHash = PasswordHash.make(password: generated)
-            try store.setSetting(Self.adminPasswordKey, passwordHash!)
-            announcements.append("generated admin password (shown once; set SLIPWAY_ADMIN_PASSWORD to choose your own): \(generated)")
+            let password = PasswordHash.randomToken(bytes: 12)
+            passwordHash = PasswordHash.make(password: password)
+            updates.append((Self.adminPasswordKey, passwordHash!))
+            generated.append(("SLIPWAY_ADMIN_PASSWORD", password))
         }
 
         var tokenDigest = try store.setting(Self.apiTokenKey)
@@ -36,26 +53,29 @@ final class Credentials: Sendable {
             let digest = PasswordHash.tokenDigest(configuredToken)
             if tokenDigest != digest {
                 tokenDigest = digest
-                try store.setSetting(Self.apiTokenKey, digest)
+                updates.append((Self.apiTokenKey, digest))
             }
         } else if tokenDigest == nil {
-            let generated = PasswordHash.randomToken(bytes: 32)
-            tokenDigest = PasswordHash.tokenDigest(generated)
-            try store.setSetting(Self.apiTokenKey, tokenDigest!)
-            announcements.append("generated API token (shown once; set SLIPWAY_API_TOKEN to choose your own): \(generated)")
+            let token = PasswordHash.randomToken(bytes: 32)
+            tokenDigest = PasswordHash.tokenDigest(token)
+            updates.append((Self.apiTokenKey, tokenDigest!))
+            generated.append(("SLIPWAY_API_TOKEN", token))
         }
 
-        var key = try store.setting(Self.sessionKeyKey)
-        if key == nil {
-            key = PasswordHash.randomToken(bytes: 32)
-            try store.setSetting(Self.sessionKeyKey, key!)
+        // The file first, then the hashes: see InitialCredentialsFile.write.
+        if !generated.isEmpty {
+            guard let generatedFile else { throw NowhereForGeneratedSecrets() }
+            try generatedFile.write(generated)
+            let what = generated.map { $0.variable == "SLIPWAY_API_TOKEN" ? "an API token" : "an admin password" }
+            Log.warning("generated \(what.joined(separator: " and ")); \(generated.count == 1 ? "it is" : "they are") in \(generatedFile.path), "
+                        + "readable only by this user: read the file, then delete it "
+                        + "(or set SLIPWAY_ADMIN_PASSWORD and SLIPWAY_API_TOKEN to choose your own)")
         }
+        for (key, value) in updates { try store.setSetting(key, value) }
+        try store.removeSetting(Self.retiredSessionKeyKey)
 
         self.adminPasswordHash = Mutex(passwordHash!)
         self.apiTokenDigest = Mutex(tokenDigest!)
-        self.sessionKey = key!
-        // Printed on stderr on purpose: this is the operator's one chance to see them.
-        for line in announcements { Log.warning(line) }
     }
 
     /// Checks "Authorization: Bearer <token>" in constant time.
@@ -67,7 +87,16 @@ final class Credentials: Sendable {
         return Crypto.constantTimeEqual(given, expected)
     }
 
-    func isValidAdminPassword(_ password: String) -> Bool {
-        PasswordHash.verify(password: password, against: adminPasswordHash.withLock { $0 })
+    /// Checks the admin password, unless two checks are running already: then it answers `.busy`
+    /// at once rather than wait, so no request ever queues a thread behind PBKDF2.
+    func checkAdminPassword(_ password: String) -> PasswordCheck {
+        passwordChecks.ifOpen {
+            PasswordHash.verify(password: password, against: adminPasswordHash.withLock { $0 }) ? .valid : .invalid
+        } ?? .busy
+    }
+
+    /// A secret had to be generated but no file was given to hold it.
+    struct NowhereForGeneratedSecrets: Error, CustomStringConvertible {
+        var description: String { "a secret must be generated, but there is no file to write it to" }
     }
 }

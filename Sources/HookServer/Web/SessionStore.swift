@@ -16,14 +16,18 @@ struct Session: Sendable {
 }
 
 final class SessionStore: Sendable {
-    static let cookieName = "slipway_session"
+    /// The session cookie's name. Over https it carries the `__Host-` prefix: a browser then
+    /// accepts it only with Secure, Path=/ and no Domain, set by an https page of this very host,
+    /// so an app on a sibling name or over plain http can neither widen nor overwrite it.
+    let cookieName: String
     /// OWASP's suggestion for a low-risk admin: idle 30 minutes would be strict; a deploy tool
     /// is watched for longer, so idle 2 hours and at most 12 hours in all.
     let idleTimeout: TimeInterval
     let absoluteTimeout: TimeInterval
     private let sessions = Mutex<[String: Session]>([:])
 
-    init(idleTimeout: TimeInterval = 2 * 3600, absoluteTimeout: TimeInterval = 12 * 3600) {
+    init(secureCookie: Bool = false, idleTimeout: TimeInterval = 2 * 3600, absoluteTimeout: TimeInterval = 12 * 3600) {
+        cookieName = secureCookie ? "__Host-slipway_session" : "slipway_session"
         self.idleTimeout = idleTimeout
         self.absoluteTimeout = absoluteTimeout
     }
@@ -42,7 +46,7 @@ final class SessionStore: Sendable {
 
     /// The live session named by the request's cookie, touched; nil when missing or expired.
     func session(for request: HTTPRequest) -> Session? {
-        guard let id = Self.cookie(Self.cookieName, in: request) else { return nil }
+        guard let id = Self.cookie(cookieName, in: request) else { return nil }
         let now = Date()
         return sessions.withLock { all -> Session? in
             guard var s = all[id] else { return nil }

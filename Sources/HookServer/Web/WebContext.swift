@@ -9,13 +9,16 @@ struct WebContext: Sendable {
     let config: Configuration
     let renderer: TemplateRenderer
     let sessions: SessionStore
-    let throttle: LoginThrottle
+    /// Failed logins per client.
+    let throttle: FailureThrottle
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries
+    /// The host names the dashboard answers to, and HSTS.
+    let hostGuard: HostGuard
 
     var store: Store { service.store }
-    var secureCookies: Bool { config.publicURL?.lowercased().hasPrefix("https://") == true }
+    var secureCookies: Bool { config.publicURLIsHTTPS }
 
     /// Headers on every HTML page: no framing, no outside resources, nothing cached.
     static let pageHeaders: [(String, String)] = [
@@ -60,14 +63,14 @@ struct WebContext: Sendable {
     }
 
     /// Browsers say where a request comes from; a cross-site POST is refused whatever it carries.
+    /// The Origin must be one of the names this server answers to, never merely the request's
+    /// own Host: under DNS rebinding the attacker's page and its requests share the attacker's name.
     func requireSameOrigin(_ request: HTTPRequest) throws {
         if let site = request.headers["Sec-Fetch-Site"]?.lowercased(), site != "same-origin", site != "none" {
             throw HTTPError(403, "cross-site request refused")
         }
         if let origin = request.headers["Origin"] {
-            let host = request.headers["Host"] ?? ""
-            let allowed = ["http://\(host)", "https://\(host)", config.effectivePublicURL]
-            guard allowed.contains(where: { $0.caseInsensitiveEquals(origin) }) else {
+            guard hostGuard.names.accepts(origin: origin, host: request.headers["Host"]) else {
                 throw HTTPError(403, "cross-origin request refused")
             }
         }
@@ -87,7 +90,7 @@ struct WebContext: Sendable {
     }
 
     func cookieHeader(_ value: String, maxAge: Int?) -> String {
-        var cookie = "\(SessionStore.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict"
+        var cookie = "\(sessions.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict"
         if let maxAge { cookie += "; Max-Age=\(maxAge)" }
         if secureCookies { cookie += "; Secure" }
         return cookie

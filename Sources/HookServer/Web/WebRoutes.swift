@@ -3,33 +3,35 @@ import SlipwayHTTP
 extension Router {
     /// The dashboard: pages to read, the login, and the forms that change things. Errors here
     /// are text (or a redirect to the login); the handlers are the types beside this file.
+    /// Every route is behind the host guard (421 for other host names, HSTS over https).
     mutating func addWebRoutes(_ web: WebContext) {
+        let host = web.hostGuard
         let pages = DashboardPages(web: web)
-        get("/static/{file}", pages.staticFile)
-        get("/", pages.apps)
-        get("/deploy", pages.deployForm)
-        get("/apps/{name}", pages.app)
-        get("/apps/{name}/logs", pages.runtimeLogs)
-        get("/deployments/{id}", pages.deployment)
-        get("/deployments/{id}/log", pages.deploymentLog)
+        get("/static/{file}", host.wrap(pages.staticFile))
+        get("/", host.wrap(pages.apps))
+        get("/deploy", host.wrap(pages.deployForm))
+        get("/apps/{name}", host.wrap(pages.app))
+        get("/apps/{name}/logs", host.wrap(pages.runtimeLogs))
+        get("/deployments/{id}", host.wrap(pages.deployment))
+        get("/deployments/{id}/log", host.wrap(pages.deploymentLog))
 
         let login = LoginPages(web: web)
-        get("/login", login.show)
-        post("/login", login.logIn)
-        post("/logout", login.logOut)
+        get("/login", host.wrap(login.show))
+        post("/login", host.wrap(login.logIn))
+        post("/logout", host.wrap(login.logOut))
 
         let actions = AppActions(web: web)
-        post("/deploy", actions.deploy)
-        post("/deployments/{id}/cancel", actions.cancel)
-        post("/apps/{name}/redeploy", actions.redeploy)
-        post("/apps/{name}/rollback", actions.rollback)
+        post("/deploy", host.wrap(actions.deploy))
+        post("/deployments/{id}/cancel", host.wrap(actions.cancel))
+        post("/apps/{name}/redeploy", host.wrap(actions.redeploy))
+        post("/apps/{name}/rollback", host.wrap(actions.rollback))
         for control in AppActions.Control.allCases {
-            post("/apps/{name}/\(control.rawValue)") { try actions.perform(control, $0) }
+            post("/apps/{name}/\(control.rawValue)", host.wrap { try actions.perform(control, $0) })
         }
-        post("/apps/{name}/delete", actions.delete)
-        post("/apps/{name}/settings", actions.settings)
-        post("/apps/{name}/env", actions.env)
-        post("/apps/{name}/webhook-secret", actions.rotateWebhookSecret)
-        post("/apps/{name}/credentials", actions.credentials)
+        post("/apps/{name}/delete", host.wrap(actions.delete))
+        post("/apps/{name}/settings", host.wrap(actions.settings))
+        post("/apps/{name}/env", host.wrap(actions.env))
+        post("/apps/{name}/webhook-secret", host.wrap(actions.rotateWebhookSecret))
+        post("/apps/{name}/credentials", host.wrap(actions.credentials))
     }
 }

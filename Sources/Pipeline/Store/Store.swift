@@ -45,6 +45,10 @@ public final class Store: Sendable {
         }
     }
 
+    public func removeSetting(_ key: String) throws {
+        try database.write { try $0.execute("DELETE FROM settings WHERE key = ?", key) }
+    }
+
     // MARK: apps
 
     static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token"

@@ -12,15 +12,33 @@ struct APIContext: Sendable {
 
     var store: Store { service.store }
 
-    /// Wraps a handler so it runs only with a valid bearer token.
+    /// Wraps a handler so it runs only for one of this server's host names (421) and with a valid
+    /// bearer token. A client that sent five wrong tokens within a minute gets 429 until that
+    /// minute ends, without its token being checked: even the right one, since answering it
+    /// would tell a guesser which guess was right and the throttle would stop nothing. A request
+    /// without any Authorization guesses nothing and does not count.
     func authenticated(_ handler: @escaping Handler) -> Handler {
-        { [credentials] request in
-            guard credentials.isValidAPIToken(request.headers["Authorization"]) else {
-                throw HTTPError(401, "missing or invalid API token", headers: [("WWW-Authenticate", "Bearer")])
+        HostGuard(config).wrap { [credentials] request in
+            guard let authorization = request.headers["Authorization"] else { throw Self.unauthorized }
+            let failures = credentials.apiTokenFailures
+            switch failures.reserve(from: request.remoteAddress) {
+            case .refused(let wait):
+                throw HTTPError(429, "too many invalid API tokens from this address; try again in \(wait) s",
+                                headers: [("Retry-After", String(wait))])
+            case .admitted(let reservation):
+                guard credentials.isValidAPIToken(authorization) else {
+                    Log.warning("invalid API token from \(request.remoteAddress)")
+                    throw Self.unauthorized
+                }
+                // Only this attempt is undone: a valid client sharing the address of a guesser
+                // must not refill the guesser's budget.
+                failures.release(reservation)
             }
             return try handler(request)
         }
     }
+
+    private static let unauthorized = HTTPError(401, "missing or invalid API token", headers: [("WWW-Authenticate", "Bearer")])
 
     func app(_ request: HTTPRequest) throws -> App {
         let name = request.parameter("name")

@@ -23,6 +23,7 @@ final class Application: Sendable {
         let descriptors = DescriptorLimit.raiseToHardLimit()
         Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        let runDirectory = try Self.securePrivateFiles(dataDir: config.dataDir)
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
         // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
         store.pruner.pruneAll()
@@ -42,7 +43,9 @@ final class Application: Sendable {
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
         let runner = SpawnedProcessRunner()
-        service = try AppService(store: store, runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder),
+        service = try AppService(store: store,
+                                 runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
+                                                    runDirectory: runDirectory),
                                  git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
@@ -63,6 +66,14 @@ final class Application: Sendable {
                                        sessions: SessionStore(), throttle: LoginThrottle(), supervisor: supervisor,
                                        warnings: warnings, rejectedDeliveries: rejectedDeliveries))
         server = try HTTPServer(options: config.serverOptions, router: router)
+    }
+
+    /// The secrets files a killed run left are removed before anything is started.
+    private static func securePrivateFiles(dataDir: String) throws -> RunDirectory {
+        let runDirectory = RunDirectory(dataDir: dataDir)
+        let leftovers = try runDirectory.prepare()
+        if leftovers > 0 { Log.info("removed \(leftovers) secrets files a killed run left in \(runDirectory.path)") }
+        return runDirectory
     }
 
     /// Serves until SIGTERM or SIGINT; returns the exit code.

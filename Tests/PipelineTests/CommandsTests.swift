@@ -6,10 +6,10 @@ final class CommandsTests: XCTestCase {
     func testDockerRunArgv() {
         let spec = ContainerSpec(name: "slipway-web-7", image: "slipway/web:7", labels: [("slipway.app", "web"), ("slipway.deployment", "7")],
                                  envNames: ["SECRET", "MODE"], internalPort: 5000, memoryMB: 256, cpus: 0.5)
-        XCTAssertEqual(DockerCommands.run(spec), [
+        XCTAssertEqual(DockerCommands.run(spec, envFile: "/data/run/env-0123"), [
             "run", "--detach", "--name", "slipway-web-7",
             "--label", "slipway.app=web", "--label", "slipway.deployment=7",
-            "--env", "SECRET", "--env", "MODE",
+            "--env-file", "/data/run/env-0123",
             "--memory", "256m", "--memory-swap", "256m", "--cpus", "0.5",
             "--pids-limit", "512", "--restart", "unless-stopped",
             "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
@@ -19,9 +19,34 @@ final class CommandsTests: XCTestCase {
         ])
     }
 
-    func testDockerRunNeverCarriesEnvValues() {
-        let spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: ["TOKEN"], internalPort: 80)
-        XCTAssertFalse(DockerCommands.run(spec).contains { $0.contains("=") && $0.hasPrefix("TOKEN") })
+    /// Env reaches `docker run` only through the file: no `--env` at all, so no value, and no
+    /// name the client would look up in its own environment.
+    func testDockerRunNeverCarriesEnv() {
+        let spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: ["TOKEN", "DOCKER_HOST"], internalPort: 80)
+        for args in [DockerCommands.run(spec, envFile: "/d/run/env-1"), DockerCommands.run(spec, envFile: nil)] {
+            XCTAssertFalse(args.contains { $0 == "--env" || $0 == "-e" || $0.hasPrefix("TOKEN") || $0.hasPrefix("DOCKER_HOST") }, "\(args)")
+        }
+        XCTAssertFalse(DockerCommands.run(spec, envFile: nil).contains("--env-file"), "no env, no file")
+    }
+
+    /// One NAME=value line each, the value byte for byte: docker's reader keeps everything after
+    /// the first '=' (tried with clients 20.10 and 28.2; the E2E suite checks it in a container).
+    func testEnvFileCarriesValuesVerbatim() throws {
+        let env = [("DOCKER_HOST", "tcp://127.0.0.1:9"), ("SPACES", "  lead = and # hash  "), ("EMPTY", ""),
+                   ("HASH", "#not a comment"), ("UNICODE", "é\tü")]
+        let text = try DockerCommands.envFile(env)
+        XCTAssertEqual(String(decoding: text, as: UTF8.self),
+                       "DOCKER_HOST=tcp://127.0.0.1:9\nSPACES=  lead = and # hash  \nEMPTY=\nHASH=#not a comment\nUNICODE=é\tü\n")
+        XCTAssertEqual(try DockerCommands.envFile([]), [])
+    }
+
+    /// A line break would start another variable; a name docker would trim or skip is no name.
+    func testEnvFileRefusesWhatItCannotCarry() {
+        for (name, value) in [("A", "x\nB=injected"), ("A", "x\rB"), ("A", "x\u{0}"), (" A", "x"), ("#A", "x"), ("A=B", "x"), ("", "x")] {
+            XCTAssertThrowsError(try DockerCommands.envFile([(name, value)]), "\(name.debugDescription)=\(value.debugDescription)") { error in
+                XCTAssertFalse("\(error)".contains("injected"), "the error does not echo the value: \(error)")
+            }
+        }
     }
 
     func testDockerBuildReadsTheContextFromStandardInput() {
@@ -62,6 +87,7 @@ final class CommandsTests: XCTestCase {
         let env = GitCommands.environment(allowLocal: false)
         XCTAssertEqual(env["GIT_TERMINAL_PROMPT"], "0")
         XCTAssertEqual(env["GIT_ALLOW_PROTOCOL"], "https:http:ssh")
+        XCTAssertNil(env["GIT_CONFIG_COUNT"])
         XCTAssertEqual(GitCommands.environment(allowLocal: true)["GIT_ALLOW_PROTOCOL"], "https:http:ssh:file")
     }
 

@@ -1,0 +1,175 @@
+"""End-to-end tests of what Slipway does on its own host (issue 11, items 1, 5 and 9).
+
+- App env reaches the container byte for byte and never the docker client's own environment: an
+  app whose env names DOCKER_HOST, LD_PRELOAD, PATH, HOME and DOCKER_CONFIG deploys normally,
+  and keeps its values when the supervisor re-creates a container removed behind its back.
+
+Each test starts its own server on its own data dir, makes its own repositories and apps, and
+removes the containers and images it made (all labelled slipway.test=1).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import re
+import secrets
+import shutil
+import stat
+import threading
+import urllib.parse
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conftest import ADMIN_PASSWORD, HOST, SERVE_FLAGS, STARTUP_TIMEOUT_S, SlipwayServer, poll, require_binary, server_env, tail
+from deploykit import Api, containers, docker, free_port_range, remove_docker_objects, server_flags
+from gitrepo import GitRepo, dockerfile_with_cmd, run_git, web_app
+
+# Apart from the other modules' app ports (10000-39999) and below the kernel's ephemeral ones.
+APP_PORT_RANGE = (7000, 7999)
+APP_PREFIX = "sechost-"
+# The supervisor looks at the containers every 2 s; re-creating one takes a `docker run`.
+RECREATE_TIMEOUT_S = 60.0
+
+# The values an app's env must deliver exactly: each would change what the docker client does if
+# it reached the client's environment, and the last has what docker's env-file syntax could
+# mangle (leading and trailing spaces, '=', '#').
+TRICKY_ENV = {
+    "DOCKER_HOST": "tcp://127.0.0.1:9",
+    "LD_PRELOAD": "/nonexistent.so",
+    "DOCKER_CONFIG": "/nonexistent-docker-config",
+    "HOME": "/home/app",
+    # The container's shell still needs /bin to find env and httpd.
+    "PATH": "/bin:/usr/bin:/sbin:/usr/sbin:/opt/app bin",
+    "TRICKY": "  lead = and # hash\tand é  ",
+}
+
+# The app writes its environment where httpd serves it, then serves.
+ENV_APP_DOCKERFILE = dockerfile_with_cmd('["sh", "-c", "env > /www/env.txt; exec httpd -f -p 5000 -h /www"]')
+
+
+# --- Servers -------------------------------------------------------------------------------
+
+
+def start(work_dir: Path, *, allow_local: bool = False, data_dir: Optional[Path] = None, path_prefix: Optional[Path] = None,
+          log_name: str = "server", append: bool = False) -> SlipwayServer:
+    """A server with this module's app ports; `path_prefix` goes first in its PATH (a fake git)."""
+    low, high = free_port_range(8, APP_PORT_RANGE)
+    env = server_env()
+    if path_prefix is not None:
+        env["PATH"] = f"{path_prefix}:{env.get('PATH', '/usr/bin:/bin')}"
+    return SlipwayServer.start(
+        require_binary(),
+        data_dir=data_dir or (work_dir / "data"),
+        flags=[*SERVE_FLAGS, *server_flags(low, high, allow_local=allow_local)],
+        env=env,
+        cwd=work_dir,
+        stdout_path=work_dir / f"{log_name}.log",
+        stderr_path=work_dir / f"{log_name}.log",
+        append=append,
+        startup_timeout=STARTUP_TIMEOUT_S,
+    )
+
+
+def stop(server: SlipwayServer) -> None:
+    if server.running:
+        server.assert_clean_stop()
+
+
+@pytest.fixture
+def cleanup():
+    """Names apps the test makes; removes their containers and images afterwards."""
+    made: list[str] = []
+    yield made
+    problems = [p for name in made for p in remove_docker_objects(name)]
+    assert not problems, f"cleanup failed: {problems}"
+
+
+def app_name(kind: str) -> str:
+    return f"{APP_PREFIX}{kind}-{secrets.token_hex(3)}"
+
+
+def get_raw(port: int, path: str) -> tuple[int, bytes]:
+    """GET without stripping the body: trailing spaces are part of what is checked."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=3.0)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def served_env(port: int) -> dict[str, str]:
+    """The environment the app's container wrote to /www/env.txt."""
+    status, body = get_raw(port, "/env.txt")
+    assert status == 200, f"GET /env.txt answered {status}: {body[:200]!r}"
+    pairs = (line.partition("=") for line in body.decode().split("\n") if line)
+    return {name: value for name, _, value in pairs}
+
+
+def wait_env(port: int, timeout: float = 30.0) -> dict[str, str]:
+    def probe():
+        try:
+            return True, served_env(port)
+        except (OSError, http.client.HTTPException, AssertionError) as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+
+    return poll(probe, timeout, f"port {port} to serve the app's env.txt")
+
+
+# --- 1: app env never reaches the docker client ----------------------------------------------
+
+
+def test_app_env_reaches_the_container_exactly_and_never_the_docker_client(tmp_path: Path, cleanup):
+    name = app_name("env")
+    cleanup.append(name)
+    repo = GitRepo.create(tmp_path / "src", web_app("env app", dockerfile=ENV_APP_DOCKERFILE))
+    server = start(tmp_path, allow_local=True)
+    try:
+        api = Api(server)
+        app = api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": repo.url, "env": TRICKY_ENV, "deploy": False})
+        dep = api.expect(202, "POST", f"/api/apps/{name}/deployments", {})
+        # With the old `--env NAME`, DOCKER_HOST sent the client to port 9 and the run failed.
+        api.finish(dep["id"], "succeeded", "an app whose env names DOCKER_HOST and LD_PRELOAD deploys normally")
+        seen = wait_env(app["port"])
+        for key, value in TRICKY_ENV.items():
+            assert seen.get(key) == value, f"the container sees {key}={seen.get(key)!r}, expected {value!r}"
+        log = api.log(dep["id"])
+        assert "--env-file" in log and "DOCKER_HOST" in log, f"the log names the env file and the variables:\n{tail(log, 20)}"
+        assert TRICKY_ENV["TRICKY"] not in log and "tcp://127.0.0.1:9" not in log, "an env value is in the deployment log"
+        assert_run_dir_empty(server.data_dir, "after the deployment")
+
+        # Removed behind Slipway's back: the supervisor re-creates it (AppService.ensureRunning),
+        # through the same env file.
+        (old,) = containers(f"slipway.app={name}", running_only=True)
+        docker("rm", "-f", old)
+
+        def recreated():
+            now = containers(f"slipway.app={name}", running_only=True)
+            return bool(now) and old not in now, now
+
+        poll(recreated, RECREATE_TIMEOUT_S, f"the supervisor to re-create {name}'s container", interval=0.25)
+        seen = wait_env(app["port"])
+        for key, value in TRICKY_ENV.items():
+            assert seen.get(key) == value, f"after re-creation the container sees {key}={seen.get(key)!r}, expected {value!r}"
+        assert_run_dir_empty(server.data_dir, "after the re-creation")
+        assert "cannot re-create" not in server.stderr_text()
+        api.delete(name)
+    finally:
+        stop(server)
+
+
+def assert_run_dir_empty(data_dir: Path, when: str) -> None:
+    run = data_dir / "run"
+    assert run.is_dir(), f"{run} is missing"
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700, f"{run} is {oct(stat.S_IMODE(run.stat().st_mode))}"
+    assert list(run.iterdir()) == [], f"{when}, files were left in {run}: {list(run.iterdir())}"
+    strays = [p for p in data_dir.rglob("env-*") if p.is_file()]
+    assert not strays, f"{when}, env files were left in the data dir: {strays}"
+
+

@@ -46,7 +46,8 @@ final class Application: Sendable {
         service = try AppService(store: store,
                                  runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
                                                     runDirectory: runDirectory),
-                                 git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
+                                 git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos,
+                                                runDirectory: runDirectory),
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
                                                                 githubHost: config.githubHost, publicURL: config.effectivePublicURL))

@@ -3,6 +3,8 @@
 - App env reaches the container byte for byte and never the docker client's own environment: an
   app whose env names DOCKER_HOST, LD_PRELOAD, PATH, HOME and DOCKER_CONFIG deploys normally,
   and keeps its values when the supervisor re-creates a container removed behind its back.
+- A git token reaches git only in a 0600 file that the environment names: a fake `git` first in
+  the server's PATH records the environment of every git run.
 
 Each test starts its own server on its own data dir, makes its own repositories and apps, and
 removes the containers and images it made (all labelled slipway.test=1).
@@ -171,5 +173,131 @@ def assert_run_dir_empty(data_dir: Path, when: str) -> None:
     assert list(run.iterdir()) == [], f"{when}, files were left in {run}: {list(run.iterdir())}"
     strays = [p for p in data_dir.rglob("env-*") if p.is_file()]
     assert not strays, f"{when}, env files were left in the data dir: {strays}"
+
+
+# --- Related: a git token never reaches git's environment -------------------------------------
+
+
+class GitHttpServer:
+    """Bare repositories under `root`, over git's dumb HTTP protocol on 127.0.0.1.
+
+    With a `token`, only requests carrying `Authorization: Basic base64("x-access-token:" + token)`
+    are served (others get 401). `redirects` maps a path prefix to another: a request under it
+    is answered 301 to the same path under the other. Every request path is recorded.
+    """
+
+    def __init__(self, root: Path, token: Optional[str] = None, redirects: Optional[dict[str, str]] = None):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.expected = None if token is None else "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        self.redirects = redirects or {}
+        self.paths: list[str] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(outer.root), **kwargs)
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _reply(self, status: int, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in {**headers, "Content-Length": "0"}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                with outer._lock:
+                    outer.paths.append(self.path)
+                for prefix, target in outer.redirects.items():
+                    if self.path.startswith(prefix):
+                        return self._reply(301, {"Location": target + self.path[len(prefix):]})
+                if outer.expected is not None and self.headers.get("Authorization") != outer.expected:
+                    return self._reply(401, {"WWW-Authenticate": 'Basic realm="x"'})
+                super().do_GET()
+
+        self.httpd = ThreadingHTTPServer((HOST, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def add(self, source: GitRepo, rel: str) -> None:
+        bare = self.root / rel
+        run_git(self.root, "clone", "-q", "--bare", str(source.path), str(bare))
+        run_git(bare, "update-server-info")
+
+    def url(self, rel: str) -> str:
+        return f"http://{HOST}:{self.port}/{rel}"
+
+    def seen(self) -> list[str]:
+        with self._lock:
+            return list(self.paths)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+def fake_git(bin_dir: Path, body: str) -> Path:
+    """A `git` in `bin_dir` running the sh script `body`; $REAL_GIT is the real one."""
+    real = shutil.which("git")
+    assert real, "git is not installed"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "git"
+    script.write_text(f"#!/bin/sh\nREAL_GIT={real}\n{body}")
+    script.chmod(0o755)
+    return bin_dir
+
+
+def test_git_token_reaches_git_only_through_a_private_file(tmp_path: Path, cleanup):
+    token = "ghp_" + secrets.token_hex(12)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    dump = tmp_path / "git-environments.txt"
+    # Records each git run's environment, as execve gave it, and the mode of the file it names.
+    bin_dir = fake_git(tmp_path / "bin", f"""
+if [ "$1" != "--version" ]; then
+  {{
+    echo "=== $*"
+    tr '\\0' '\\n' < /proc/$$/environ
+    if [ -n "$GIT_CONFIG_VALUE_0" ]; then echo "credentials-mode $(stat -c %a "$GIT_CONFIG_VALUE_0" 2>&1)"; fi
+  }} >> {dump}
+fi
+exec "$REAL_GIT" "$@"
+""")
+    name = app_name("token")
+    cleanup.append(name)
+    git_server = GitHttpServer(tmp_path / "git", token=token)
+    server = None
+    try:
+        git_server.add(GitRepo.create(tmp_path / "src", web_app("private")), "private.git")
+        server = start(tmp_path, path_prefix=bin_dir)
+        api = Api(server)
+        app = api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": git_server.url("private.git"), "git_token": token})
+        api.finish(app["deployment_id"], "succeeded", "a private repository over http://127.0.0.1 with a token")
+        runs = dump.read_text().split("=== ")[1:]
+        assert runs, "the fake git recorded no run: is it first in the server's PATH?"
+        fetches = [r for r in runs if " clone " in f" {r.splitlines()[0]} " or " fetch " in f" {r.splitlines()[0]} "]
+        assert fetches, f"no clone or fetch among the git runs: {[r.splitlines()[0] for r in runs]}"
+        for run in runs:
+            command, *environ = run.splitlines()
+            leaked = [line.split("=", 1)[0][:40] for line in environ if token in line or basic in line]
+            assert not leaked, f"`git {command}` had the token in its environment: {leaked}"
+        for run in fetches:
+            assert "GIT_CONFIG_KEY_0=include.path" in run and "credentials-mode 600" in run, (
+                f"`git {run.splitlines()[0]}` did not get its token from a 0600 file:\n{run}")
+        assert_no_secret_files(server.data_dir / "run")
+        api.delete(name)
+    finally:
+        if server is not None:
+            stop(server)
+        git_server.close()
+
+
+def assert_no_secret_files(run: Path) -> None:
+    assert run.is_dir() and list(run.iterdir()) == [], f"files were left in {run}: {list(run.iterdir())}"
 
 

@@ -4,7 +4,7 @@ import XCTest
 @testable import Pipeline
 
 /// Nothing a user typed reaches the environment of a process Slipway runs: app env goes to
-/// `docker run` in a file; the environment at most names the file.
+/// `docker run` in a file, a git token to git in a file; the environment at most names the file.
 final class ChildEnvironmentTests: XCTestCase {
     /// Records each spec, and what its secret files held while it "ran".
     final class Recorder: ProcessRunner {
@@ -44,5 +44,43 @@ final class ChildEnvironmentTests: XCTestCase {
         _ = try docker.run(spec, env: [], log: .discard())
         XCTAssertEqual(recorder.specs.last?.secretFiles, [])
         XCTAssertFalse(recorder.specs.last?.arguments.contains("--env-file") ?? true)
+    }
+
+    private func app(url: String, token: String?) -> App {
+        App(id: 1, name: "web", repoURL: url, branch: "main", port: 8001, internalPort: 5000, healthPath: "/",
+            memoryMB: nil, cpus: nil, webhookSecret: "w", status: .new, liveDeploymentID: nil, createdAt: "",
+            gitToken: token, deployKeyPublic: nil, githubToken: nil)
+    }
+
+    /// Every git run of a fetch carries the token in its own file; no environment value holds
+    /// the token or its base64 form.
+    func testGitTokenIsInAFileNeverTheEnvironment() throws {
+        let token = "ghp_SECRET123token"
+        let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
+        let recorder = Recorder(answer: "0123456789012345678901234567890123456789\0subject\0A <a@b>")
+        let mirror = GitMirror(root: NSTemporaryDirectory() + "slipway-nomirror-\(UUID().uuidString)", runner: recorder,
+                               allowLocal: false, runDirectory: run)
+        _ = try mirror.fetchAndResolve(app: app(url: "https://example.com/r.git", token: token), revision: nil, log: .discard(), cancellation: nil)
+        let specs = recorder.specs
+        XCTAssertGreaterThanOrEqual(specs.count, 3, "clone, resolve and describe")
+        var paths = Set<String>()
+        for spec in specs {
+            for (key, value) in spec.environment {
+                XCTAssertFalse(value.contains(token) || value.contains(basic), "\(key) carries the token")
+            }
+            XCTAssertFalse(spec.arguments.contains { $0.contains(token) || $0.contains(basic) })
+            let file = try XCTUnwrap(spec.secretFiles.first, "\(spec.arguments)")
+            XCTAssertEqual(spec.environment["GIT_CONFIG_VALUE_0"], file.path)
+            XCTAssertTrue(file.path.hasPrefix("/data/run/git-credentials-"), file.path)
+            XCTAssertEqual(file.contents, GitCommands.credentialsConfig(token: token))
+            paths.insert(file.path)
+        }
+        XCTAssertEqual(paths.count, specs.count, "a file of its own for each run")
+
+        // Without a token, no file and no include.
+        let plain = GitMirror(root: "/nonexistent", runner: recorder, allowLocal: false, runDirectory: run)
+        let spec = plain.spec(["fetch"], for: app(url: "https://example.com/r.git", token: nil))
+        XCTAssertEqual(spec.secretFiles, [])
+        XCTAssertNil(spec.environment["GIT_CONFIG_VALUE_0"])
     }
 }

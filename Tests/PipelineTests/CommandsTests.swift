@@ -91,6 +91,17 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(GitCommands.environment(allowLocal: true)["GIT_ALLOW_PROTOCOL"], "https:http:ssh:file")
     }
 
+    /// The environment only names the credentials file; the token is in the file.
+    func testGitCredentialsTravelInAFileTheEnvironmentNames() {
+        let env = GitCommands.environment(allowLocal: false, credentials: "/data/run/git-credentials-1")
+        XCTAssertEqual(env["GIT_CONFIG_COUNT"], "1")
+        XCTAssertEqual(env["GIT_CONFIG_KEY_0"], "include.path")
+        XCTAssertEqual(env["GIT_CONFIG_VALUE_0"], "/data/run/git-credentials-1")
+        // base64("x-access-token:tok123")
+        XCTAssertEqual(String(decoding: GitCommands.credentialsConfig(token: "tok123"), as: UTF8.self),
+                       "[http]\n\textraHeader = Authorization: Basic eC1hY2Nlc3MtdG9rZW46dG9rMTIz\n")
+    }
+
     func testWhichDockerClientsCarryBuildKit() {
         for version in ["18.09.1", "19.03.15", "20.10.24+dfsg1", "22.06.0-beta.0"] {
             XCTAssertTrue(ImageBuilder.clientHasBuiltinBuildKit(version: version), version)

@@ -45,9 +45,10 @@ public enum GitCommands {
         base(mirror) + ["archive", "--format=tar", "--output", output, "--end-of-options", sha]
     }
 
-    /// The environment git runs in: never a prompt, only allowed transports. Credentials travel
-    /// here, in the environment, never in argv (which `ps` shows) or in the URL.
-    public static func environment(allowLocal: Bool, token: String? = nil, sshKey: String? = nil, knownHosts: String? = nil) -> [String: String] {
+    /// The environment git runs in: never a prompt, only allowed transports. A token travels in
+    /// the file at `credentials` (credentialsConfig(token:)), which the environment only names:
+    /// never argv (which `ps` shows), the URL, or the environment itself (/proc/<pid>/environ).
+    public static func environment(allowLocal: Bool, credentials: String? = nil, sshKey: String? = nil, knownHosts: String? = nil) -> [String: String] {
         var ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
         // Host keys are recorded on first use, in a file of Slipway's own.
         if let knownHosts { ssh += " -o UserKnownHostsFile=\(shellQuoted(knownHosts))" }
@@ -61,14 +62,21 @@ public enum GitCommands {
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_PROTOCOL_FROM_USER": "0",
         ]
-        if let token {
-            // GitHub accepts any user name with a token as the password; x-access-token is its convention.
-            let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
+        if let credentials {
+            // An include, not GIT_CONFIG_GLOBAL: the user's and system's configuration stay as they were.
             env["GIT_CONFIG_COUNT"] = "1"
-            env["GIT_CONFIG_KEY_0"] = "http.extraHeader"
-            env["GIT_CONFIG_VALUE_0"] = "Authorization: Basic \(basic)"
+            env["GIT_CONFIG_KEY_0"] = "include.path"
+            env["GIT_CONFIG_VALUE_0"] = credentials
         }
         return env
+    }
+
+    /// The config file that carries a token: an Authorization header on git's HTTP requests.
+    /// GitHub accepts any user name with a token as the password; x-access-token is its
+    /// convention. Base64 needs no quoting in git's config syntax.
+    public static func credentialsConfig(token: String) -> [UInt8] {
+        let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
+        return Array("[http]\n\textraHeader = Authorization: Basic \(basic)\n".utf8)
     }
 
     /// git runs GIT_SSH_COMMAND through sh; paths are single-quoted for it.

@@ -69,8 +69,16 @@ final class Application: Sendable {
         server = try HTTPServer(options: config.serverOptions, router: router)
     }
 
-    /// The secrets files a killed run left are removed before anything is started.
+    /// The data directory made private before anything is read from it: modes an older Slipway
+    /// (or another umask) left are tightened, and the secrets files a killed run left are removed.
     private static func securePrivateFiles(dataDir: String) throws -> RunDirectory {
+        let modes = DataDirectoryModes.tighten(dataDir: dataDir)
+        if modes.fixed > 0 {
+            Log.warning("data directory: \(modes.fixed) entries were open to other users; they are now Slipway's alone")
+        }
+        if !modes.failed.isEmpty {
+            Log.error("data directory: could not make \(modes.failed.count) entries private, among them: \(modes.failed.prefix(3).joined(separator: ", "))")
+        }
         let runDirectory = RunDirectory(dataDir: dataDir)
         let leftovers = try runDirectory.prepare()
         if leftovers > 0 { Log.info("removed \(leftovers) secrets files a killed run left in \(runDirectory.path)") }

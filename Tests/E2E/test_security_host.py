@@ -5,6 +5,8 @@
   and keeps its values when the supervisor re-creates a container removed behind its back.
 - A git token reaches git only in a 0600 file that the environment names: a fake `git` first in
   the server's PATH records the environment of every git run.
+- The data directory is Slipway's alone (0700 directories, 0600 files) under umask 022, fresh or
+  left with 0644/0755 modes by an older run.
 
 Each test starts its own server on its own data dir, makes its own repositories and apps, and
 removes the containers and images it made (all labelled slipway.test=1).
@@ -299,5 +301,90 @@ exec "$REAL_GIT" "$@"
 
 def assert_no_secret_files(run: Path) -> None:
     assert run.is_dir() and list(run.iterdir()) == [], f"files were left in {run}: {list(run.iterdir())}"
+
+
+# --- 5: the data directory is Slipway's alone --------------------------------------------------
+
+
+def wrong_modes(data_dir: Path) -> list[str]:
+    """Every path under `data_dir` (itself included) whose mode gives others anything: directories
+    must be 0700 and files 0600; in git's mirrors files only lose their group and other bits
+    (git keeps objects read-only, 0400, and hook samples executable)."""
+    wrong = []
+    for path in [data_dir, *sorted(data_dir.rglob("*"))]:
+        info = path.lstat()
+        mode = stat.S_IMODE(info.st_mode)
+        relative = path.relative_to(data_dir)
+        in_mirror = relative.parts[:1] == ("repos",)
+        if stat.S_ISDIR(info.st_mode):
+            ok = mode == 0o700
+        elif stat.S_ISREG(info.st_mode):
+            ok = mode & 0o077 == 0 if in_mirror else mode == 0o600
+        else:
+            ok = True  # symlinks and sockets carry no permissions of their own
+        if not ok:
+            wrong.append(f"{relative} is {oct(mode)}")
+    return wrong
+
+
+def start_with_umask(work_dir: Path, mask: int, **kwargs) -> SlipwayServer:
+    """The server inherits this process's umask, as it would a shell's."""
+    old = os.umask(mask)
+    try:
+        return start(work_dir, **kwargs)
+    finally:
+        os.umask(old)
+
+
+def make_secrets(api: Api, name: str, repo_url: str) -> None:
+    """An app with env, a deploy key and a finished deployment: every kind of file Slipway keeps."""
+    api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": repo_url, "env": {"SECRET": "s3cr3t"}, "deploy": False})
+    api.expect(201, "POST", f"/api/apps/{name}/deploy-key", {})
+    dep = api.expect(202, "POST", f"/api/apps/{name}/deployments", {})
+    api.finish(dep["id"], "succeeded")
+
+
+def test_data_dir_is_private_under_umask_022(tmp_path: Path, cleanup):
+    name = app_name("modes")
+    cleanup.append(name)
+    repo = GitRepo.create(tmp_path / "src", web_app("modes"))
+    server = start_with_umask(tmp_path, 0o022, allow_local=True)
+    try:
+        make_secrets(Api(server), name, repo.url)
+        wrong = wrong_modes(server.data_dir)
+        assert not wrong, "under umask 022, the data dir has entries others can read:\n" + "\n".join(wrong)
+        Api(server).delete(name)
+    finally:
+        stop(server)
+
+
+def test_an_existing_data_dir_is_made_private_at_start(tmp_path: Path, cleanup):
+    name = app_name("old")
+    cleanup.append(name)
+    repo = GitRepo.create(tmp_path / "src", web_app("old modes"))
+    server = start_with_umask(tmp_path, 0o022, allow_local=True)
+    try:
+        make_secrets(Api(server), name, repo.url)
+    finally:
+        stop(server)
+    # What an older Slipway left under umask 022.
+    loosened = 0
+    for path in [server.data_dir, *server.data_dir.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+            loosened += 1
+    assert wrong_modes(server.data_dir), "the set-up did not loosen anything"
+
+    server = start_with_umask(tmp_path, 0o022, allow_local=True, data_dir=server.data_dir, log_name="second", append=False)
+    try:
+        wrong = wrong_modes(server.data_dir)
+        assert not wrong, "after a start on an old data dir, entries others can read remain:\n" + "\n".join(wrong)
+        match = re.search(r"data directory: (\d+) entries were open to other users", server.stderr_text())
+        assert match, f"the start-up log does not say how many modes were fixed:\n{tail(server.stderr_text(), 15)}"
+        # The loosened entries, less the -wal and -shm files a clean stop removes and recreates.
+        assert 0 < int(match.group(1)) <= loosened, match.group(0)
+        Api(server).delete(name)
+    finally:
+        stop(server)
 
 

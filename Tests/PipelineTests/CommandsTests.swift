@@ -75,6 +75,7 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(Array(args.suffix(3)), ["--", "https://example.com/r.git", "/data/repos/r.git"])
         XCTAssertTrue(args.contains("--no-recurse-submodules"))
         XCTAssertTrue(args.contains("credential.helper="))
+        XCTAssertTrue(args.contains("--no-hardlinks"), "a local repository is copied: no inode shared with it")
     }
 
     func testGitRevisionsComeAfterEndOfOptions() {

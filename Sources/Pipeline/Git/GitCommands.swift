@@ -11,8 +11,10 @@ public enum GitCommands {
         return args
     }
 
+    /// `--no-hardlinks`: a local repository (--allow-local-repos) is copied, not linked, so the
+    /// mirror shares no inode, and so no mode, with a repository someone else owns.
     public static func cloneMirror(url: String, into path: String) -> [String] {
-        base() + ["clone", "--mirror", "--no-recurse-submodules", "--quiet", "--", url, path]
+        base() + ["clone", "--mirror", "--no-hardlinks", "--no-recurse-submodules", "--quiet", "--", url, path]
     }
 
     /// Refs are fetched by the mirror refspec; a pushed sha the branch has already moved past stays reachable through `fetchCommit`.

@@ -7,6 +7,8 @@
   the server's PATH records the environment of every git run.
 - The data directory is Slipway's alone (0700 directories, 0600 files) under umask 022, fresh or
   left with 0644/0755 modes by an older run.
+- A git token is refused with an http:// URL to a host that is not loopback (API and dashboard).
+- git follows no redirect and fscks what it fetches.
 
 Each test starts its own server on its own data dir, makes its own repositories and apps, and
 removes the containers and images it made (all labelled slipway.test=1).
@@ -384,6 +386,129 @@ def test_an_existing_data_dir_is_made_private_at_start(tmp_path: Path, cleanup):
         # The loosened entries, less the -wal and -shm files a clean stop removes and recreates.
         assert 0 < int(match.group(1)) <= loosened, match.group(0)
         Api(server).delete(name)
+    finally:
+        stop(server)
+
+
+# --- 9: tokens over cleartext --------------------------------------------------------------
+
+
+def login(server: SlipwayServer) -> str:
+    """The session cookie of a dashboard login with the test admin password."""
+    resp = form_post(server, "/login", {"password": ADMIN_PASSWORD})
+    assert resp.status == 303, f"POST /login: {resp.status} {resp.body[:200]!r}"
+    match = re.match(r"slipway_session=([^;]+)", resp.headers.get("set-cookie", ""))
+    assert match, f"no session cookie: {resp.headers!r}"
+    return match.group(1)
+
+
+def form_post(server: SlipwayServer, path: str, fields: dict[str, str], cookie: Optional[str] = None):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if cookie:
+        headers["Cookie"] = f"slipway_session={cookie}"
+    return server.request("POST", path, headers=headers, body=urllib.parse.urlencode(fields).encode(), timeout=20.0)
+
+
+def page(server: SlipwayServer, path: str, cookie: str) -> str:
+    resp = server.request("GET", path, headers={"Cookie": f"slipway_session={cookie}"}, timeout=20.0)
+    assert resp.status == 200, f"GET {path}: {resp.status}"
+    return resp.body.decode()
+
+
+def assert_refused(resp, code: str, token: str) -> None:
+    assert resp.status == 400, f"expected 400 {code}, got {resp.status}: {resp.body[:300]!r}"
+    error = resp.json()["error"]
+    assert error["code"] == code, error
+    assert "http://" in error["message"] and "cleartext" in error["message"], error
+    assert token not in resp.body.decode(), "the token is in the error"
+
+
+def test_git_token_is_refused_with_a_cleartext_url(tmp_path: Path):
+    token = "ghp_" + secrets.token_hex(12)
+    server = start(tmp_path)
+    try:
+        api = Api(server)
+        remote = "http://example.com/r.git"
+        name = app_name("clear")
+        assert_refused(api.request("POST", "/api/apps", {"name": name, "repo_url": remote, "git_token": token, "deploy": False}),
+                       "invalid_git_token", token)
+        assert api.request("GET", f"/api/apps/{name}").status == 404, "the refused app was created"
+
+        # Loopback never leaves the machine; https is encrypted.
+        for kind, url in [("v4", "http://127.0.0.1:9/r.git"), ("v6", "http://[::1]:9/r.git"),
+                          ("name", "http://localhost:9/r.git"), ("tls", "https://example.com/r.git")]:
+            app = api.expect(201, "POST", "/api/apps", {"name": app_name(kind), "repo_url": url, "git_token": token, "deploy": False})
+            assert app["has_git_token"], app
+
+        # The URL changed under a stored token.
+        assert_refused(api.request("PATCH", f"/api/apps/{app['name']}", {"repo_url": remote}), "invalid_repo_url", token)
+        assert api.app(app["name"])["repo_url"] == "https://example.com/r.git", "the refused URL was stored"
+
+        # A token set on an app that has the URL.
+        open_app = api.expect(201, "POST", "/api/apps", {"name": app_name("open"), "repo_url": remote, "deploy": False})
+        assert_refused(api.request("PATCH", f"/api/apps/{open_app['name']}", {"git_token": token}), "invalid_git_token", token)
+
+        # ... and through the dashboard's credentials form.
+        cookie = login(server)
+        html = page(server, f"/apps/{open_app['name']}", cookie)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert csrf, "no CSRF token on the app page"
+        resp = form_post(server, f"/apps/{open_app['name']}/credentials", {"csrf": csrf.group(1), "git_token": token}, cookie)
+        body = resp.body.decode()
+        assert resp.status == 400 and "cleartext" in body, f"the credentials form took the token: {resp.status} {body[:300]!r}"
+        assert token not in body, "the token is echoed on the page"
+        assert not api.app(open_app["name"])["has_git_token"], "the form stored the token"
+    finally:
+        stop(server)
+
+
+# --- 9: git follows no redirect, and checks what it fetches -------------------------------------
+
+
+def test_a_redirecting_git_server_is_not_followed(tmp_path: Path, cleanup):
+    name = app_name("redirect")
+    cleanup.append(name)
+    git_server = GitHttpServer(tmp_path / "git", redirects={"/app.git/": "/other.git/"})
+    server = None
+    try:
+        git_server.add(GitRepo.create(tmp_path / "app", web_app("the app")), "app.git")
+        git_server.add(GitRepo.create(tmp_path / "other", web_app("SOMETHING ELSE")), "other.git")
+        server = start(tmp_path)
+        api = Api(server)
+        app = api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": git_server.url("app.git")})
+        dep = api.finish(app["deployment_id"], "failed", "git must not follow a redirect to another repository")
+        assert "redirect" in (dep["error"] or ""), f"the error does not name the redirect: {dep['error']!r}"
+        fetched = [p for p in git_server.seen() if p.startswith("/other.git/")]
+        assert not fetched, f"git fetched from the repository it was redirected to: {fetched}"
+        assert not containers(f"slipway.app={name}"), "something was deployed"
+        status, body = get_raw(app["port"], "/")
+        assert status == 503 and b"SOMETHING ELSE" not in body, (status, body[:200])
+        api.delete(name)
+    finally:
+        if server is not None:
+            stop(server)
+        git_server.close()
+
+
+def test_a_repository_with_a_malformed_object_is_refused(tmp_path: Path, cleanup):
+    name = app_name("fsck")
+    cleanup.append(name)
+    repo = GitRepo.create(tmp_path / "src", web_app("fsck"))
+    # A commit without an author's email: git can read it, but fsck calls it an error (missingEmail).
+    tree = repo.git("write-tree")
+    raw = tmp_path / "commit.txt"
+    raw.write_text(f"tree {tree}\nauthor Nobody 1700000000 +0000\ncommitter C <c@example.com> 1700000000 +0000\n\nmalformed\n")
+    bad = repo.git("hash-object", "-t", "commit", "-w", "--literally", str(raw))
+    repo.git("update-ref", "refs/heads/main", bad)
+    server = start(tmp_path, allow_local=True)
+    try:
+        api = Api(server)
+        # file:// makes git use its transport (with fsck), not a local copy.
+        app = api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": f"file://{repo.url}"})
+        dep = api.finish(app["deployment_id"], "failed", "objects are checked as they are fetched")
+        assert "fsck" in (dep["error"] or ""), f"the error does not say fsck refused it: {dep['error']!r}"
+        assert not containers(f"slipway.app={name}"), "something was deployed"
+        api.delete(name)
     finally:
         stop(server)
 

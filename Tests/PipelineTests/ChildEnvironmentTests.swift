@@ -83,4 +83,19 @@ final class ChildEnvironmentTests: XCTestCase {
         XCTAssertEqual(spec.secretFiles, [])
         XCTAssertNil(spec.environment["GIT_CONFIG_VALUE_0"])
     }
+
+    /// An app stored with a token and a cleartext URL (before that was refused) is not fetched,
+    /// and git would not get the token anyway.
+    func testGitTokenIsNeverSentInCleartext() {
+        let recorder = Recorder()
+        let mirror = GitMirror(root: "/nonexistent", runner: recorder, allowLocal: false, runDirectory: run)
+        let legacy = app(url: "http://example.com/r.git", token: "ZZsecretZZ")
+        XCTAssertThrowsError(try mirror.fetchAndResolve(app: legacy, revision: nil, log: .discard(), cancellation: nil)) { error in
+            XCTAssertTrue("\(error)".contains("http://"), "\(error)")
+            XCTAssertFalse("\(error)".contains("ZZsecretZZ"))
+        }
+        XCTAssertEqual(recorder.specs.count, 0, "git never ran")
+        XCTAssertEqual(mirror.spec(["fetch"], for: legacy).secretFiles, [])
+        XCTAssertEqual(mirror.spec(["fetch"], for: app(url: "http://127.0.0.1:9/r.git", token: "tok")).secretFiles.count, 1)
+    }
 }

@@ -78,6 +78,21 @@ final class CommandsTests: XCTestCase {
         XCTAssertTrue(args.contains("--no-hardlinks"), "a local repository is copied: no inode shared with it")
     }
 
+    /// Every git call carries the same options: no credential helper, submodules, hooks or ext::,
+    /// no redirects (a server must not hand the clone and its token elsewhere) and fsck of every
+    /// object fetched.
+    func testGitBaseOptionsExactly() {
+        let base = ["-c", "credential.helper=", "-c", "submodule.recurse=false", "-c", "core.hooksPath=/dev/null",
+                    "-c", "protocol.ext.allow=never", "-c", "http.followRedirects=false", "-c", "transfer.fsckObjects=true"]
+        XCTAssertEqual(GitCommands.cloneMirror(url: "https://example.com/r.git", into: "/d/r.git"),
+                       base + ["clone", "--mirror", "--no-hardlinks", "--no-recurse-submodules", "--quiet", "--", "https://example.com/r.git", "/d/r.git"])
+        XCTAssertEqual(GitCommands.fetch(mirror: "/d/r.git"),
+                       base + ["--git-dir", "/d/r.git", "fetch", "--prune", "--no-recurse-submodules", "--quiet", "origin"])
+        XCTAssertEqual(GitCommands.fetchCommit(mirror: "/d/r.git", sha: "abc"),
+                       base + ["--git-dir", "/d/r.git", "fetch", "--no-recurse-submodules", "--quiet", "origin", "--", "abc"])
+        XCTAssertEqual(GitCommands.setRemote(mirror: "/d/r.git", url: "u"), base + ["--git-dir", "/d/r.git", "remote", "set-url", "origin", "--", "u"])
+    }
+
     func testGitRevisionsComeAfterEndOfOptions() {
         let args = GitCommands.resolve(mirror: "/m", revision: "--upload-pack=evil")
         XCTAssertEqual(Array(args.suffix(2)), ["--end-of-options", "--upload-pack=evil^{commit}"])
@@ -101,6 +116,21 @@ final class CommandsTests: XCTestCase {
         // base64("x-access-token:tok123")
         XCTAssertEqual(String(decoding: GitCommands.credentialsConfig(token: "tok123"), as: UTF8.self),
                        "[http]\n\textraHeader = Authorization: Basic eC1hY2Nlc3MtdG9rZW46dG9rMTIz\n")
+    }
+
+    /// curl's words for a 3xx that git did not follow become a message that says what happened.
+    func testGitFailureNamesARedirect() {
+        let redirected = "Cloning into bare repository 'm'...\nfatal: unable to access 'http://h/r.git/': The requested URL returned error: 301\n"
+        let reason = GitFailureReason.from(output: redirected)
+        XCTAssertTrue(reason.hasPrefix("fatal: unable to access 'http://h/r.git/': The requested URL returned error: 301 (the server answered with a redirect, HTTP 301;"), reason)
+        XCTAssertTrue(reason.contains("does not follow redirects"), reason)
+        for status in [302, 303, 307, 308] {
+            XCTAssertEqual(GitFailureReason.redirectStatus(in: "fatal: x: The requested URL returned error: \(status)"), status)
+        }
+        XCTAssertNil(GitFailureReason.redirectStatus(in: "fatal: unable to access 'x': The requested URL returned error: 404"))
+        XCTAssertEqual(GitFailureReason.from(output: "error: object 1: missingEmail\nfatal: fsck error in packed object\nfatal: fetch-pack: invalid index-pack output\n"),
+                       "fatal: fsck error in packed object")
+        XCTAssertEqual(GitFailureReason.from(output: "something\nlast words\n"), "last words")
     }
 
     func testWhichDockerClientsCarryBuildKit() {

@@ -4,9 +4,13 @@ import SlipwaySystem
 /// Builds git's argv; running them is someone else's job. `--` always comes before URLs and revisions from users.
 public enum GitCommands {
     /// Options on every call: no submodule recursion, no credential helper, only our transports.
+    /// No redirects: git follows the first one by default ("initial"), so a server could hand
+    /// the clone, and with it the app's token, to another repository or host. Every object
+    /// fetched is checked (fsck), so a malformed one made to trip a bug in a later git command
+    /// is refused at the door.
     static func base(_ mirror: String? = nil) -> [String] {
         var args = ["-c", "credential.helper=", "-c", "submodule.recurse=false", "-c", "core.hooksPath=/dev/null",
-                    "-c", "protocol.ext.allow=never"]
+                    "-c", "protocol.ext.allow=never", "-c", "http.followRedirects=false", "-c", "transfer.fsckObjects=true"]
         if let mirror { args += ["--git-dir", mirror] }
         return args
     }

@@ -26,10 +26,12 @@ public struct GitMirror: GitSource {
     public func deployKeyPath(for appName: String) -> String { keysDir + "/" + appName + "_ed25519" }
 
     /// One git command for the app. Its token, if any, is in a 0600 file written for this run
-    /// alone and removed when it ends; the environment holds only that file's path.
+    /// alone and removed when it ends; the environment holds only that file's path. Never for a
+    /// URL that would carry it in cleartext (fetchAndResolve says why; this is the backstop).
     func spec(_ args: [String], for app: App) -> ProcessSpec {
-        let credentials = app.gitToken.map { token in
-            runDirectory.newFile("git-credentials", contents: GitCommands.credentialsConfig(token: token))
+        let credentials = app.gitToken.flatMap { token in
+            RepositoryURL.sendsCredentialsInCleartext(app.repoURL)
+                ? nil : runDirectory.newFile("git-credentials", contents: GitCommands.credentialsConfig(token: token))
         }
         var spec = ProcessSpec("git", args, environment: GitCommands.environment(
             allowLocal: allowLocal, credentials: credentials?.path,
@@ -58,6 +60,10 @@ public struct GitMirror: GitSource {
 
     public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
         _ = try RepositoryURL.validate(app.repoURL, allowLocal: allowLocal)
+        // Apps stored before this was refused on input may still pair the two.
+        if app.gitToken != nil, RepositoryURL.sendsCredentialsInCleartext(app.repoURL) {
+            throw GitError(message: "git_token is not sent over http:// to a host that is not loopback: change repo_url to https://")
+        }
         let mirror = path(for: app.name)
         if FileManager.default.fileExists(atPath: mirror + "/HEAD") {
             try git(GitCommands.setRemote(mirror: mirror, url: app.repoURL), app: app, log: log, cancellation: cancellation)
@@ -110,10 +116,7 @@ public struct GitMirror: GitSource {
         if result.cancelled { throw DeploymentCancelled() }
         if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.hasOccurrence(of: "=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
         guard result.termination.isSuccess else {
-            // git's own diagnosis is its "fatal:" line; the lines after it are advice.
-            let lines = result.output.split(separator: "\n").map { $0.trimmingWhitespace() }
-            let reason = lines.first { $0.hasPrefix("fatal:") } ?? lines.first { $0.hasPrefix("error:") } ?? lines.last ?? ""
-            throw GitError(message: "git failed (\(result.termination)): \(reason)")
+            throw GitError(message: "git failed (\(result.termination)): \(GitFailureReason.from(output: result.output))")
         }
     }
 

@@ -43,6 +43,7 @@ final class Application: Sendable {
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
         let runner = SpawnedProcessRunner()
+        if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
         service = try AppService(store: store,
                                  runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
                                                     runDirectory: runDirectory),

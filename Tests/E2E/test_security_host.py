@@ -8,7 +8,8 @@
 - The data directory is Slipway's alone (0700 directories, 0600 files) under umask 022, fresh or
   left with 0644/0755 modes by an older run.
 - A git token is refused with an http:// URL to a host that is not loopback (API and dashboard).
-- git follows no redirect and fscks what it fetches.
+- git follows no redirect and fscks what it fetches; an old git is warned about, in the log and
+  on the dashboard.
 
 Each test starts its own server on its own data dir, makes its own repositories and apps, and
 removes the containers and images it made (all labelled slipway.test=1).
@@ -513,3 +514,30 @@ def test_a_repository_with_a_malformed_object_is_refused(tmp_path: Path, cleanup
         stop(server)
 
 
+# --- 9: an old git is warned about -------------------------------------------------------------
+
+
+def test_an_old_git_is_warned_about_in_the_log_and_on_the_dashboard(tmp_path: Path):
+    bin_dir = fake_git(tmp_path / "bin", """
+if [ "$1" = "--version" ]; then echo "git version 2.20.0"; exit 0; fi
+exec "$REAL_GIT" "$@"
+""")
+    server = start(tmp_path, path_prefix=bin_dir)
+    try:
+        log = server.stderr_text()
+        assert re.search(r"WARN git 2\.20\.0 is older than 2\.39", log), f"no warning in the log:\n{tail(log, 10)}"
+        cookie = login(server)
+        html = page(server, "/", cookie)
+        match = re.search(r'<div class="banner warning server-warning" id="warning-git-version">([^<]*)</div>', html)
+        assert match and "git 2.20.0 is older than 2.39" in match.group(1), f"no git-version warning on the dashboard:\n{html[:2000]}"
+    finally:
+        stop(server)
+
+
+def test_a_current_git_raises_no_warning(tmp_path: Path):
+    server = start(tmp_path)
+    try:
+        assert "git-version" not in server.stderr_text() and "older than 2.39" not in server.stderr_text()
+        assert 'id="warning-git-version"' not in page(server, "/", login(server))
+    finally:
+        stop(server)

@@ -91,6 +91,7 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(GitCommands.fetchCommit(mirror: "/d/r.git", sha: "abc"),
                        base + ["--git-dir", "/d/r.git", "fetch", "--no-recurse-submodules", "--quiet", "origin", "--", "abc"])
         XCTAssertEqual(GitCommands.setRemote(mirror: "/d/r.git", url: "u"), base + ["--git-dir", "/d/r.git", "remote", "set-url", "origin", "--", "u"])
+        XCTAssertEqual(GitCommands.version(), ["--version"])
     }
 
     func testGitRevisionsComeAfterEndOfOptions() {
@@ -131,6 +132,46 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(GitFailureReason.from(output: "error: object 1: missingEmail\nfatal: fsck error in packed object\nfatal: fetch-pack: invalid index-pack output\n"),
                        "fatal: fsck error in packed object")
         XCTAssertEqual(GitFailureReason.from(output: "something\nlast words\n"), "last words")
+    }
+
+    func testGitVersionParsing() {
+        let cases: [(String, GitVersion?)] = [
+            ("git version 2.39.5\n", GitVersion(2, 39, 5)),
+            ("git version 2.30.2", GitVersion(2, 30, 2)),
+            ("git version 2.45.1.windows.1", GitVersion(2, 45, 1)),
+            ("git version 2.39.3 (Apple Git-146)", GitVersion(2, 39, 3)),
+            ("git version 2.43.0-rc1", GitVersion(2, 43, 0)),
+            ("git version 3.0", GitVersion(3, 0, 0)),
+            ("git version 2", nil),
+            ("git version x.y.z", nil),
+            ("version 2.39.5", nil),
+            ("", nil),
+            ("bash: git: command not found", nil),
+        ]
+        for (output, expected) in cases {
+            XCTAssertEqual(GitVersion.parse(output), expected, output)
+        }
+        XCTAssertLessThan(GitVersion(2, 38, 9), GitVersion.recommendedMinimum)
+        XCTAssertFalse(GitVersion(2, 39, 0) < GitVersion.recommendedMinimum)
+        XCTAssertLessThan(GitVersion(2, 39, 5), GitVersion(2, 45, 1))
+    }
+
+    func testGitVersionWarning() {
+        struct Answering: ProcessRunner {
+            let output: String?
+            func run(_ spec: ProcessSpec, timeoutSeconds: Double, cancellation: Cancellation?,
+                     onOutput: (@Sendable (String) -> Void)?) throws -> ProcessResult {
+                XCTAssertEqual(spec.arguments, ["--version"])
+                guard let output else { throw ProcessError(operation: "spawn git", errno: ENOENT) }
+                return ProcessResult(termination: .exited(0), output: output)
+            }
+        }
+        XCTAssertNil(GitVersion.startupWarning(runner: Answering(output: "git version 2.39.5\n")))
+        XCTAssertNil(GitVersion.startupWarning(runner: Answering(output: "git version 2.45.1.windows.1\n")))
+        let old = GitVersion.startupWarning(runner: Answering(output: "git version 2.20.0\n"))
+        XCTAssertTrue(old?.hasPrefix("git 2.20.0 is older than 2.39") == true, old ?? "no warning")
+        XCTAssertNotNil(GitVersion.startupWarning(runner: Answering(output: "garbage")))
+        XCTAssertTrue(GitVersion.startupWarning(runner: Answering(output: nil))?.hasPrefix("git could not be run") == true)
     }
 
     func testWhichDockerClientsCarryBuildKit() {

@@ -85,6 +85,9 @@ public enum GitCommands {
         return Array("[http]\n\textraHeader = Authorization: Basic \(basic)\n".utf8)
     }
 
+    /// `git --version`, asked once at start-up (GitVersion).
+    public static func version() -> [String] { ["--version"] }
+
     /// git runs GIT_SSH_COMMAND through sh; paths are single-quoted for it.
     static func shellQuoted(_ text: String) -> String {
         "'" + text.replacingAll("'", with: "'\\''") + "'"

@@ -23,6 +23,7 @@ final class Application: Sendable {
         let descriptors = DescriptorLimit.raiseToHardLimit()
         Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        let runDirectory = try Self.securePrivateFiles(dataDir: config.dataDir)
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
         // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
         store.pruner.pruneAll()
@@ -43,8 +44,12 @@ final class Application: Sendable {
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
         let runner = SpawnedProcessRunner()
-        service = try AppService(store: store, runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder),
-                                 git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos),
+        if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
+        service = try AppService(store: store,
+                                 runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
+                                                    runDirectory: runDirectory),
+                                 git: GitMirror(root: settings.reposDir, runner: runner, allowLocal: config.allowLocalRepos,
+                                                runDirectory: runDirectory),
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
                                                                 githubHost: config.githubHost, publicURL: config.effectivePublicURL))
@@ -74,6 +79,22 @@ final class Application: Sendable {
         warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
                        + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
                        + "(see \"A note on host names\" in the README)")
+    }
+
+    /// The data directory made private before anything is read from it: modes an older Slipway
+    /// (or another umask) left are tightened, and the secrets files a killed run left are removed.
+    private static func securePrivateFiles(dataDir: String) throws -> RunDirectory {
+        let modes = DataDirectoryModes.tighten(dataDir: dataDir)
+        if modes.fixed > 0 {
+            Log.warning("data directory: \(modes.fixed) entries were open to other users; they are now Slipway's alone")
+        }
+        if !modes.failed.isEmpty {
+            Log.error("data directory: could not make \(modes.failed.count) entries private, among them: \(modes.failed.prefix(3).joined(separator: ", "))")
+        }
+        let runDirectory = RunDirectory(dataDir: dataDir)
+        let leftovers = try runDirectory.prepare()
+        if leftovers > 0 { Log.info("removed \(leftovers) secrets files a killed run left in \(runDirectory.path)") }
+        return runDirectory
     }
 
     /// Serves until SIGTERM or SIGINT; returns the exit code.

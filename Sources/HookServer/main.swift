@@ -30,6 +30,12 @@ case .version:
     print("slipway \(CommandLineParser.version)")
     exit(0)
 case .serve(let config):
+    // Everything the server and its children create is theirs alone: the data directory holds
+    // webhook secrets, tokens and env values. git and ssh-keygen make their files under it too,
+    // so mirrors come out 0700/0600 (git's read-only objects 0400) and a key's public half 0600.
+    // Images are not affected: `docker build` reads a tar whose modes git archive takes from the
+    // commit, and the engine, not this process, writes the layers.
+    umask(0o077)
     do {
         let app = try Application(config: config)
         exit(app.run())

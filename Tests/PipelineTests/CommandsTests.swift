@@ -6,10 +6,10 @@ final class CommandsTests: XCTestCase {
     func testDockerRunArgv() {
         let spec = ContainerSpec(name: "slipway-web-7", image: "slipway/web:7", labels: [("slipway.app", "web"), ("slipway.deployment", "7")],
                                  envNames: ["SECRET", "MODE"], internalPort: 5000, memoryMB: 256, cpus: 0.5)
-        XCTAssertEqual(DockerCommands.run(spec), [
+        XCTAssertEqual(DockerCommands.run(spec, envFile: "/data/run/env-0123"), [
             "run", "--detach", "--name", "slipway-web-7",
             "--label", "slipway.app=web", "--label", "slipway.deployment=7",
-            "--env", "SECRET", "--env", "MODE",
+            "--env-file", "/data/run/env-0123",
             "--memory", "256m", "--memory-swap", "256m", "--cpus", "0.5",
             "--pids-limit", "512", "--restart", "unless-stopped",
             "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
@@ -19,9 +19,34 @@ final class CommandsTests: XCTestCase {
         ])
     }
 
-    func testDockerRunNeverCarriesEnvValues() {
-        let spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: ["TOKEN"], internalPort: 80)
-        XCTAssertFalse(DockerCommands.run(spec).contains { $0.contains("=") && $0.hasPrefix("TOKEN") })
+    /// Env reaches `docker run` only through the file: no `--env` at all, so no value, and no
+    /// name the client would look up in its own environment.
+    func testDockerRunNeverCarriesEnv() {
+        let spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: ["TOKEN", "DOCKER_HOST"], internalPort: 80)
+        for args in [DockerCommands.run(spec, envFile: "/d/run/env-1"), DockerCommands.run(spec, envFile: nil)] {
+            XCTAssertFalse(args.contains { $0 == "--env" || $0 == "-e" || $0.hasPrefix("TOKEN") || $0.hasPrefix("DOCKER_HOST") }, "\(args)")
+        }
+        XCTAssertFalse(DockerCommands.run(spec, envFile: nil).contains("--env-file"), "no env, no file")
+    }
+
+    /// One NAME=value line each, the value byte for byte: docker's reader keeps everything after
+    /// the first '=' (tried with clients 20.10 and 28.2; the E2E suite checks it in a container).
+    func testEnvFileCarriesValuesVerbatim() throws {
+        let env = [("DOCKER_HOST", "tcp://127.0.0.1:9"), ("SPACES", "  lead = and # hash  "), ("EMPTY", ""),
+                   ("HASH", "#not a comment"), ("UNICODE", "é\tü")]
+        let text = try DockerCommands.envFile(env)
+        XCTAssertEqual(String(decoding: text, as: UTF8.self),
+                       "DOCKER_HOST=tcp://127.0.0.1:9\nSPACES=  lead = and # hash  \nEMPTY=\nHASH=#not a comment\nUNICODE=é\tü\n")
+        XCTAssertEqual(try DockerCommands.envFile([]), [])
+    }
+
+    /// A line break would start another variable; a name docker would trim or skip is no name.
+    func testEnvFileRefusesWhatItCannotCarry() {
+        for (name, value) in [("A", "x\nB=injected"), ("A", "x\rB"), ("A", "x\u{0}"), (" A", "x"), ("#A", "x"), ("A=B", "x"), ("", "x")] {
+            XCTAssertThrowsError(try DockerCommands.envFile([(name, value)]), "\(name.debugDescription)=\(value.debugDescription)") { error in
+                XCTAssertFalse("\(error)".contains("injected"), "the error does not echo the value: \(error)")
+            }
+        }
     }
 
     func testDockerBuildReadsTheContextFromStandardInput() {
@@ -50,6 +75,23 @@ final class CommandsTests: XCTestCase {
         XCTAssertEqual(Array(args.suffix(3)), ["--", "https://example.com/r.git", "/data/repos/r.git"])
         XCTAssertTrue(args.contains("--no-recurse-submodules"))
         XCTAssertTrue(args.contains("credential.helper="))
+        XCTAssertTrue(args.contains("--no-hardlinks"), "a local repository is copied: no inode shared with it")
+    }
+
+    /// Every git call carries the same options: no credential helper, submodules, hooks or ext::,
+    /// no redirects (a server must not hand the clone and its token elsewhere) and fsck of every
+    /// object fetched.
+    func testGitBaseOptionsExactly() {
+        let base = ["-c", "credential.helper=", "-c", "submodule.recurse=false", "-c", "core.hooksPath=/dev/null",
+                    "-c", "protocol.ext.allow=never", "-c", "http.followRedirects=false", "-c", "transfer.fsckObjects=true"]
+        XCTAssertEqual(GitCommands.cloneMirror(url: "https://example.com/r.git", into: "/d/r.git"),
+                       base + ["clone", "--mirror", "--no-hardlinks", "--no-recurse-submodules", "--quiet", "--", "https://example.com/r.git", "/d/r.git"])
+        XCTAssertEqual(GitCommands.fetch(mirror: "/d/r.git"),
+                       base + ["--git-dir", "/d/r.git", "fetch", "--prune", "--no-recurse-submodules", "--quiet", "origin"])
+        XCTAssertEqual(GitCommands.fetchCommit(mirror: "/d/r.git", sha: "abc"),
+                       base + ["--git-dir", "/d/r.git", "fetch", "--no-recurse-submodules", "--quiet", "origin", "--", "abc"])
+        XCTAssertEqual(GitCommands.setRemote(mirror: "/d/r.git", url: "u"), base + ["--git-dir", "/d/r.git", "remote", "set-url", "origin", "--", "u"])
+        XCTAssertEqual(GitCommands.version(), ["--version"])
     }
 
     func testGitRevisionsComeAfterEndOfOptions() {
@@ -62,7 +104,74 @@ final class CommandsTests: XCTestCase {
         let env = GitCommands.environment(allowLocal: false)
         XCTAssertEqual(env["GIT_TERMINAL_PROMPT"], "0")
         XCTAssertEqual(env["GIT_ALLOW_PROTOCOL"], "https:http:ssh")
+        XCTAssertNil(env["GIT_CONFIG_COUNT"])
         XCTAssertEqual(GitCommands.environment(allowLocal: true)["GIT_ALLOW_PROTOCOL"], "https:http:ssh:file")
+    }
+
+    /// The environment only names the credentials file; the token is in the file.
+    func testGitCredentialsTravelInAFileTheEnvironmentNames() {
+        let env = GitCommands.environment(allowLocal: false, credentials: "/data/run/git-credentials-1")
+        XCTAssertEqual(env["GIT_CONFIG_COUNT"], "1")
+        XCTAssertEqual(env["GIT_CONFIG_KEY_0"], "include.path")
+        XCTAssertEqual(env["GIT_CONFIG_VALUE_0"], "/data/run/git-credentials-1")
+        // base64("x-access-token:tok123")
+        XCTAssertEqual(String(decoding: GitCommands.credentialsConfig(token: "tok123"), as: UTF8.self),
+                       "[http]\n\textraHeader = Authorization: Basic eC1hY2Nlc3MtdG9rZW46dG9rMTIz\n")
+    }
+
+    /// curl's words for a 3xx that git did not follow become a message that says what happened.
+    func testGitFailureNamesARedirect() {
+        let redirected = "Cloning into bare repository 'm'...\nfatal: unable to access 'http://h/r.git/': The requested URL returned error: 301\n"
+        let reason = GitFailureReason.from(output: redirected)
+        XCTAssertTrue(reason.hasPrefix("fatal: unable to access 'http://h/r.git/': The requested URL returned error: 301 (the server answered with a redirect, HTTP 301;"), reason)
+        XCTAssertTrue(reason.contains("does not follow redirects"), reason)
+        for status in [302, 303, 307, 308] {
+            XCTAssertEqual(GitFailureReason.redirectStatus(in: "fatal: x: The requested URL returned error: \(status)"), status)
+        }
+        XCTAssertNil(GitFailureReason.redirectStatus(in: "fatal: unable to access 'x': The requested URL returned error: 404"))
+        XCTAssertEqual(GitFailureReason.from(output: "error: object 1: missingEmail\nfatal: fsck error in packed object\nfatal: fetch-pack: invalid index-pack output\n"),
+                       "fatal: fsck error in packed object")
+        XCTAssertEqual(GitFailureReason.from(output: "something\nlast words\n"), "last words")
+    }
+
+    func testGitVersionParsing() {
+        let cases: [(String, GitVersion?)] = [
+            ("git version 2.39.5\n", GitVersion(2, 39, 5)),
+            ("git version 2.30.2", GitVersion(2, 30, 2)),
+            ("git version 2.45.1.windows.1", GitVersion(2, 45, 1)),
+            ("git version 2.39.3 (Apple Git-146)", GitVersion(2, 39, 3)),
+            ("git version 2.43.0-rc1", GitVersion(2, 43, 0)),
+            ("git version 3.0", GitVersion(3, 0, 0)),
+            ("git version 2", nil),
+            ("git version x.y.z", nil),
+            ("version 2.39.5", nil),
+            ("", nil),
+            ("bash: git: command not found", nil),
+        ]
+        for (output, expected) in cases {
+            XCTAssertEqual(GitVersion.parse(output), expected, output)
+        }
+        XCTAssertLessThan(GitVersion(2, 38, 9), GitVersion.recommendedMinimum)
+        XCTAssertFalse(GitVersion(2, 39, 0) < GitVersion.recommendedMinimum)
+        XCTAssertLessThan(GitVersion(2, 39, 5), GitVersion(2, 45, 1))
+    }
+
+    func testGitVersionWarning() {
+        struct Answering: ProcessRunner {
+            let output: String?
+            func run(_ spec: ProcessSpec, timeoutSeconds: Double, cancellation: Cancellation?,
+                     onOutput: (@Sendable (String) -> Void)?) throws -> ProcessResult {
+                XCTAssertEqual(spec.arguments, ["--version"])
+                guard let output else { throw ProcessError(operation: "spawn git", errno: ENOENT) }
+                return ProcessResult(termination: .exited(0), output: output)
+            }
+        }
+        XCTAssertNil(GitVersion.startupWarning(runner: Answering(output: "git version 2.39.5\n")))
+        XCTAssertNil(GitVersion.startupWarning(runner: Answering(output: "git version 2.45.1.windows.1\n")))
+        let old = GitVersion.startupWarning(runner: Answering(output: "git version 2.20.0\n"))
+        XCTAssertTrue(old?.hasPrefix("git 2.20.0 is older than 2.39") == true, old ?? "no warning")
+        XCTAssertNotNil(GitVersion.startupWarning(runner: Answering(output: "garbage")))
+        XCTAssertTrue(GitVersion.startupWarning(runner: Answering(output: nil))?.hasPrefix("git could not be run") == true)
     }
 
     func testWhichDockerClientsCarryBuildKit() {

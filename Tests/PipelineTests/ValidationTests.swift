@@ -21,9 +21,54 @@ final class ValidationTests: XCTestCase {
             ("https://", true, nil),
             ("", true, nil),
             ("relative/path", true, nil),
+            // A host starting with '-' is an ssh option in disguise, in every spelling.
+            ("-oProxyCommand=touch%20/tmp/x:repo", true, nil),
+            ("git@-oProxyCommand=x:repo", true, nil),
+            ("git@-x:repo", true, nil),
+            ("a@b@-x:repo", true, nil),
+            ("git@[-x]:repo", true, nil),
+            ("git@:repo", true, nil),
+            ("ssh://-oProxyCommand=x/repo", true, nil),
+            ("ssh://git@-x/repo", true, nil),
+            ("ssh://git@[-x]:22/repo", true, nil),
+            ("https://-x/repo", true, nil),
+            ("https://:443/repo", true, nil),
+            ("git@x-y.example:repo", false, .ssh),
+            ("ssh://git@[::1]:22/repo", false, .ssh),
+            ("http://[::1]:8080/r.git", false, .http),
         ]
         for (url, local, expected) in cases {
             XCTAssertEqual(try? RepositoryURL.validate(url, allowLocal: local), expected, url)
+        }
+    }
+
+    /// A token may travel over http:// only where it never leaves the machine.
+    func testWhichURLsWouldSendATokenInCleartext() {
+        let cases: [(String, Bool)] = [
+            ("https://github.com/a/b.git", false),
+            ("ssh://git@github.com/a/b.git", false),
+            ("git@github.com:a/b.git", false),
+            ("/srv/repo", false),
+            ("http://127.0.0.1:9000/r.git", false),
+            ("http://127.8.9.10/r.git", false),
+            ("HTTP://127.0.0.1/r.git", false),
+            ("http://localhost:8080/r.git", false),
+            ("http://LOCALHOST/r.git", false),
+            ("http://[::1]:8080/r.git", false),
+            ("http://[0:0:0:0:0:0:0:1]/r.git", false),
+            ("http://example.com/r.git", true),
+            ("HTTP://example.com/r.git", true),
+            ("http://10.0.0.1/r.git", true),
+            ("http://128.0.0.1/r.git", true),
+            ("http://127.1/r.git", true),             // another spelling: refusing too much is the safe side
+            ("http://2130706433/r.git", true),
+            ("http://localhost.example.com/r.git", true),
+            ("http://127.0.0.1.nip.io/r.git", true),
+            ("http://[::2]/r.git", true),
+            ("http://[::ffff:10.0.0.1]/r.git", true),
+        ]
+        for (url, cleartext) in cases {
+            XCTAssertEqual(RepositoryURL.sendsCredentialsInCleartext(url), cleartext, url)
         }
     }
 

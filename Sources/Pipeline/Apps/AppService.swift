@@ -66,6 +66,7 @@ public final class AppService: Sendable {
         if let token = request.gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if let token = request.githubToken { try AppValidation.secretToken(token, field: "github_token") }
         try validate(request.settings)
+        if request.gitToken != nil { try AppValidation.gitToken(usableWith: request.settings.repoURL) }
         try AppValidation.env(request.env)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
         try AppValidation.name(name)
@@ -101,6 +102,12 @@ public final class AppService: Sendable {
         if let env { try AppValidation.env(env) }
         if case .set(let token) = gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if case .set(let token) = githubToken { try AppValidation.secretToken(token, field: "github_token") }
+        // The error names what this request changed: the token, or the URL under a stored one.
+        switch gitToken {
+        case .set: try AppValidation.gitToken(usableWith: s.repoURL)
+        case .keep: if s.repoURL != app.repoURL { try AppValidation.repoURL(s.repoURL, usableWithGitToken: app.gitToken != nil) }
+        case .clear: break
+        }
         try store.updateSettings(appID: app.id, s)
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)
@@ -126,7 +133,10 @@ public final class AppService: Sendable {
 
     /// Sets or clears the HTTPS token used to fetch a private repository.
     public func setGitToken(_ app: App, _ token: String?) throws {
-        if let token { try AppValidation.secretToken(token, field: "git_token") }
+        if let token {
+            try AppValidation.secretToken(token, field: "git_token")
+            try AppValidation.gitToken(usableWith: app.repoURL)
+        }
         try store.setCredential(appID: app.id, .gitToken, token)
     }
 

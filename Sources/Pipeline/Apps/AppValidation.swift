@@ -77,6 +77,22 @@ public enum AppValidation {
         }
     }
 
+    /// A git token travels in an Authorization header, so over http:// to a host that is not
+    /// loopback anyone on the path reads it. Checked when a token is set, against the URL it
+    /// will be sent to...
+    public static func gitToken(usableWith repoURL: String) throws(ValidationError) {
+        guard RepositoryURL.sendsCredentialsInCleartext(repoURL) else { return }
+        throw ValidationError("git_token", "git_token cannot be used with an http:// repo_url whose host is not loopback: "
+                              + "the token would cross the network in cleartext (use https://)")
+    }
+
+    /// ...and when the URL changes while a token is stored.
+    public static func repoURL(_ url: String, usableWithGitToken: Bool) throws(ValidationError) {
+        guard usableWithGitToken, RepositoryURL.sendsCredentialsInCleartext(url) else { return }
+        throw ValidationError("repo_url", "repo_url cannot be an http:// URL whose host is not loopback while the app has a "
+                              + "git_token: the token would cross the network in cleartext (use https://, or clear git_token first)")
+    }
+
     /// A revision given by a user: a branch, tag or sha, never an option.
     public static func ref(_ ref: String) throws(ValidationError) {
         guard !ref.isEmpty, !ref.hasPrefix("-"), ref.utf8.count <= 255,

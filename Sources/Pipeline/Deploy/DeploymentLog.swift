@@ -27,7 +27,8 @@ public final class DeploymentLog: Sendable {
         self.path = path
         self.headLimit = cap / 2
         self.tailLimit = cap / 2
-        let fd = PosixFile.open(path, O_WRONLY | O_CREAT)
+        // 0600: a build's output may echo what it was given.
+        let fd = PosixFile.open(path, O_WRONLY | O_CREAT, mode: 0o600)
         // Not O_APPEND: like the FileHandle before it, the log writes on from where the file ended when opened.
         let existing = fd.map { max(0, Int(lseek($0, 0, SEEK_END))) } ?? 0
         state = Mutex(State(fd: fd, written: existing))

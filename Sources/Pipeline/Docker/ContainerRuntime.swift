@@ -2,7 +2,8 @@
 public protocol ContainerRuntime: Sendable {
     func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double,
                log: DeploymentLog, cancellation: Cancellation?) throws
-    /// Creates and starts a container; `env` values reach it without ever being on a command line.
+    /// Creates and starts a container; `env` values reach it without ever being on a command line
+    /// or in the environment of any process but the container's.
     func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String
     /// The loopback port docker published the container's internal port on, and the container's
     /// IPv4 address on Docker's bridge if it has one: a deployment needs them together.

@@ -3,11 +3,15 @@ import SlipwaySystem
 public struct DockerCLI: ContainerRuntime {
     public let runner: any ProcessRunner
     public let executable: String
+    /// Where `run` writes each container's env file, for the moment `docker run` reads it.
+    public let runDirectory: RunDirectory
     private let builders: ImageBuilderProbe
 
-    public init(runner: any ProcessRunner, executable: String = "docker", builder: ImageBuilder.Choice = .auto) {
+    public init(runner: any ProcessRunner, executable: String = "docker", builder: ImageBuilder.Choice = .auto,
+                runDirectory: RunDirectory) {
         self.runner = runner
         self.executable = executable
+        self.runDirectory = runDirectory
         self.builders = ImageBuilderProbe(choice: builder)
     }
 
@@ -42,7 +46,12 @@ public struct DockerCLI: ContainerRuntime {
     }
 
     public func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
-        let process = ProcessSpec(executable, DockerCommands.run(spec), environment: Dictionary(env, uniquingKeysWith: { $1 }))
+        // The env reaches the container through a 0600 file that exists only while `docker run`
+        // does, and never the client's own environment (see DockerCommands.run).
+        let envFile = env.isEmpty ? nil : runDirectory.newFile("env", contents: try DockerCommands.envFile(env))
+        var process = ProcessSpec(executable, DockerCommands.run(spec, envFile: envFile?.path))
+        process.secretFiles = envFile.map { [$0] } ?? []
+        if !env.isEmpty { log.line("env: \(env.map(\.0).joined(separator: ", "))") }
         log.command(process)
         let result = try runner.run(process, timeoutSeconds: 120)
         guard result.termination.isSuccess else {

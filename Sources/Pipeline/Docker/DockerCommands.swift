@@ -10,12 +10,14 @@ public enum DockerCommands {
     public static func buildxVersion() -> [String] { ["buildx", "version"] }
     public static func clientVersion() -> [String] { ["version", "--format", "{{.Client.Version}}"] }
 
-    /// A detached container: env values come from docker's own environment (`-e NAME`), so they
-    /// never appear on a command line; published on loopback only, on a port docker picks.
-    public static func run(_ spec: ContainerSpec) -> [String] {
+    /// A detached container, published on loopback only, on a port docker picks. The app's env
+    /// comes from `envFile` (see envFile(_:)): never `--env NAME=value`, which `ps` shows, nor
+    /// `--env NAME`, which takes the value from the docker client's own environment, where
+    /// DOCKER_HOST, DOCKER_CONFIG or LD_PRELOAD would steer the client itself.
+    public static func run(_ spec: ContainerSpec, envFile: String?) -> [String] {
         var args = ["run", "--detach", "--name", spec.name]
         args += labelArgs(spec.labels)
-        for name in spec.envNames { args += ["--env", name] }
+        if let envFile { args += ["--env-file", envFile] }
         if let memory = spec.memoryMB { args += ["--memory", "\(memory)m", "--memory-swap", "\(memory)m"] }
         if let cpus = spec.cpus { args += ["--cpus", String(cpus)] }
         args += [
@@ -27,6 +29,27 @@ public enum DockerCommands {
             "--", spec.image,
         ]
         return args
+    }
+
+    /// The text of an env file for `docker run --env-file`: one `NAME=value` line per variable.
+    /// Docker's reader (tried with clients 20.10 and 28.2) takes the value after the first '='
+    /// verbatim, spaces, '=' and '#' included; it only trims whitespace before the name and
+    /// skips lines starting with '#', and names are letters, digits and '_'. What
+    /// it cannot carry is a line break (or a NUL, which no environment can): refused here too,
+    /// though AppValidation already refuses them, since one would smuggle in another variable.
+    public static func envFile(_ env: [(String, String)]) throws(ContainerError) -> [UInt8] {
+        var text = [UInt8]()
+        for (name, value) in env {
+            guard let first = name.utf8.first, first != UInt8(ascii: "#"),
+                  !name.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "=") || $0 == 0x7f }) else {
+                throw ContainerError(operation: "run", message: "env: \(name.debugDescription) is not a variable name docker's env file can carry")
+            }
+            guard !value.utf8.contains(where: { $0 == 0x0a || $0 == 0x0d || $0 == 0 }) else {
+                throw ContainerError(operation: "run", message: "env: the value of \(name) holds a line break or NUL")
+            }
+            text += Array(name.utf8) + [UInt8(ascii: "=")] + Array(value.utf8) + [0x0a]
+        }
+        return text
     }
 
     public static func inspectState(container: String) -> [String] {

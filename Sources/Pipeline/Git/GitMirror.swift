@@ -7,12 +7,15 @@ public struct GitMirror: GitSource {
     public let runner: any ProcessRunner
     public let allowLocal: Bool
     public let timeoutSeconds: Double
+    /// Where each git run with a token finds it, in a file of its own (see spec(_:for:)).
+    public let runDirectory: RunDirectory
 
-    public init(root: String, runner: any ProcessRunner, allowLocal: Bool, timeoutSeconds: Double = 300) {
+    public init(root: String, runner: any ProcessRunner, allowLocal: Bool, timeoutSeconds: Double = 300, runDirectory: RunDirectory) {
         self.root = root
         self.runner = runner
         self.allowLocal = allowLocal
         self.timeoutSeconds = timeoutSeconds
+        self.runDirectory = runDirectory
     }
 
     public func path(for appName: String) -> String { root + "/" + appName + ".git" }
@@ -22,10 +25,19 @@ public struct GitMirror: GitSource {
     public var knownHostsPath: String { root + "/../known_hosts" }
     public func deployKeyPath(for appName: String) -> String { keysDir + "/" + appName + "_ed25519" }
 
-    func environment(for app: App) -> [String: String] {
-        GitCommands.environment(allowLocal: allowLocal, token: app.gitToken,
-                                sshKey: app.deployKeyPublic == nil ? nil : deployKeyPath(for: app.name),
-                                knownHosts: knownHostsPath)
+    /// One git command for the app. Its token, if any, is in a 0600 file written for this run
+    /// alone and removed when it ends; the environment holds only that file's path. Never for a
+    /// URL that would carry it in cleartext (fetchAndResolve says why; this is the backstop).
+    func spec(_ args: [String], for app: App) -> ProcessSpec {
+        let credentials = app.gitToken.flatMap { token in
+            RepositoryURL.sendsCredentialsInCleartext(app.repoURL)
+                ? nil : runDirectory.newFile("git-credentials", contents: GitCommands.credentialsConfig(token: token))
+        }
+        var spec = ProcessSpec("git", args, environment: GitCommands.environment(
+            allowLocal: allowLocal, credentials: credentials?.path,
+            sshKey: app.deployKeyPublic == nil ? nil : deployKeyPath(for: app.name), knownHosts: knownHostsPath))
+        spec.secretFiles = credentials.map { [$0] } ?? []
+        return spec
     }
 
     /// Makes a new ed25519 deploy key for the app and returns its public half.
@@ -48,6 +60,10 @@ public struct GitMirror: GitSource {
 
     public func fetchAndResolve(app: App, revision: String?, log: DeploymentLog, cancellation: Cancellation?) throws -> ResolvedCommit {
         _ = try RepositoryURL.validate(app.repoURL, allowLocal: allowLocal)
+        // Apps stored before this was refused on input may still pair the two.
+        if app.gitToken != nil, RepositoryURL.sendsCredentialsInCleartext(app.repoURL) {
+            throw GitError(message: "git_token is not sent over http:// to a host that is not loopback: change repo_url to https://")
+        }
         let mirror = path(for: app.name)
         if FileManager.default.fileExists(atPath: mirror + "/HEAD") {
             try git(GitCommands.setRemote(mirror: mirror, url: app.repoURL), app: app, log: log, cancellation: cancellation)
@@ -73,8 +89,8 @@ public struct GitMirror: GitSource {
     }
 
     public func branchTip(app: App) throws -> String? {
-        let result = try runner.run(ProcessSpec("git", GitCommands.resolve(mirror: path(for: app.name), revision: "refs/heads/\(app.branch)"),
-                                                environment: environment(for: app)), timeoutSeconds: 60)
+        let result = try runner.run(spec(GitCommands.resolve(mirror: path(for: app.name), revision: "refs/heads/\(app.branch)"), for: app),
+                                    timeoutSeconds: 60)
         // rev-parse --verify --quiet exits 1 and prints nothing for a ref that does not exist.
         guard result.termination.isSuccess else { return nil }
         let sha = result.output.trimmingWhitespaceAndNewlines()
@@ -83,8 +99,7 @@ public struct GitMirror: GitSource {
 
     public func exportTree(app: App, sha: String, to path: String, log: DeploymentLog) throws {
         let mirror = self.path(for: app.name)
-        let check = try runner.run(ProcessSpec("git", GitCommands.hasFile(mirror: mirror, sha: sha, path: "Dockerfile"),
-                                               environment: environment(for: app)), timeoutSeconds: 60)
+        let check = try runner.run(spec(GitCommands.hasFile(mirror: mirror, sha: sha, path: "Dockerfile"), for: app), timeoutSeconds: 60)
         guard check.termination.isSuccess else { throw GitError(message: "no Dockerfile at the repository root") }
         try git(GitCommands.archive(mirror: mirror, sha: sha, output: path), app: app, log: log, cancellation: nil)
     }
@@ -95,21 +110,18 @@ public struct GitMirror: GitSource {
     }
 
     private func git(_ args: [String], app: App, log: DeploymentLog, cancellation: Cancellation?) throws {
-        let spec = ProcessSpec("git", args, environment: environment(for: app))
-        log.command(spec)
-        let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
+        let process = spec(args, for: app)
+        log.command(process)
+        let result = try runner.run(process, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
         if result.cancelled { throw DeploymentCancelled() }
         if result.timedOut { throw GitError(message: "git \(args.first(where: { !$0.hasPrefix("-") && !$0.hasOccurrence(of: "=") }) ?? "") timed out after \(Int(timeoutSeconds)) s") }
         guard result.termination.isSuccess else {
-            // git's own diagnosis is its "fatal:" line; the lines after it are advice.
-            let lines = result.output.split(separator: "\n").map { $0.trimmingWhitespace() }
-            let reason = lines.first { $0.hasPrefix("fatal:") } ?? lines.first { $0.hasPrefix("error:") } ?? lines.last ?? ""
-            throw GitError(message: "git failed (\(result.termination)): \(reason)")
+            throw GitError(message: "git failed (\(result.termination)): \(GitFailureReason.from(output: result.output))")
         }
     }
 
     private func output(_ args: [String], app: App) throws -> String {
-        let result = try runner.run(ProcessSpec("git", args, environment: environment(for: app)), timeoutSeconds: 60)
+        let result = try runner.run(spec(args, for: app), timeoutSeconds: 60)
         guard result.termination.isSuccess else { throw GitError(message: "git failed (\(result.termination))") }
         return result.output.trimmingWhitespaceAndNewlines()
     }

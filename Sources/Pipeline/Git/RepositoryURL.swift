@@ -1,3 +1,4 @@
+import Glibc
 import SlipwaySystem
 /// Checks a repository URL against the transport allowlist before git ever sees it.
 public enum RepositoryURL {
@@ -29,7 +30,13 @@ public enum RepositoryURL {
         if let colon = url.firstIndex(of: ":"), !url.hasOccurrence(of: "::"), !url.hasOccurrence(of: "://") {
             let host = url[..<colon]
             let path = url[url.index(after: colon)...]
-            if !host.isEmpty, !host.hasOccurrence(of: "/"), !path.isEmpty { return .ssh }
+            if !host.isEmpty, !host.hasOccurrence(of: "/"), !path.isEmpty {
+                // A host starting with '-' is how an option reaches ssh ("-oProxyCommand=...:r"
+                // runs a command; git itself blocks it only since 2.14.1). Refused after a user
+                // name too, where ssh would not take it for one: no real host looks like that.
+                try requireHostName(host.split(separator: "@", omittingEmptySubsequences: false).last ?? "")
+                return .ssh
+            }
         }
         throw Invalid(reason: "repo_url: unsupported transport (use https://, http:// or ssh://)")
     }
@@ -41,8 +48,50 @@ public enum RepositoryURL {
         if let at = authority.lastIndex(of: "@"), authority[..<at].hasOccurrence(of: ":") || !url.lowercased().hasPrefix("ssh://") {
             throw Invalid(reason: "repo_url must not contain credentials; set git_token or use a deploy key instead")
         }
-        let host = authority.split(separator: "@").last ?? ""
-        guard !host.isEmpty, !host.hasPrefix("-") else { throw Invalid(reason: "repo_url has no host") }
+        try requireHostName(authority.split(separator: "@", omittingEmptySubsequences: false).last ?? "")
+    }
+
+    private static func requireHostName(_ hostAndPort: Substring) throws(Invalid) {
+        let name = hostName(hostAndPort)
+        guard !name.isEmpty else { throw Invalid(reason: "repo_url has no host") }
+        guard !name.hasPrefix("-") else { throw Invalid(reason: "repo_url: the host must not start with '-'") }
+    }
+
+    /// True for an http:// URL whose host is not loopback: a token sent there crosses the network
+    /// in cleartext, readable by anyone on the path. Loopback (127.0.0.0/8, ::1, localhost)
+    /// never leaves the machine, which is why a local git server may still get one.
+    public static func sendsCredentialsInCleartext(_ url: String) -> Bool {
+        guard url.lowercased().hasPrefix("http://") else { return false }
+        return !isLoopback(host: httpHost(url))
+    }
+
+    /// The host of a scheme://[user@]host[:port]/... URL, without brackets or port.
+    static func httpHost(_ url: String) -> Substring {
+        guard let scheme = url.firstOccurrence(of: "://") else { return "" }
+        let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return hostName(authority.split(separator: "@", omittingEmptySubsequences: false).last ?? "")
+    }
+
+    /// "host", "host:port" or "[address]:port" → the host or address alone.
+    private static func hostName(_ hostAndPort: Substring) -> Substring {
+        hostAndPort.hasPrefix("[") ? hostAndPort.dropFirst().prefix { $0 != "]" } : hostAndPort.prefix { $0 != ":" }
+    }
+
+    /// Literal loopback addresses, and the name localhost. Anything else (another spelling of
+    /// 127.0.0.1 such as 127.1 or 2130706433 included) counts as remote: refusing too much is
+    /// the safe side.
+    static func isLoopback(host: Substring) -> Bool {
+        let name = String(host).lowercased()
+        if name == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1]
+        }
+        return false
     }
 
     /// "owner/repo" of a URL on `host` (github.com unless configured), for the status API.

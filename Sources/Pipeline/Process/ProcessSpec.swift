@@ -14,6 +14,9 @@ public struct ProcessSpec: Sendable, Equatable {
     /// Holds the process's id while it runs, so that a later run of Slipway can end a process this
     /// one left behind when it was killed (see OrphanedProcesses).
     public var pidFile: String?
+    /// Files written 0600 just before the spawn and removed once the process has ended: the way
+    /// to hand a process secrets too large for standard input, or that it reads from a path.
+    public var secretFiles: [ProcessSecretFile] = []
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 workingDirectory: String? = nil, standardInputPath: String? = nil, standardInputBytes: [UInt8]? = nil) {

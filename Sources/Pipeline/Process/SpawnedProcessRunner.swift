@@ -18,6 +18,15 @@ public struct SpawnedProcessRunner: ProcessRunner {
 
     public func run(_ spec: ProcessSpec, timeoutSeconds: Double, cancellation: Cancellation?,
                     onOutput: (@Sendable (String) -> Void)?) throws -> ProcessResult {
+        // Removed when this returns, after the process has ended, whatever happened (a failed
+        // spawn included); only the files this run created, never one already at the path.
+        var written: [ProcessSecretFile] = []
+        defer { written.forEach { $0.remove() } }
+        for file in spec.secretFiles {
+            try file.write()
+            written.append(file)
+        }
+
         var pipeFDs: [Int32] = [0, 0]
         try check("pipe2", pipe2(&pipeFDs, O_CLOEXEC))
         let readFD = pipeFDs[0], writeFD = pipeFDs[1]

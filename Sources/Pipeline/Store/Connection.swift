@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 import SlipwaySystem
 
 /// A single SQLite connection. Not thread-safe by itself: `Database` serializes every use.
@@ -22,6 +23,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     init(path: String) throws(SQLiteError) {
+        Self.createPrivately(path)
         var db: OpaquePointer?
         // SQLite's unix VFS opens its files with O_CLOEXEC, so the git and docker children we spawn
         // never inherit the database or its WAL; a test checks /proc for that.
@@ -35,6 +37,17 @@ public final class Connection: @unchecked Sendable {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+    }
+
+    /// A new database file is made here, empty and 0600, before SQLite opens it: SQLite would make
+    /// it 0644 less the umask, and it holds webhook secrets, tokens and env values. SQLite gives
+    /// the -wal and -shm files the database file's own mode, so they follow. An existing file is
+    /// left to DataDirectoryModes; a failure here leaves the creation to SQLite, under the umask.
+    private static func createPrivately(_ path: String) {
+        // Not for SQLite's special names: in-memory databases and URIs.
+        guard !path.isEmpty, path != ":memory:", !path.hasPrefix("file:"),
+              let fd = PosixFile.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) else { return }
+        Glibc.close(fd)
     }
 
     deinit {

@@ -17,7 +17,8 @@ public struct DiskReserve: Sendable {
     public func ensure() {
         guard !FileManager.default.fileExists(atPath: path) else { return }
         let temporary = path + ".tmp"
-        if FileManager.default.createFile(atPath: temporary, contents: Data(count: bytes)) {
+        // 0600 like everything in the data directory (the umask already makes it so).
+        if FileManager.default.createFile(atPath: temporary, contents: Data(count: bytes), attributes: [.posixPermissions: 0o600]) {
             try? FileManager.default.moveItem(atPath: temporary, toPath: path)
         } else {
             try? FileManager.default.removeItem(atPath: temporary)

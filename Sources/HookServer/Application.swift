@@ -62,7 +62,8 @@ final class Application: Sendable {
         router.addHealthRoutes()
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries)
         router.addAPIRoutes(api)
-        router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, bodyLimit: config.webhookBodyLimit))
+        router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, tarpit: try Tarpit(),
+                                               bodyLimit: config.webhookBodyLimit))
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,

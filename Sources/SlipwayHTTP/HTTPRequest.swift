@@ -33,6 +33,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     public var parameters: [String: String] = [:]
     public var remoteAddress: String
+    /// What the route's check of the head learned (the webhook's app), for its handler.
+    public var context: (any Sendable)?
 
     public init(head: RequestHead, body: [UInt8], parameters: [String: String] = [:], remoteAddress: String) {
         self.head = head

@@ -162,9 +162,13 @@ class SlipwayServer(SlipwayProcess):
         headers: Optional[dict[str, str]] = None,
         body: Optional[bytes] = None,
         timeout: float = RESPONSE_TIMEOUT_S,
+        source: Optional[str] = None,
     ) -> "HttpResult":
-        """One request on a fresh connection, through http.client."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        """One request on a fresh connection, through http.client; `source` is the loopback
+        address to send it from (each address is a client of its own to the throttles). A Host in
+        `headers` replaces the one http.client would send."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()

@@ -28,7 +28,6 @@ from conftest import (
     request_bytes,
     run_cli,
     start_server,
-    wait_until,
 )
 
 AUTH = ("Authorization", f"Bearer {API_TOKEN}")

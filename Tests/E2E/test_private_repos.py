@@ -30,7 +30,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -47,6 +47,7 @@ from deploykit import (
     wait_serving,
 )
 from gitrepo import GitRepo, dockerfile_with_run, run_git, web_app
+from githttp import GitHttpServer
 from loopback import free_port
 
 SSHD = "/usr/sbin/sshd"
@@ -55,78 +56,6 @@ GITHUB_TOKEN = "ghp_test123"
 FAIL_FAST_S = 30.0
 # Commit statuses are posted off the deployment's thread, so they may arrive a little after it ends.
 STATUS_TIMEOUT_S = 20.0
-
-
-# --- A git server for git's dumb HTTP protocol, with Basic auth -------------------------------------
-
-
-class GitHttpServer:
-    """Serves bare repositories under `root` over http on 127.0.0.1; with a `token`, only to
-    requests carrying `Authorization: Basic base64("x-access-token:" + token)`."""
-
-    def __init__(self, root: Path, token: Optional[str] = None):
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.expected = None if token is None else "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        self.requests: list[tuple[str, bool]] = []  # (path, authorized)
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(outer.root), **kwargs)
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _authorized(self) -> bool:
-                ok = outer.expected is None or self.headers.get("Authorization") == outer.expected
-                with outer._lock:
-                    outer.requests.append((self.path, ok))
-                if not ok:
-                    body = b"authentication required\n"
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="x"')
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(body)
-                return ok
-
-            def do_GET(self) -> None:
-                if self._authorized():
-                    super().do_GET()
-
-            def do_HEAD(self) -> None:
-                if self._authorized():
-                    super().do_HEAD()
-
-        self.httpd = ThreadingHTTPServer((HOST, 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def add(self, source: GitRepo, rel: str) -> Path:
-        """A bare clone of `source` at root/rel, with the files the dumb protocol reads."""
-        bare = self.root / rel
-        bare.parent.mkdir(parents=True, exist_ok=True)
-        run_git(bare.parent, "clone", "-q", "--bare", str(source.path), str(bare))
-        run_git(bare, "update-server-info")
-        return bare
-
-    def url(self, rel: str) -> str:
-        return f"http://{HOST}:{self.port}/{rel}"
-
-    def seen(self) -> list[tuple[str, bool]]:
-        with self._lock:
-            return list(self.requests)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
 
 
 # --- A fake GitHub REST API ------------------------------------------------------------------

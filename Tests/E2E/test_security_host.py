@@ -24,9 +24,7 @@ import re
 import secrets
 import shutil
 import stat
-import threading
 import urllib.parse
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +32,8 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, HOST, SERVE_FLAGS, STARTUP_TIMEOUT_S, SlipwayServer, poll, require_binary, server_env, tail
 from deploykit import Api, containers, docker, free_port_range, remove_docker_objects, server_flags
-from gitrepo import GitRepo, dockerfile_with_cmd, run_git, web_app
+from gitrepo import GitRepo, dockerfile_with_cmd, web_app
+from githttp import GitHttpServer
 
 # Apart from the other modules' app ports (10000-39999) and below the kernel's ephemeral ones.
 APP_PORT_RANGE = (7000, 7999)
@@ -181,70 +180,6 @@ def assert_run_dir_empty(data_dir: Path, when: str) -> None:
 
 
 # --- Related: a git token never reaches git's environment -------------------------------------
-
-
-class GitHttpServer:
-    """Bare repositories under `root`, over git's dumb HTTP protocol on 127.0.0.1.
-
-    With a `token`, only requests carrying `Authorization: Basic base64("x-access-token:" + token)`
-    are served (others get 401). `redirects` maps a path prefix to another: a request under it
-    is answered 301 to the same path under the other. Every request path is recorded.
-    """
-
-    def __init__(self, root: Path, token: Optional[str] = None, redirects: Optional[dict[str, str]] = None):
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.expected = None if token is None else "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        self.redirects = redirects or {}
-        self.paths: list[str] = []
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(outer.root), **kwargs)
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _reply(self, status: int, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for key, value in {**headers, "Content-Length": "0"}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-
-            def do_GET(self) -> None:
-                with outer._lock:
-                    outer.paths.append(self.path)
-                for prefix, target in outer.redirects.items():
-                    if self.path.startswith(prefix):
-                        return self._reply(301, {"Location": target + self.path[len(prefix):]})
-                if outer.expected is not None and self.headers.get("Authorization") != outer.expected:
-                    return self._reply(401, {"WWW-Authenticate": 'Basic realm="x"'})
-                super().do_GET()
-
-        self.httpd = ThreadingHTTPServer((HOST, 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def add(self, source: GitRepo, rel: str) -> None:
-        bare = self.root / rel
-        run_git(self.root, "clone", "-q", "--bare", str(source.path), str(bare))
-        run_git(bare, "update-server-info")
-
-    def url(self, rel: str) -> str:
-        return f"http://{HOST}:{self.port}/{rel}"
-
-    def seen(self) -> list[str]:
-        with self._lock:
-            return list(self.paths)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
 
 
 def fake_git(bin_dir: Path, body: str) -> Path:
@@ -479,7 +414,7 @@ def test_a_redirecting_git_server_is_not_followed(tmp_path: Path, cleanup):
         app = api.expect(201, "POST", "/api/apps", {"name": name, "repo_url": git_server.url("app.git")})
         dep = api.finish(app["deployment_id"], "failed", "git must not follow a redirect to another repository")
         assert "redirect" in (dep["error"] or ""), f"the error does not name the redirect: {dep['error']!r}"
-        fetched = [p for p in git_server.seen() if p.startswith("/other.git/")]
+        fetched = [p for p in git_server.paths() if p.startswith("/other.git/")]
         assert not fetched, f"git fetched from the repository it was redirected to: {fetched}"
         assert not containers(f"slipway.app={name}"), "something was deployed"
         status, body = get_raw(app["port"], "/")

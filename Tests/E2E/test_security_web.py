@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
 import secrets
 import shutil
@@ -58,16 +57,7 @@ CONCURRENT = 24
 
 def request(server: SlipwayServer, method: str, path: str, *, headers: Optional[dict[str, str]] = None,
             body: Optional[bytes] = None, source: Optional[str] = None, timeout: float = 30.0) -> HttpResult:
-    """One request on a fresh connection; `source` is the loopback address to send it from.
-    A Host in `headers` replaces the one http.client would send."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return HttpResult(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
-    finally:
-        conn.close()
+    return server.request(method, path, headers=headers, body=body, timeout=timeout, source=source)
 
 
 def log_in(server: SlipwayServer, password: str, *, headers: Optional[dict[str, str]] = None,

@@ -40,11 +40,16 @@ struct RouteClient {
         let resolution = responder.router.resolve(method: method, path: path)
         XCTAssertLessThanOrEqual(body.count, responder.bodyLimit(for: resolution), "the connection would answer 413", file: file, line: line)
         // As the connection does: a route's head check runs before the body is read.
-        if let refusal = responder.refusal(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        var context: (any Sendable)?
+        switch responder.checkHead(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        case .refuse(let refusal):
             guard case .bytes(let bytes) = refusal.body else { return Reply(status: refusal.status, headers: refusal.headers, body: []) }
             return Reply(status: refusal.status, headers: refusal.headers, body: bytes)
+        case .proceed(let learned):
+            context = learned
         }
-        let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
+        var request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
+        request.context = context
         var response = responder.respond(to: request, resolution: resolution)
         if case .deferred(let deferred) = response.body {
             let ready = DispatchSemaphore(value: 0)

@@ -4,8 +4,8 @@ import SlipwayHTTP
 typealias Handler = @Sendable (HTTPRequest) throws -> HTTPResponse
 /// Looks at a request (head, path parameters, client address; its body not read yet, so empty)
 /// before a byte of its body is read; throws (an HTTPResponseError) to refuse it, and then the
-/// body is never read.
-typealias HeadCheck = @Sendable (HTTPRequest) throws -> Void
+/// body is never read. What it returns reaches the handler as the request's `context`.
+typealias HeadCheck = @Sendable (HTTPRequest) throws -> (any Sendable)?
 
 /// Method + path pattern routing with {parameters}, 404 and 405 with Allow.
 struct Router: Sendable {

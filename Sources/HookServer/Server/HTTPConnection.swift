@@ -284,9 +284,13 @@ final class HTTPConnection: @unchecked Sendable {
         let resolution = responder.router.resolve(method: head.method, path: head.path)
         let bodyLimit = responder.bodyLimit(for: resolution)
         // Refused on its head alone (an unknown app, a missing header): the body is never read.
-        if let refusal = responder.refusal(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        let headContext: (any Sendable)?
+        switch responder.checkHead(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        case .refuse(let refusal):
             try sendResponseAndClose(refusal)
             return .park
+        case .proceed(let learned):
+            headContext = learned
         }
 
         if let expect = head.headers["Expect"] {
@@ -315,7 +319,8 @@ final class HTTPConnection: @unchecked Sendable {
             return .park
         }
 
-        let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
+        var request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
+        request.context = headContext
         let response = responder.respond(to: request, resolution: resolution)
         if case .deferred(let deferred) = response.body {
             var waiting = request

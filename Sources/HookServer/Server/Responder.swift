@@ -20,17 +20,22 @@ struct Responder: Sendable {
         .error(error, format: errorFormat(for: path))
     }
 
-    /// The answer to a request refused on its head alone (its route's `headCheck`), or nil when
-    /// its body may be read. `request` carries no body yet.
-    func refusal(of request: HTTPRequest, resolution: Router.Resolution) -> HTTPResponse? {
-        guard case .matched(let route, let parameters) = resolution, let check = route.headCheck else { return nil }
+    /// What a route's `headCheck` says of a request whose body is not read yet.
+    enum HeadVerdict {
+        /// Read the body; `context` goes to the handler with the request.
+        case proceed(context: (any Sendable)?)
+        /// Answer this and read nothing more.
+        case refuse(HTTPResponse)
+    }
+
+    func checkHead(of request: HTTPRequest, resolution: Router.Resolution) -> HeadVerdict {
+        guard case .matched(let route, let parameters) = resolution, let check = route.headCheck else { return .proceed(context: nil) }
         var request = request
         request.parameters = parameters
         do {
-            try check(request)
-            return nil
+            return .proceed(context: try check(request))
         } catch {
-            return response(to: error, for: request)
+            return .refuse(response(to: error, for: request))
         }
     }
 

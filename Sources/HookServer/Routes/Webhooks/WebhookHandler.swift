@@ -14,6 +14,8 @@ import SlipwaySystem
 struct WebhookHandler: Sendable {
     let backend: any WebhookBackend
     let rejected: RejectedDeliveries
+    /// Holds back the answers to clients past their budget.
+    let tarpit: Tarpit?
     /// GitHub caps deliveries at 25 MiB (`--webhook-body-limit`).
     let bodyLimit: Int
     static let defaultBodyLimit = 25 * 1024 * 1024
@@ -28,14 +30,17 @@ struct WebhookHandler: Sendable {
         var extraHeaders: [(String, String)] = []
     }
 
-    init(backend: any WebhookBackend, rejected: RejectedDeliveries = RejectedDeliveries(), bodyLimit: Int = Self.defaultBodyLimit) {
+    init(backend: any WebhookBackend, rejected: RejectedDeliveries = RejectedDeliveries(), tarpit: Tarpit? = nil,
+         bodyLimit: Int = Self.defaultBodyLimit) {
         self.backend = backend
         self.rejected = rejected
+        self.tarpit = tarpit
         self.bodyLimit = bodyLimit
     }
 
-    /// Runs on the head alone: a delivery that cannot be served is refused before its body is read.
-    func checkHead(_ request: HTTPRequest) throws {
+    /// Runs on the head alone: a delivery that cannot be served is refused before its body is
+    /// read. Returns the app, which the handler then needs not look up again.
+    func checkHead(_ request: HTTPRequest) throws -> (any Sendable)? {
         let app = try self.app(request)
         let headers = request.headers
         guard headers["X-Hub-Signature-256"] != nil else {
@@ -59,19 +64,28 @@ struct WebhookHandler: Sendable {
                        Rejection(status: 400, code: "bad_request",
                                  message: "X-GitHub-Delivery is longer than \(Self.maximumDeliveryIDBytes) bytes"))
         }
+        return app
     }
 
-    /// The delivery, once `checkHead` has passed (the router runs it before the body is read).
+    /// The delivery, once `checkHead` has passed (the router runs it before the body is read, and
+    /// hands over the app it found as the request's context).
     func handle(_ request: HTTPRequest) throws -> HTTPResponse {
-        // Looked up again: the app may have been deleted while the body arrived.
-        let app = try self.app(request)
+        let app = try (request.context as? App) ?? self.app(request)
         let event = request.headers["X-GitHub-Event"] ?? ""
         let deliveryID = request.headers["X-GitHub-Delivery"] ?? ""
 
         guard WebhookSignature.isValid(header: request.headers["X-Hub-Signature-256"], body: request.body, secret: app.webhookSecret) else {
             // Never say what was expected; only that it did not match.
-            try refuse(app, request, reason: "invalid signature",
-                       Rejection(status: 401, code: "invalid_signature", message: "the X-Hub-Signature-256 signature does not match"))
+            let mismatch = Rejection(status: 401, code: "invalid_signature", message: "the X-Hub-Signature-256 signature does not match")
+            switch record(app, request, reason: "invalid signature") {
+            case .refused:
+                throw mismatch
+            case .throttled(let seconds):
+                // Held back: a client past its budget gets its next answer no sooner than this.
+                let answer = Self.throttled(seconds)
+                guard let tarpit else { throw answer }
+                return tarpit.hold { throw answer }
+            }
         }
 
         // Signed from here on: only GitHub (or whoever holds the secret) can send what follows.
@@ -129,14 +143,18 @@ struct WebhookHandler: Sendable {
     /// Counts a refusal anyone could have caused, and answers it: 401/400/415 as `rejection`
     /// says, or 429 once the client has used up its budget.
     private func refuse(_ app: App, _ request: HTTPRequest, reason: String, _ rejection: Rejection) throws -> Never {
-        let verdict = rejected.record(appID: app.id, appName: app.name, address: request.remoteAddress, reason: reason,
-                                      deliveryID: request.headers["X-GitHub-Delivery"], event: request.headers["X-GitHub-Event"])
-        if case .throttled(let seconds) = verdict {
-            throw Rejection(status: 429, code: "too_many_requests",
-                            message: "too many refused deliveries from this address; try again in \(seconds) s",
-                            extraHeaders: [("Retry-After", String(seconds))])
-        }
+        if case .throttled(let seconds) = record(app, request, reason: reason) { throw Self.throttled(seconds) }
         throw rejection
+    }
+
+    private func record(_ app: App, _ request: HTTPRequest, reason: String) -> RejectedDeliveries.Verdict {
+        rejected.record(appID: app.id, appName: app.name, address: request.remoteAddress, reason: reason,
+                        deliveryID: request.headers["X-GitHub-Delivery"], event: request.headers["X-GitHub-Event"])
+    }
+
+    private static func throttled(_ seconds: Int) -> Rejection {
+        Rejection(status: 429, code: "too_many_requests", message: "too many refused deliveries from this address; try again in \(seconds) s",
+                  extraHeaders: [("Retry-After", String(seconds))])
     }
 
     private enum PayloadFormat { case json, form }

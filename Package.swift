@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", "SlipwaySystem", "Edge"]),
-        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "PipelineTestSupport", "SlipwayHTTP", "SlipwaySystem"]),
+        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Edge", "Pipeline", "PipelineTestSupport", "SlipwayHTTP", "SlipwaySystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Dispatch
+import Edge
 import FoundationEssentials
 import Glibc
 import Pipeline
@@ -17,6 +18,9 @@ final class Application: Sendable {
     let warnings = ServerWarnings()
     /// Webhook deliveries refused for their signature, counted in memory.
     let rejectedDeliveries = RejectedDeliveries()
+    /// Each app's requests through the HTTP edge; the edge records into it, the API and the
+    /// dashboard read it.
+    let accessLogs: AccessLogRegistry
 
     init(config: Configuration) throws {
         self.config = config
@@ -24,6 +28,7 @@ final class Application: Sendable {
         Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
         let runDirectory = try Self.securePrivateFiles(dataDir: config.dataDir)
+        accessLogs = try AccessLogRegistry(directory: config.dataDir + "/access")
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
         // History grown by an earlier version, or under a larger --keep-deliveries, shrinks now.
         store.pruner.pruneAll()
@@ -60,7 +65,8 @@ final class Application: Sendable {
 
         var router = Router()
         router.addHealthRoutes()
-        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries)
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries,
+                             accessLogs: accessLogs)
         router.addAPIRoutes(api)
         router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, tarpit: try Tarpit(),
                                                bodyLimit: config.webhookBodyLimit))
@@ -69,6 +75,7 @@ final class Application: Sendable {
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
                                        sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
+                                       accessLogs: accessLogs,
                                        hostGuard: HostGuard(config)))
         server = try HTTPServer(options: config.serverOptions, router: router)
         raiseSharedCookieWarning()
@@ -117,6 +124,7 @@ final class Application: Sendable {
         server.run()
         supervisor.stop()
         service.shutdown()
+        accessLogs.shutdown()
         store.checkpoint()
         Log.info("stopped")
         return 0

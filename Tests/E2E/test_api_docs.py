@@ -343,6 +343,7 @@ SCENES: dict[str, Callable[[Story], Scene]] = {
     "start-restart": on_main(lambda s, name: s.stopped(name)),
     "container-logs": on_main(lambda s, name: s.running(name)),
     "deliveries": on_main(lambda s, name: s.ping(name)),
+    "requests": on_main(),
     "rotate-secret": on_main(),
     "deploy-key-create": on_main(),
     "deploy-key-get": deploy_key_scene,

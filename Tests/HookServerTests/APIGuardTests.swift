@@ -1,3 +1,4 @@
+import Edge
 import PipelineTestSupport
 import SlipwayHTTP
 import XCTest
@@ -19,7 +20,8 @@ final class APIGuardTests: XCTestCase {
         var config = Configuration()
         config.host = host
         config.publicURL = publicURL
-        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries())
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),
+                             accessLogs: try AccessLogRegistry(directory: nil))
         return RouteClient { $0.addAPIRoutes(api) }
     }
 

@@ -1,3 +1,4 @@
+import Edge
 import PipelineTestSupport
 import SlipwayHTTP
 import SlipwaySystem
@@ -18,7 +19,8 @@ final class APIValidationTests: XCTestCase {
         let service = try fixture.makeService()
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let config = Configuration()
-        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries())
+        let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),
+                             accessLogs: try AccessLogRegistry(directory: nil))
         client = RouteClient { $0.addAPIRoutes(api) }
     }
 

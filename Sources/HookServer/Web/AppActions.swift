@@ -62,6 +62,7 @@ struct AppActions: Sendable {
         let app = try web.app(request)
         try web.service.delete(app)
         web.rejectedDeliveries.forget(appID: app.id)
+        web.accessLogs.remove(appID: app.id, name: app.name)
         return .redirect("/")
     }
 

@@ -1,4 +1,6 @@
+import Edge
 import Pipeline
+import SlipwaySystem
 import SlipwayHTTP
 
 /// The app page: status, settings, env, webhook, credentials, runtime logs and history.
@@ -24,6 +26,10 @@ enum AppPage {
             "deliveries": .list(deliveries),
             "has_deliveries": .bool(!deliveries.isEmpty),
         ]
+        let requests = web.accessLogs.recent(appID: app.id).prefix(shownRequests).map(requestRow)
+        context["requests"] = .list(requests)
+        context["has_requests"] = .bool(!requests.isEmpty)
+        context["traffic"] = .string(trafficSummary(web.accessLogs.counters(appID: app.id)))
         if let latest = refused.latest {
             context["refused_deliveries"] = .string("\(refused.count) deliveries refused for their signature or headers since the server started; "
                                                     + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
@@ -34,6 +40,26 @@ enum AppPage {
             context["has_errors"] = true
         }
         return try web.page("app", context, session: session, title: app.name, status: error == nil ? 200 : 400)
+    }
+
+    /// The page shows the newest 50 of the ring's 200; the API has them all.
+    static let shownRequests = 50
+
+    private static func requestRow(_ r: AccessRecord) -> TemplateValue {
+        .object([
+            "time": .string(Timestamp.format(r.time)), "method": .string(r.method), "path": .string(r.path),
+            "status": .string(String(r.status)), "bytes": .string(String(r.bytesSent)),
+            "duration": .string(String(r.durationMicroseconds / 1000) + "." + String(r.durationMicroseconds % 1000 / 100) + " ms"),
+            "deployment_id": .string(r.deploymentID.map(String.init) ?? ""), "request_id": .string(r.requestID),
+        ])
+    }
+
+    /// "15 requests since the server started: 2xx 12, 3xx 1, 4xx 2; 88.0 KiB out, 2.0 KiB in; 0 upstream errors."
+    static func trafficSummary(_ c: AccessCounters.Snapshot) -> String {
+        guard c.totalRequests > 0 else { return "No requests through the HTTP edge since the server started." }
+        let classes = StatusClass.allCases.compactMap { cls in (c.requests[cls] ?? 0) > 0 ? "\(cls.rawValue) \(c.requests[cls]!)" : nil }
+        return "\(c.totalRequests) requests since the server started: \(classes.joined(separator: ", ")); "
+            + "\(c.bytesOut) bytes out, \(c.bytesIn) bytes in; \(c.upstreamErrors) upstream errors."
     }
 
     /// The newest ten deliveries: the stored ones, and by time among them those refused for

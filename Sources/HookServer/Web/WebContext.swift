@@ -1,3 +1,4 @@
+import Edge
 import Pipeline
 import SlipwayCrypto
 import SlipwayHTTP
@@ -14,6 +15,7 @@ struct WebContext: Sendable {
     let supervisor: AppSupervisor
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries
+    let accessLogs: AccessLogRegistry
     /// The host names the dashboard answers to, and HSTS.
     let hostGuard: HostGuard
 

@@ -10,10 +10,12 @@ import SlipwaySystem
 /// someone keeps there (a data dir may be pointed at a directory in use) is left as it is.
 public enum DataDirectoryModes {
     /// Everything Slipway writes at the top of the data directory: the store, PipelineSettings'
-    /// folders, GitMirror's keys and known hosts, RunDirectory and DiskReserve.
+    /// folders, GitMirror's keys and known hosts, RunDirectory, DiskReserve and the edge's
+    /// access logs (AccessLogRegistry).
     public static let entries = [
         Store.fileName, Store.fileName + "-wal", Store.fileName + "-shm", Store.fileName + "-journal",
         "repos", "logs", "builds", "keys", "known_hosts", "run", ".disk-reserve", ".disk-reserve.tmp",
+        "access",
     ]
 
     public struct Report: Sendable, Equatable {

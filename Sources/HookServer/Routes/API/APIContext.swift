@@ -1,3 +1,4 @@
+import Edge
 import Pipeline
 import SlipwayHTTP
 import SlipwaySystem
@@ -9,6 +10,8 @@ struct APIContext: Sendable {
     let config: Configuration
     /// Deliveries refused for their signature: counted in memory, listed beside the stored ones.
     let rejectedDeliveries: RejectedDeliveries
+    /// Each app's requests through the HTTP edge: the ring, the counters, the files.
+    let accessLogs: AccessLogRegistry
 
     var store: Store { service.store }
 

@@ -28,6 +28,7 @@ extension Router {
         }
         get("/api/apps/{name}/logs", api.authenticated(control.runtimeLogs))
         get("/api/apps/{name}/deliveries", api.authenticated(control.deliveries))
+        get("/api/apps/{name}/requests", api.authenticated(RequestsAPI(api: api).recent))
 
         let secrets = AppSecretsAPI(api: api)
         post("/api/apps/{name}/webhook-secret", api.authenticated(secrets.rotateWebhookSecret))

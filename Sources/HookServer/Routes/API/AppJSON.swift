@@ -23,6 +23,7 @@ enum AppJSON {
             ("has_git_token", .bool(app.gitToken != nil)),
             ("has_github_token", .bool(app.githubToken != nil)),
             ("deploy_key", .from(app.deployKeyPublic)),
+            ("traffic", TrafficJSON.encode(api.accessLogs.counters(appID: app.id))),
         ]
         if includeSecret { pairs.append(("webhook_secret", .string(app.webhookSecret))) }
         return .object(pairs)

@@ -67,6 +67,7 @@ struct AppsAPI: Sendable {
         let app = try api.app(request)
         try api.service.delete(app)
         api.rejectedDeliveries.forget(appID: app.id)
+        api.accessLogs.remove(appID: app.id, name: app.name)
         return .noContent
     }
 }

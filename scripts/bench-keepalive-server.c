@@ -9,12 +9,16 @@
  * Every response names the container in `X-Served-By` (its hostname), so a client can tell which
  * container answered even when two run the same version.
  *
- * Usage: bench-keepalive-server PORT FILE. One process per connection (fork), SIGTERM exits at
+ * With a third argument, BIG, `GET /big.bin` answers that file instead, sent with sendfile(2) from
+ * disk (benchmark 9's 100 MB download), so the server never holds it in memory.
+ *
+ * Usage: bench-keepalive-server PORT FILE [BIG]. One process per connection (fork), SIGTERM exits at
  * once (as PID 1 in a container it would otherwise be ignored), children die with PID 1.
  * Built statically by bench.py (`cc -O2 -static`) and copied into an image FROM the busybox base.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -30,6 +35,8 @@
 static char *body;
 static size_t body_len;
 static char host[128] = "unknown";
+static int big_fd = -1;
+static off_t big_len;
 
 static void on_term(int sig) { (void)sig; _exit(0); }
 
@@ -72,10 +79,24 @@ static void serve(int fd) {
         int close_after = head_has(buf, head_len, "\nConnection: close") ||
                           (head_has(buf, head_len, " HTTP/1.0\r\n") && !head_has(buf, head_len, "\nConnection: keep-alive"));
         int is_head = strncmp(buf, "HEAD ", 5) == 0;
-        if (send_all(fd, header, (size_t)hl) < 0) return;
+        int is_big = big_fd >= 0 && strncmp(buf, "GET /big.bin ", 13) == 0;
+        if (is_big) {
+            char big_header[256];
+            int bl = snprintf(big_header, sizeof big_header,
+                              "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %lld\r\nX-Served-By: %s\r\n",
+                              (long long)big_len, host);
+            if (send_all(fd, big_header, (size_t)bl) < 0) return;
+        } else if (send_all(fd, header, (size_t)hl) < 0) return;
         const char *tail = close_after ? "Connection: close\r\n\r\n" : "\r\n";
         if (send_all(fd, tail, strlen(tail)) < 0) return;
-        if (!is_head && send_all(fd, body, body_len) < 0) return;
+        if (is_big) {
+            off_t off = 0;                                 /* our own offset: the fd is shared with siblings */
+            while (off < big_len) {
+                ssize_t w = sendfile(fd, big_fd, &off, (size_t)(big_len - off));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) return;
+            }
+        } else if (!is_head && send_all(fd, body, body_len) < 0) return;
         if (close_after) { shutdown(fd, SHUT_WR); return; }
         memmove(buf, buf + head_len, have - head_len);    /* pipelined requests */
         have -= head_len;
@@ -83,7 +104,13 @@ static void serve(int fd) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: %s PORT FILE\n", argv[0]); return 2; }
+    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s PORT FILE [BIG]\n", argv[0]); return 2; }
+    if (argc == 4) {
+        struct stat big;
+        big_fd = open(argv[3], O_RDONLY);
+        if (big_fd < 0 || fstat(big_fd, &big) < 0) { perror(argv[3]); return 1; }
+        big_len = big.st_size;
+    }
     FILE *f = fopen(argv[2], "rb");
     if (!f) { perror(argv[2]); return 1; }
     struct stat st;

@@ -1,7 +1,7 @@
 """Slipway's benchmark suite: `make bench` builds the release binary and runs this package
 (`python3 scripts/bench`); it writes BENCHMARKS.md.
 
-Eight benchmarks, each compared side by side within one run, every measurement repeated RUNS
+Nine benchmarks, each compared side by side within one run, every measurement repeated RUNS
 times (default 5) with the sides interleaved, and reported from the median:
 
   deploy    1. deploy overhead: Slipway's pipeline against the same commands by hand, cold and warm
@@ -12,6 +12,11 @@ times (default 5) with the sides interleaved, and reported from the median:
   memory    6. resident memory, idle and with 50 apps and 10,000 deployments
   web       7. dashboard and API latency with 100 apps and 1,000 deployments each
   flood     8. valid webhook deliveries beside a flood of bad signatures, after 100,000 recorded ones
+  edge      9. the HTTP edge (--http-port, routing by Host) against nginx's proxy_pass with an upstream
+               keepalive pool, in front of the same container: requests/s and p99 (keep-alive and
+               new-connection clients), a 100 MB download, RSS per 1,000 idle keep-alive clients; then
+               redeploys under keep-alive, pipelined and new-connection load (0 failed). A binary
+               without --http-port gets nginx's figures only, and its targets say not measured
 
 The script reports; it never fails because a target is missed. It exits non-zero only when
 something breaks (a deployment fails, a server dies, a tool is missing), after writing what it has.

@@ -35,7 +35,13 @@ def keepalive_server(ctx: Context) -> Path:
     return ctx.keepalive_server
 
 
-def keepalive_repo(ctx: Context, path: Path, body: str) -> GitRepo:
+def keepalive_repo(ctx: Context, path: Path, body: str, big_mb: int = 0) -> GitRepo:
+    """With `big_mb`, the image also holds /www/big.bin of that many MB, served at GET /big.bin."""
     path.mkdir(parents=True)
     shutil.copy2(keepalive_server(ctx), path / "server")
-    return GitRepo.create(path, {"Dockerfile": KEEPALIVE_DOCKERFILE, "index.html": body + "\n"})
+    dockerfile = KEEPALIVE_DOCKERFILE
+    if big_mb:
+        dockerfile = dockerfile.replace('CMD ["/server", "5000", "/www/index.html"]',
+                                        f"RUN dd if=/dev/zero of=/www/big.bin bs=1048576 count={big_mb} 2>/dev/null\n"
+                                        'CMD ["/server", "5000", "/www/index.html", "/www/big.bin"]')
+    return GitRepo.create(path, {"Dockerfile": dockerfile, "index.html": body + "\n"})

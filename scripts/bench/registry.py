@@ -37,4 +37,5 @@ BENCHMARKS: list[Benchmark] = [
     benchmark(6, "memory", "Memory"),
     benchmark(7, "web", "Dashboard and API latency"),
     benchmark(8, "flood", "Bad webhook signatures beside valid deliveries"),
+    benchmark(9, "edge", "HTTP edge against nginx"),
 ]

@@ -108,16 +108,20 @@ end
 
 
 def wrk(ctx: Context, url: str, connections: int, requests: int, expect: int = 200, max_seconds: int = 60,
-        extra_env: Optional[dict] = None, allow_errors: bool = False, pid: Optional[int] = None) -> dict:
+        extra_env: Optional[dict] = None, allow_errors: bool = False, pid: Optional[int] = None,
+        headers: tuple[str, ...] = ()) -> dict:
     """wrk with one thread and `connections` keep-alive connections, stopped after `requests` responses
-    (or `max_seconds`, then it is an error). With `pid`, also the CPU time that process used."""
+    (or `max_seconds`, then it is an error). With `pid`, also the CPU time that process used.
+    `headers` ("Name: value") go on every request (`-H`): `Connection: close` makes every request
+    open a connection of its own."""
     script = ctx.work / "bench.lua"
     if not script.exists():
         script.write_text(WRK_LUA)
     env = dict(os.environ, BENCH_REQUESTS=str(requests), BENCH_EXPECT_STATUS=str(expect), **(extra_env or {}))
     cpu_before = cpu_seconds(pid) if pid else 0.0
     cpu_after = cpu_before
-    proc = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s", "-s", str(script), url],
+    header_args = [a for h in headers for a in ("-H", h)]
+    proc = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s", *header_args, "-s", str(script), url],
                             stdin=DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     lines = []
     try:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from loopback import free_port
 
+from ..docker_cli import docker
 from ..harness import DEVNULL, BenchError, Context, Section, check_deadline, log, run, stop_process, wait_listening
 from ..http_client import wait_body
 from ..keepalive_app import keepalive_repo
@@ -89,27 +90,14 @@ def wait_edge(port: int, body: str, timeout: float = 60) -> None:
 # --- nginx as an HTTP reverse proxy -------------------------------------------------------------
 
 
-def nginx_conf(ngx_dir: Path, listen: int, upstream_port: int) -> str:
-    temp = {k: ngx_dir / "temp" / k for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    for path in temp.values():
-        path.mkdir(parents=True, exist_ok=True)
-    return "\n".join([
-        "worker_processes auto;", "daemon off;", "master_process on;", "worker_rlimit_nofile 8192;",
-        f"pid {ngx_dir}/nginx.pid;", f"error_log {ngx_dir}/logs/error.log warn;",
-        "events { worker_connections 4096; }",
-        "http {",
-        # An access log as Slipway keeps one, buffered as Slipway's is.
-        f"    access_log {ngx_dir}/logs/access.log combined buffer=64k flush=1s;",
-        # Debian's nginx has absolute temp paths built in; these keep it inside the work directory.
-        *(f"    {k}_temp_path {v};" for k, v in temp.items()),
-        # Limits as Slipway's: 75 s idle (--idle-timeout), no cap on requests per connection.
-        "    keepalive_timeout 75s;", "    keepalive_requests 1000000;",
-        f"    upstream app {{ server {HOST}:{upstream_port}; keepalive 32; keepalive_requests 1000000; }}",
+def nginx_server(listen: int, upstream: tuple[str, int]) -> list[str]:
+    return [
+        f"    upstream app{listen} {{ server {upstream[0]}:{upstream[1]}; keepalive 32; keepalive_requests 1000000; }}",
         "    server {",
         f"        listen {HOST}:{listen};",
         f"        server_name {DOMAIN};",
         "        location / {",
-        "            proxy_pass http://app;",
+        f"            proxy_pass http://app{listen};",
         "            proxy_http_version 1.1;",
         '            proxy_set_header Connection "";',
         # The headers Slipway's edge sets, so both send the container the same.
@@ -124,6 +112,26 @@ def nginx_conf(ngx_dir: Path, listen: int, upstream_port: int) -> str:
         "            proxy_max_temp_file_size 0;",
         "        }",
         "    }",
+    ]
+
+
+def nginx_conf(ngx_dir: Path, servers: dict[int, tuple[str, int]]) -> str:
+    """One `server` per listening port, each with its own upstream pool (`servers`: port → upstream)."""
+    temp = {k: ngx_dir / "temp" / k for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for path in temp.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return "\n".join([
+        "worker_processes auto;", "daemon off;", "master_process on;", "worker_rlimit_nofile 8192;",
+        f"pid {ngx_dir}/nginx.pid;", f"error_log {ngx_dir}/logs/error.log warn;",
+        "events { worker_connections 4096; }",
+        "http {",
+        # An access log as Slipway keeps one, buffered as Slipway's is.
+        f"    access_log {ngx_dir}/logs/access.log combined buffer=64k flush=1s;",
+        # Debian's nginx has absolute temp paths built in; these keep it inside the work directory.
+        *(f"    {k}_temp_path {v};" for k, v in temp.items()),
+        # Limits as Slipway's: 75 s idle (--idle-timeout), no cap on requests per connection.
+        "    keepalive_timeout 75s;", "    keepalive_requests 1000000;",
+        *(line for listen, upstream in servers.items() for line in nginx_server(listen, upstream)),
         "}", ""])
 
 
@@ -277,29 +285,42 @@ def measure(ctx: Context, sec: Section) -> None:
     if app.get("port"):
         wait_body(app["port"], "edge v1")
     published = s.live_container_port("edge")
+    # The container's own address on Docker's bridge: what Slipway's edge dials when the container
+    # has one (LiveUpstream's `direct`). The published port goes through Docker's userland proxy,
+    # a hop of its own, so nginx is measured against both and the targets use the bridge address:
+    # the two proxies on equal terms, as benchmark 5 does.
+    live = s.api("GET", "/api/apps/edge", expect=200)["live_deployment_id"]
+    ips = docker("inspect", "--type", "container", "--format",
+                 "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", f"slipway-edge-{live}").split()
+    bridge = (ips[0], 5000) if ips else None
 
     ngx_dir = ctx.work / "nginx-http"
     (ngx_dir / "logs").mkdir(parents=True)
     ngx_port = free_port()
-    conf = nginx_conf(ngx_dir, ngx_port, published)
+    ngx_published_port = free_port()
+    servers = {ngx_port: bridge or (HOST, published)}
+    if bridge:
+        servers[ngx_published_port] = (HOST, published)
+    conf = nginx_conf(ngx_dir, servers)
     conf_file = ngx_dir / "nginx.conf"
     conf_file.write_text(conf)
     ngx_log = open(ngx_dir / "logs" / "stderr.log", "wb")
     ngx = subprocess.Popen(["nginx", "-c", str(conf_file), "-p", str(ngx_dir)], stdin=DEVNULL, stdout=ngx_log, stderr=ngx_log)
     # SIGQUIT is nginx's graceful stop: the master stops its workers.
     ctx.cleanup.add("nginx (http)", lambda: stop_process(ngx, ngx_log, signal.SIGQUIT))
-    wait_listening(ngx_port, 10, "nginx", ngx)
-    wait_edge(ngx_port, "edge v1")
+    for listen in servers:
+        wait_listening(listen, 10, "nginx", ngx)
+        wait_edge(listen, "edge v1")
 
-    port = {"nginx": ngx_port}
-    pid = {"nginx": ngx.pid}
-    sides = ["nginx"]
+    port = {"nginx": ngx_port, "nginx-published": ngx_published_port}
+    pid = {"nginx": ngx.pid, "nginx-published": ngx.pid}
+    sides = ["nginx"] + (["nginx-published"] if bridge else [])
     if with_edge:
         s.api("PATCH", "/api/apps/edge", {"domains": [DOMAIN]}, expect=200)
         wait_edge(edge_port, "edge v1")
         port["slipway"] = edge_port
         pid["slipway"] = s.proc.pid
-        sides = ["slipway", "nginx"]
+        sides = ["slipway", *sides]
 
     tests = {
         "ka": ("keep-alive clients (wrk -c8, 20,000 requests)", 8, 20000, ()),
@@ -321,12 +342,14 @@ def measure(ctx: Context, sec: Section) -> None:
             f"{side} {res[('ka', side)][-1]['rps']:.0f} ka/s {res[('new', side)][-1]['rps']:.0f} new/s "
             f"{res[('big', side)][-1]:.2f} s/{BIG_MB} MB" for side in order))
     # Idle connections last among the side-by-side figures: they leave memory behind.
-    idle = {side: idle_rss_per_thousand(port[side], pid[side], side) for side in sides}
+    idle = {side: idle_rss_per_thousand(port[side], pid[side], side) for side in sides if side != "nginx-published"}
 
     def med(test: str, side: str, key: str) -> float:
         return median([r[key] for r in res[(test, side)]])
 
-    names = {"slipway": "Slipway edge", "nginx": "nginx proxy_pass"}
+    names = {"slipway": "Slipway edge",
+             "nginx": "nginx proxy_pass → bridge address" if bridge else "nginx proxy_pass → published port",
+             "nginx-published": "nginx proxy_pass → published port"}
     rows = []
     for test, (title, *_rest) in tests.items():
         rps = {side: med(test, side, "rps") for side in sides}
@@ -344,9 +367,10 @@ def measure(ctx: Context, sec: Section) -> None:
     rows.append([f"{BIG_MB} MB download (curl), seconds", *(f"{big[x]:.2f} s ({BIG_MB / big[x]:.0f} MB/s)" for x in sides),
                  f"{big['nginx'] / big['slipway']:.2f}" if with_edge else "n/a"])
     rows.append([f"RSS per 1,000 idle keep-alive clients ({fmt_num(IDLE_CONNECTIONS)} open)",
-                 *(f"{idle[x][0] / 1024:.1f} MB ({idle[x][1] / 1024:.1f} → {idle[x][2] / 1024:.1f} MB)" for x in sides),
+                 *(f"{idle[x][0] / 1024:.1f} MB ({idle[x][1] / 1024:.1f} → {idle[x][2] / 1024:.1f} MB)" if x in idle
+                   else "(the same nginx)" for x in sides),
                  f"{idle['slipway'][0] / idle['nginx'][0]:.2f}" if with_edge and idle["nginx"][0] > 0 else "n/a"])
-    sec.table(["median of runs", *(names[x] for x in sides), "Slipway / nginx"], rows)
+    sec.table(["median of runs", *(names[x] for x in sides), f"Slipway / {names['nginx']}"], rows)
     if with_edge:
         sec.target("Edge RSS per 1,000 idle keep-alive clients (reported beside nginx)",
                    f"{idle['slipway'][0] / 1024:.1f} MB vs nginx {idle['nginx'][0] / 1024:.1f} MB", "report", None)
@@ -366,9 +390,14 @@ def measure(ctx: Context, sec: Section) -> None:
             f"(`scripts/bench-keepalive-server.c`), which answers `GET /` with a small page on kept-alive "
             f"connections and `GET /big.bin` with a {BIG_MB} MB file (sendfile). Every request carries "
             f"`Host: {DOMAIN}`, the app's domain (`PATCH /api/apps/edge {{\"domains\": [\"{DOMAIN}\"]}}`), "
-            f"which Slipway's edge routes by. nginx proxies to the container's published loopback port "
-            f"({HOST}:{published} in this run) through an upstream `keepalive` pool; Slipway's edge to the "
-            "container it picks (the bridge address when it has one). The order of the two sides rotates "
+            f"which Slipway's edge routes by. "
+            + (f"Slipway's edge dials the container's address on Docker's bridge ({bridge[0]}:{bridge[1]}); nginx, "
+               "through an upstream `keepalive` pool, proxies to that same address (the column the targets use) "
+               f"and, in a second `server`, to the container's published loopback port ({HOST}:{published}), which "
+               "Docker's userland proxy serves: one hop more. " if bridge else
+               f"The container had no bridge address, so both proxy to its published port ({HOST}:{published}), "
+               "nginx through an upstream `keepalive` pool. ")
+            + "The order of the two sides rotates "
             "between runs. wrk runs one thread, bounded by its request count and 60 s; *new connection per "
             "request* sends `Connection: close`, so every request opens a connection. The download is one "
             f"`curl` per side per run. *RSS per 1,000 idle keep-alive clients*: {IDLE_CONNECTIONS} connections "

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import Pipeline
 import SlipwayCrypto
+import SlipwayServer
 import SlipwaySystem
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
@@ -70,7 +71,8 @@ final class Application: Sendable {
                                        sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
                                        hostGuard: HostGuard(config)))
-        server = try HTTPServer(options: config.serverOptions, router: router)
+        server = try HTTPServer(options: config.serverOptions,
+                                dispatcher: Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit))
         raiseSharedCookieWarning()
     }
 

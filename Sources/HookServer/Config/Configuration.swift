@@ -1,5 +1,6 @@
 import Edge
 import Pipeline
+import SlipwayServer
 import SlipwaySystem
 
 /// Everything `slipway serve` is told by flags and environment variables; flags win.

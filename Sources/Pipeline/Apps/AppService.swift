@@ -10,6 +10,8 @@ public final class AppService: Sendable {
     public let git: any GitSource
     public let settings: PipelineSettings
     public let forwarders: ForwarderRegistry
+    /// Each app's live container, which its port forwarder and the HTTP edge send traffic to.
+    public let upstreams: UpstreamRegistry
     public let queue: DeploymentQueue
     let deployer: Deployer
     let locks = AppLocks()
@@ -25,7 +27,8 @@ public final class AppService: Sendable {
         }
         DiskReserve(dataDir: settings.dataDir).ensure()
         forwarders = ForwarderRegistry()
-        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders, statuses: statuses)
+        upstreams = UpstreamRegistry()
+        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, upstreams: upstreams, statuses: statuses)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
     }
 
@@ -72,8 +75,9 @@ public final class AppService: Sendable {
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
+        let live = LiveUpstream(appName: name, unavailability: .notDeployed)
         let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost,
-                                                   maxConnections: settings.maxAppConnections)
+                                                   upstream: live, maxConnections: settings.maxAppConnections)
         let app: App
         do {
             app = try store.createApp(name: name, settings: request.settings, port: forwarder.port, env: request.env)
@@ -81,7 +85,7 @@ public final class AppService: Sendable {
             forwarder.close()
             throw error
         }
-        forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
+        upstreams.set(live, for: app.id)
         forwarders.set(forwarder, for: app.id)
         Log.info("app \(name) created on port \(app.port)")
         var created = app
@@ -230,7 +234,7 @@ public final class AppService: Sendable {
         try locks.withLock(appID: app.id) {
             let app = try current(app)
             let (_, name) = try liveContainer(app)
-            forwarders.forwarder(for: app.id)?.setUpstream(port: nil, unavailableMessage: "\(app.name) is stopped")
+            upstreams.upstream(for: app.id)?.setUnavailable(.stopped)
             try store.setStatus(appID: app.id, .stopped)
             try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
             Log.info("app \(app.name) stopped")
@@ -280,7 +284,7 @@ public final class AppService: Sendable {
             try runtime.start(container: name)
         }
         let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
-        forwarders.forwarder(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
+        upstreams.upstream(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {
@@ -296,6 +300,7 @@ public final class AppService: Sendable {
         try locks.withLock(appID: app.id) {
             guard try store.app(id: app.id) != nil else { return }
             forwarders.remove(appID: app.id)
+            upstreams.remove(appID: app.id)
             let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
             for container in try runtime.containers(labels: labels) {
                 try runtime.remove(container: container.id)

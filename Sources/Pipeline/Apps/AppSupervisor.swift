@@ -50,9 +50,11 @@ public final class AppSupervisor: Sendable {
                 try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)
             }
             do {
-                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port,
+                let live = LiveUpstream(appName: app.name, unavailability: app.status == .stopped ? .stopped
+                                        : app.liveDeploymentID == nil ? .notDeployed : .starting)
+                service.upstreams.set(live, for: app.id)
+                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port, upstream: live,
                                                   maxConnections: service.settings.maxAppConnections)
-                forwarder.setUpstream(port: nil, unavailableMessage: app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting")
                 service.forwarders.set(forwarder, for: app.id)
             } catch {
                 Log.error("app \(app.name): cannot listen on port \(app.port): \(error)")
@@ -171,12 +173,12 @@ public final class AppSupervisor: Sendable {
         if service.queue.isRunning(appID: app.id) { return }
         let name = Naming.container(app: app.name, deployment: id)
         let container = containers.first { $0.name == name }
-        let forwarder = service.forwarders.forwarder(for: app.id)
+        let live = service.upstreams.upstream(for: app.id)
         if let container, container.running, let port = container.hostPort {
             // A new published port means Docker restarted the container: its bridge address may be new too.
-            if forwarder?.upstream?.port != port {
+            if live?.current?.port != port {
                 let bridge = service.runtime.bridgeAddress(container: name)
-                forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+                live?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
             }
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)

@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
-        .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
+        .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", "SlipwaySystem", "Edge"]),
         .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Pipeline", "PipelineTestSupport", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
     ],

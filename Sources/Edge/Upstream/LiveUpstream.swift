@@ -24,6 +24,8 @@ public final class LiveUpstream: Sendable {
         var unavailability = Unavailability.notDeployed
         /// Connections and requests holding each generation, for the drain.
         var inFlight: [Int: Int] = [:]
+        /// The HTTP edge's idle connections to the live container.
+        var idle = IdleConnections()
     }
 
     public let appName: String
@@ -44,6 +46,8 @@ public final class LiveUpstream: Sendable {
             if let old, old.isSameContainer(port: port, direct: direct) { return old }
             s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct)
             s.nextGeneration += 1
+            // Idle connections to the old container would carry a request there after the switch.
+            s.idle.closeAll(except: s.upstream?.generation)
             return old
         }
     }
@@ -56,6 +60,7 @@ public final class LiveUpstream: Sendable {
             defer {
                 s.upstream = nil
                 s.unavailability = why
+                s.idle.closeAll(except: nil)
             }
             return s.upstream
         }
@@ -85,9 +90,38 @@ public final class LiveUpstream: Sendable {
     }
 
     /// Waits until nothing holds `old` any more, or `seconds` have passed. Blocks: call it off the
-    /// concurrency pool (the deployer's drain thread does).
+    /// concurrency pool (the deployer's drain thread does). The old generation's idle connections
+    /// are closed by then (at the switch, or as their requests end), so the container can stop.
     public func drain(_ old: Upstream, seconds: Double) {
         let deadline = monotonicMilliseconds() + Int(seconds * 1000)
         while inFlight(to: old.generation) > 0 && monotonicMilliseconds() < deadline { usleep(20_000) }
+        state.withLock { s in
+            if s.upstream?.generation != old.generation { s.idle.closeAll(except: s.upstream?.generation) }
+        }
     }
+
+    // MARK: idle connections (the HTTP edge's keep-alive pool)
+
+    /// An idle kept-alive connection to `upstream`'s container, or nil: dial a new one.
+    public func takeIdleConnection(to upstream: Upstream) -> Int32? {
+        state.withLock { s in
+            guard s.upstream?.generation == upstream.generation else { return nil }
+            return s.idle.take(generation: upstream.generation, now: monotonicMilliseconds())
+        }
+    }
+
+    /// Gives back a connection whose last response left it reusable. It is closed instead when
+    /// its container is no longer the live one, or the pool is full.
+    public func putIdleConnection(_ fd: Int32, to upstream: Upstream) {
+        state.withLock { s in
+            guard s.upstream?.generation == upstream.generation else {
+                close(fd)
+                return
+            }
+            s.idle.put(fd, generation: upstream.generation, now: monotonicMilliseconds())
+        }
+    }
+
+    /// Idle connections kept, to every generation (for the tests).
+    public var idleConnectionCount: Int { state.withLock { $0.idle.count } }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import FoundationEssentials
+import Edge
 import Glibc
 import Pipeline
 import SlipwayCrypto
@@ -14,6 +15,8 @@ final class Application: Sendable {
     let service: AppService
     let supervisor: AppSupervisor
     let server: HTTPServer
+    /// The HTTP edge (`--http-port`): apps at their domains, the dashboard at its own.
+    let edge: HTTPServer?
     /// Set-up problems, logged once and shown on the dashboard.
     let warnings = ServerWarnings()
     /// Webhook deliveries refused for their signature, counted in memory.
@@ -71,8 +74,16 @@ final class Application: Sendable {
                                        sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
                                        hostGuard: HostGuard(config)))
-        server = try HTTPServer(options: config.serverOptions,
-                                dispatcher: Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit))
+        let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
+        server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
+        if let edgeOptions = config.edgeServerOptions {
+            // Until apps have domains (issue 12's "domains as data"), no host name leads to an app.
+            let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
+                                       maxRequestBody: config.maxRequestBody, appForHost: { _ in nil })
+            edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
+        } else {
+            edge = nil
+        }
         raiseSharedCookieWarning()
     }
 
@@ -104,7 +115,7 @@ final class Application: Sendable {
     func run() -> Int32 {
         // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
         // them with sigwait, so a signal arriving at any moment is never lost.
-        OSThread.detach(name: "signals") { [server] in
+        OSThread.detach(name: "signals") { [server, edge] in
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
@@ -113,10 +124,24 @@ final class Application: Sendable {
             while sigwait(&set, &received) != 0 {}
             Log.info("received signal \(received): finishing in-flight requests")
             server.shutdown()
+            edge?.shutdown()
         }
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
+        let edgeStopped = DispatchSemaphore(value: 0)
+        if let edge {
+            Log.info("HTTP edge listening on http://\(config.host):\(edge.port)"
+                     + (config.dashboardDomain.map { " (the dashboard at \($0))" } ?? ""))
+            OSThread.detach(name: "edge-accept") {
+                edge.run()
+                edgeStopped.signal()
+            }
+        } else {
+            edgeStopped.signal()
+        }
         server.run()
+        // In-flight requests on the edge finish too (each server waits out its grace period).
+        edgeStopped.wait()
         supervisor.stop()
         service.shutdown()
         store.checkpoint()

@@ -75,4 +75,26 @@ final class CommandLineParserTests: XCTestCase {
             }
         }
     }
+
+    func testTheEdgeIsOffByDefaultAndTheDashboardDomainGivesThePublicURL() throws {
+        let plain = try config([])
+        XCTAssertNil(plain.httpPort)
+        XCTAssertNil(plain.edgeServerOptions)
+        XCTAssertEqual(plain.maxRequestBody, 100 * 1024 * 1024)
+
+        let edge = try config(["--http-port", "8080", "--dashboard-domain", "Slipway.Example.com", "--max-request-body", "5m"])
+        XCTAssertEqual(edge.edgeServerOptions?.port, 8080)
+        XCTAssertEqual(edge.dashboardDomain, "slipway.example.com")
+        XCTAssertEqual(edge.publicURL, "http://slipway.example.com:8080")
+        XCTAssertEqual(edge.maxRequestBody, 5 * 1024 * 1024)
+        XCTAssertEqual(try config(["--http-port", "80", "--dashboard-domain", "d.example"]).publicURL, "http://d.example")
+        XCTAssertEqual(try config(["--http-port", "80", "--dashboard-domain", "d.example", "--public-url", "https://x.example"]).publicURL,
+                       "https://x.example")
+        XCTAssertEqual(try config([], env: ["SLIPWAY_HTTP_PORT": "81", "SLIPWAY_DASHBOARD_DOMAIN": "e.example"]).publicURL, "http://e.example:81")
+
+        for args in [["--dashboard-domain", "d.example"], ["--http-port", "80", "--dashboard-domain", "bad_name"],
+                     ["--http-port", "80", "--dashboard-domain", "a..b"]] {
+            XCTAssertThrowsError(try CommandLineParser.parse(args, environment: [:]), "\(args)")
+        }
+    }
 }

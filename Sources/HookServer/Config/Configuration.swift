@@ -33,6 +33,13 @@ struct Configuration: Sendable {
     var webhookBodyLimit = WebhookHandler.defaultBodyLimit
     var maxBodyMemory = 256 * 1024 * 1024
     var maxAppConnections = PortForwarder.defaultMaximumConnections
+    /// The HTTP edge's port (`--http-port`); nil: no edge.
+    var httpPort: Int?
+    /// The name under which the edge serves the dashboard, API and webhooks.
+    var dashboardDomain: String?
+    var maxRequestBody = EdgeSettings.defaultMaxRequestBody
+    /// Seconds the edge waits for an app's answer, between two reads (504 past it).
+    var upstreamTimeout = 60
     var adminPassword: String?
     var apiToken: String?
 
@@ -55,6 +62,27 @@ struct Configuration: Sendable {
     /// Whether the dashboard is reached over https: its cookie is then Secure and `__Host-`, and
     /// its answers carry HSTS.
     var publicURLIsHTTPS: Bool { publicURL?.lowercased().hasPrefix("https://") == true }
+
+    /// `--public-url`, unless given, follows `--dashboard-domain` on the edge: the URL the
+    /// dashboard is then opened at, for its links, webhook URLs and the host check.
+    mutating func applyEdgeDefaults() {
+        guard publicURL == nil, let dashboardDomain, let httpPort else { return }
+        publicURL = "http://\(dashboardDomain)" + (httpPort == 80 ? "" : ":\(httpPort)")
+    }
+
+    /// The edge's server: the dashboard's settings on its own port.
+    var edgeServerOptions: ServerOptions? {
+        guard let httpPort else { return nil }
+        var o = serverOptions
+        o.port = httpPort
+        return o
+    }
+
+    var edgeSettings: EdgeSettings {
+        var s = EdgeSettings()
+        s.readTimeoutMilliseconds = upstreamTimeout * 1000
+        return s
+    }
 
     var serverOptions: ServerOptions {
         var o = ServerOptions()

@@ -1,0 +1,34 @@
+import Edge
+
+/// The HTTP edge's routes for this server: the dashboard's name, then each app's domains, to the
+/// app's live upstream. It answers from what is current at each request (the host-name table,
+/// the registry), so a domain added or a swap made is in effect for the next request.
+public struct AppEdgeRoutes: EdgeRoutes {
+    let dashboardDomain: String?
+    /// The app id a Host header names, if any.
+    let appForHost: @Sendable (String) -> Int?
+    let upstreams: UpstreamRegistry
+    let maxRequestBody: Int
+
+    public init(dashboardDomain: String?, upstreams: UpstreamRegistry, maxRequestBody: Int,
+                appForHost: @escaping @Sendable (String) -> Int?) {
+        self.dashboardDomain = dashboardDomain
+        self.upstreams = upstreams
+        self.maxRequestBody = maxRequestBody
+        self.appForHost = appForHost
+    }
+
+    public func route(host: String) -> EdgeRoute {
+        if let dashboardDomain, Self.hostName(host) == dashboardDomain { return .dashboard }
+        guard let id = appForHost(host), let live = upstreams.upstream(for: id) else { return .unknown }
+        return .app(EdgeApp(name: live.appName, live: live, maxRequestBody: maxRequestBody))
+    }
+
+    /// A Host header's name: without its port and a trailing dot, lowercase.
+    static func hostName(_ host: String) -> String {
+        var name = Substring(host)
+        if let colon = name.lastIndex(of: ":"), !name.hasPrefix("[") { name = name[..<colon] }
+        if name.hasSuffix(".") { name = name.dropLast() }
+        return name.lowercased()
+    }
+}

@@ -43,6 +43,7 @@ final class Application: Sendable {
             healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
+        settings.dashboardHostNames = config.dashboardHostNames
         let runner = SpawnedProcessRunner()
         if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
         service = try AppService(store: store,
@@ -75,8 +76,9 @@ final class Application: Sendable {
     }
 
     /// Apps on the dashboard's own (non-loopback) host name receive the admin's session cookie.
+    /// Under `--app-ports off` no app listens on any name's ports, so none can.
     private func raiseSharedCookieWarning() {
-        guard let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
+        guard config.appPorts != nil, let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
         warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
                        + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
                        + "(see \"A note on host names\" in the README)")

@@ -22,11 +22,11 @@ final class SupervisorTests: XCTestCase {
         supervisor.tick()
         let live = Naming.container(app: app.name, deployment: app.liveDeploymentID!)
         try fx.runtime.remove(container: live)
-        XCTAssertNotEqual(fx.get(app.port), "slipway/web:1", "the app is not served once its container is gone")
+        XCTAssertNotEqual(fx.get(try XCTUnwrap(app.port)), "slipway/web:1", "the app is not served once its container is gone")
 
         supervisor.tick()
         XCTAssertEqual(fx.runtime.calls.filter { $0 == "run \(live)" }.count, 2, fx.runtime.calls.joined(separator: "\n"))
-        XCTAssertEqual(fx.get(app.port), "slipway/web:1")
+        XCTAssertEqual(fx.get(try XCTUnwrap(app.port)), "slipway/web:1")
         XCTAssertEqual(try fx.store.app(id: app.id)?.status, .running)
     }
 

@@ -39,15 +39,18 @@ public final class AppService: Sendable {
         /// HTTPS token for a private repository; GitHub token for commit statuses.
         public var gitToken: String?
         public var githubToken: String?
+        /// Host names as the user typed them; checked by `create`.
+        public var domains: [String]
 
         public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool,
-                    gitToken: String? = nil, githubToken: String? = nil) {
+                    gitToken: String? = nil, githubToken: String? = nil, domains: [String] = []) {
             self.name = name
             self.settings = settings
             self.env = env
             self.deploy = deploy
             self.gitToken = gitToken
             self.githubToken = githubToken
+            self.domains = domains
         }
     }
 
@@ -60,30 +63,43 @@ public final class AppService: Sendable {
         if let c = s.cpus { try AppValidation.cpus(c) }
     }
 
-    /// Creates the app, takes its port, stores its credentials and queues its first deployment
-    /// unless told not to. Credentials are stored before that deployment is queued, so it can use them.
+    /// The names as given, checked, in their stored form.
+    public func validateDomains(_ names: [String]) throws(ValidationError) -> [DomainName] {
+        try AppValidation.domains(names, reserved: settings.dashboardHostNames)
+    }
+
+    /// Creates the app, takes its port (unless `--app-ports off`), stores its domains and
+    /// credentials and queues its first deployment unless told not to. Credentials are stored
+    /// before that deployment is queued, so it can use them.
     public func create(_ request: NewApp) throws -> (app: App, deployment: Deployment?) {
         if let token = request.gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if let token = request.githubToken { try AppValidation.secretToken(token, field: "github_token") }
         try validate(request.settings)
         if request.gitToken != nil { try AppValidation.gitToken(usableWith: request.settings.repoURL) }
         try AppValidation.env(request.env)
+        let domains = try validateDomains(request.domains)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
-        let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost,
-                                                   maxConnections: settings.maxAppConnections)
+        let forwarder = try settings.appPorts.map { range in
+            try PortAllocator.allocate(range: range, used: try store.usedPorts(), host: settings.bindHost,
+                                       maxConnections: settings.maxAppConnections)
+        }
         let app: App
         do {
-            app = try store.createApp(name: name, settings: request.settings, port: forwarder.port, env: request.env)
+            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: domains)
         } catch {
-            forwarder.close()
+            forwarder?.close()
             throw error
         }
-        forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
-        forwarders.set(forwarder, for: app.id)
-        Log.info("app \(name) created on port \(app.port)")
+        if let forwarder {
+            forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
+            forwarders.set(forwarder, for: app.id)
+            Log.info("app \(name) created on port \(forwarder.port)")
+        } else {
+            Log.info("app \(name) created without a port (--app-ports off)")
+        }
         var created = app
         if request.gitToken != nil || request.githubToken != nil {
             if let token = request.gitToken { try store.setCredential(appID: app.id, .gitToken, token) }
@@ -94,12 +110,14 @@ public final class AppService: Sendable {
         return (created, deployment)
     }
 
-    /// Changes an app's settings, and its env and tokens when given; everything is checked
-    /// before anything is stored.
+    /// Changes an app's settings, and its env, tokens and domains when given (domains replace
+    /// the whole list); everything is checked before anything is stored.
     public func update(_ app: App, settings s: AppSettings, env: [(String, String)]?,
-                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep) throws -> App {
+                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep, domains: [String]? = nil) throws -> App {
         try validate(s)
         if let env { try AppValidation.env(env) }
+        var checkedDomains: [DomainName]?
+        if let domains { checkedDomains = try validateDomains(domains) }
         if case .set(let token) = gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if case .set(let token) = githubToken { try AppValidation.secretToken(token, field: "github_token") }
         // The error names what this request changed: the token, or the URL under a stored one.
@@ -108,6 +126,9 @@ public final class AppService: Sendable {
         case .keep: if s.repoURL != app.repoURL { try AppValidation.repoURL(s.repoURL, usableWithGitToken: app.gitToken != nil) }
         case .clear: break
         }
+        // Domains first: a name another app has is the one refusal only the store can find, and
+        // it must come before anything else of the request is stored.
+        if let checkedDomains { try store.replaceDomains(of: app, with: checkedDomains) }
         try store.updateSettings(appID: app.id, s)
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)

@@ -21,8 +21,8 @@ public final class AppSupervisor: Sendable {
 
     public var isDockerAvailable: Bool { dockerAvailable.load(ordering: .relaxed) }
 
-    /// Marks deployments the last run left unfinished as interrupted and opens every app's port.
-    /// Runs before the server accepts requests; needs no Docker.
+    /// Marks deployments the last run left unfinished as interrupted and opens every app's port
+    /// (none under `--app-ports off`). Runs before the server accepts requests; needs no Docker.
     public func prepare() throws {
         let store = service.store
         for var d in try store.unfinishedDeployments() {
@@ -49,14 +49,40 @@ public final class AppSupervisor: Sendable {
             if app.status == .deploying {
                 try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)
             }
+            guard let range = service.settings.appPorts else { continue }
+            let unavailable = app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting"
+            guard let port = app.port else {
+                givePort(app, from: range, unavailableMessage: unavailable)
+                continue
+            }
             do {
-                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port,
+                let forwarder = try PortForwarder(host: service.settings.bindHost, port: port,
                                                   maxConnections: service.settings.maxAppConnections)
-                forwarder.setUpstream(port: nil, unavailableMessage: app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting")
+                forwarder.setUpstream(port: nil, unavailableMessage: unavailable)
                 service.forwarders.set(forwarder, for: app.id)
             } catch {
-                Log.error("app \(app.name): cannot listen on port \(app.port): \(error)")
+                Log.error("app \(app.name): cannot listen on port \(port): \(error)")
             }
+        }
+    }
+
+    /// An app made while `--app-ports` was off gets a port once ports are served: otherwise
+    /// nothing would reach it until the HTTP edge does.
+    private func givePort(_ app: App, from range: ClosedRange<Int>, unavailableMessage: String) {
+        do {
+            let forwarder = try PortAllocator.allocate(range: range, used: try service.store.usedPorts(), host: service.settings.bindHost,
+                                                       maxConnections: service.settings.maxAppConnections)
+            do {
+                try service.store.setPort(appID: app.id, forwarder.port)
+            } catch {
+                forwarder.close()
+                throw error
+            }
+            forwarder.setUpstream(port: nil, unavailableMessage: unavailableMessage)
+            service.forwarders.set(forwarder, for: app.id)
+            Log.info("app \(app.name) had no port (made under --app-ports off): it now has port \(forwarder.port)")
+        } catch {
+            Log.error("app \(app.name) has no port and cannot get one: \(error)")
         }
     }
 
@@ -136,7 +162,7 @@ public final class AppSupervisor: Sendable {
                 do {
                     try service.ensureRunning(app, deployment: d, name: Naming.container(app: app.name, deployment: id))
                     if app.status != .running { try store.setStatus(appID: app.id, .running) }
-                    Log.info("app \(app.name) serving on port \(app.port)")
+                    Log.info("app \(app.name) serving" + (service.forwarders.forwarder(for: app.id).map { " on port \($0.port)" } ?? ""))
                 } catch {
                     Log.error("app \(app.name) could not be started: \(error)")
                     Log.attempt("app \(app.name): marking it crashed") { try store.setStatus(appID: app.id, .crashed) }
@@ -173,10 +199,11 @@ public final class AppSupervisor: Sendable {
         let container = containers.first { $0.name == name }
         let forwarder = service.forwarders.forwarder(for: app.id)
         if let container, container.running, let port = container.hostPort {
-            // A new published port means Docker restarted the container: its bridge address may be new too.
-            if forwarder?.upstream?.port != port {
+            // A new published port means Docker restarted the container: its bridge address may be
+            // new too. An app without a forwarder (--app-ports off) has nothing to follow it.
+            if let forwarder, forwarder.upstream?.port != port {
                 let bridge = service.runtime.bridgeAddress(container: name)
-                forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+                forwarder.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
             }
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)

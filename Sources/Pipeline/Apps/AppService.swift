@@ -11,6 +11,8 @@ public final class AppService: Sendable {
     public let settings: PipelineSettings
     public let forwarders: ForwarderRegistry
     public let queue: DeploymentQueue
+    /// The host-name table the HTTP edge routes by, republished after every domain change.
+    public let domains = DomainDirectory()
     let deployer: Deployer
     let locks = AppLocks()
 
@@ -27,6 +29,17 @@ public final class AppService: Sendable {
         forwarders = ForwarderRegistry()
         deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders, statuses: statuses)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
+        try domains.rebuild(from: store)
+    }
+
+    /// The current host-name table, app domains to app ids (see `domains` for a cheap way to
+    /// notice changes).
+    public func domainTable() -> DomainTable<Int> { domains.table }
+
+    /// After a change to the stored domains has committed. A failure is logged, not thrown: the
+    /// change itself stands, and the edge keeps the previous table until the next rebuild.
+    private func republishDomains() {
+        Log.attempt("rebuilding the domain table") { try domains.rebuild(from: store) }
     }
 
     // MARK: creating and editing
@@ -77,7 +90,7 @@ public final class AppService: Sendable {
         try validate(request.settings)
         if request.gitToken != nil { try AppValidation.gitToken(usableWith: request.settings.repoURL) }
         try AppValidation.env(request.env)
-        let domains = try validateDomains(request.domains)
+        let checkedDomains = try validateDomains(request.domains)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
@@ -88,7 +101,7 @@ public final class AppService: Sendable {
         }
         let app: App
         do {
-            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: domains)
+            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: checkedDomains)
         } catch {
             forwarder?.close()
             throw error
@@ -100,6 +113,7 @@ public final class AppService: Sendable {
         } else {
             Log.info("app \(name) created without a port (--app-ports off)")
         }
+        if !checkedDomains.isEmpty { republishDomains() }
         var created = app
         if request.gitToken != nil || request.githubToken != nil {
             if let token = request.gitToken { try store.setCredential(appID: app.id, .gitToken, token) }
@@ -128,7 +142,10 @@ public final class AppService: Sendable {
         }
         // Domains first: a name another app has is the one refusal only the store can find, and
         // it must come before anything else of the request is stored.
-        if let checkedDomains { try store.replaceDomains(of: app, with: checkedDomains) }
+        if let checkedDomains {
+            try store.replaceDomains(of: app, with: checkedDomains)
+            republishDomains()
+        }
         try store.updateSettings(appID: app.id, s)
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)
@@ -331,6 +348,8 @@ public final class AppService: Sendable {
             }
             git.remove(appName: app.name)
             try store.deleteApp(id: app.id)
+            // Always: the caller's copy of the app may predate a change to its domains.
+            republishDomains()
             locks.forget(appID: app.id)
             Log.info("app \(app.name) deleted")
         }

@@ -1,3 +1,5 @@
+import SlipwaySystem
+
 /// A domain and the app that has it: one entry of what the HTTP edge routes by.
 public struct AppDomain: Sendable, Equatable {
     public var name: DomainName
@@ -27,6 +29,11 @@ extension Store {
             try conn.query("SELECT domains.name, apps.id, apps.name FROM domains JOIN apps ON apps.id = domains.app_id ORDER BY domains.name")
                 .map { AppDomain(name: DomainName(stored: $0.string(0)), appID: $0.int(1), appName: $0.string(2)) }
         }
+    }
+
+    /// Every app's domains as the edge looks them up, to app ids.
+    public func domainTable() throws -> DomainTable<Int> {
+        DomainTable(try allDomains().map { ($0.name.value, $0.appID) })
     }
 
     static func domains(appID: Int, _ conn: Connection) throws -> [DomainName] {

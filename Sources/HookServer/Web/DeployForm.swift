@@ -18,10 +18,10 @@ struct DeployForm {
         domains = Self.domains(form["domains"] ?? "")
     }
 
-    /// One name per line; blank lines are skipped and each line trimmed, the rest is checked
-    /// as the API's list is.
+    /// One name per line, or several separated by commas (no valid name has one, so both can be
+    /// accepted); each is trimmed, blanks are skipped, and the rest is checked as the API's list is.
     static func domains(_ text: String) -> [String] {
-        text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" || $0 == "," })
             .map { String($0.trimmingSpaces()) }
             .filter { !$0.isEmpty }
     }

@@ -6,14 +6,17 @@ enum PageModel {
     static func app(_ a: App, config: Configuration, live: Deployment?, busy: Bool) -> TemplateValue {
         let address = AppAddress(a, appsHost: config.effectiveAppsHost, portsServed: config.appPorts != nil)
         let status = busy && a.status != .deploying ? "deploying" : a.status.rawValue
-        let domains: [TemplateValue] = a.domains.map { .string($0.value) }
+        // An exact name links to the app there; a wildcard names no one host to open.
+        let domains: [TemplateValue] = a.domains.map { domain in
+            .object(["name": .string(domain.value), "href": .string(domain.isWildcard ? "" : "http://\(domain.value)")])
+        }
         return .object([
             "name": .string(a.name),
             "repo_url": .string(a.repoURL),
             "repo_linkable": .bool(HTML.isLinkable(a.repoURL)),
             "branch": .string(a.branch),
             "port": .string(address.port.map(String.init) ?? "no port"),
-            // Empty without a port and an exact domain; the pages then say "no port".
+            // Empty without a port and an exact domain; the pages then say so.
             "url": .string(address.url ?? ""),
             "domains": .list(domains),
             "has_domains": .bool(!domains.isEmpty),

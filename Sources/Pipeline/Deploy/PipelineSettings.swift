@@ -42,9 +42,6 @@ public struct PipelineSettings: Sendable {
         self.instanceID = instanceID
     }
 
-    /// Whether apps have public ports (not `--app-ports off`).
-    public var servesPorts: Bool { appPorts != nil }
-
     public var reposDir: String { dataDir + "/repos" }
     public var logsDir: String { dataDir + "/logs" }
     public var buildsDir: String { dataDir + "/builds" }

@@ -47,6 +47,7 @@ final class Application: Sendable {
             healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
+        settings.dashboardHostNames = config.dashboardHostNames
         let runner = SpawnedProcessRunner()
         if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
         service = try AppService(store: store,
@@ -79,7 +80,8 @@ final class Application: Sendable {
         if let edgeOptions = config.edgeServerOptions {
             // Until apps have domains (issue 12's "domains as data"), no host name leads to an app.
             let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
-                                       maxRequestBody: config.maxRequestBody, appForHost: { _ in nil })
+                                       maxRequestBody: config.maxRequestBody,
+                                       appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
         } else {
             edge = nil
@@ -88,8 +90,9 @@ final class Application: Sendable {
     }
 
     /// Apps on the dashboard's own (non-loopback) host name receive the admin's session cookie.
+    /// Under `--app-ports off` no app listens on any name's ports, so none can.
     private func raiseSharedCookieWarning() {
-        guard let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
+        guard config.appPorts != nil, let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
         warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
                        + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
                        + "(see \"A note on host names\" in the README)")

@@ -35,6 +35,24 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertTrue(c.allowLocalRepos)
     }
 
+    /// `off` makes an edge-only server: apps get no port.
+    func testAppPortsOff() throws {
+        XCTAssertNil(try config(["--app-ports", "off"]).appPorts)
+        XCTAssertNil(try config([], env: ["SLIPWAY_APP_PORTS": "off"]).appPorts)
+        XCTAssertEqual(try config(["--app-ports", "9000-9001"], env: ["SLIPWAY_APP_PORTS": "off"]).appPorts, 9000...9001)
+        XCTAssertThrowsError(try config(["--app-ports", "none"])) { error in
+            XCTAssertEqual((error as? UsageError)?.message,
+                           "--app-ports: expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, or off, got 'none'")
+        }
+    }
+
+    /// The names no app may have as a domain: the public URL's host and --host, normalized.
+    func testDashboardHostNames() throws {
+        XCTAssertEqual(try config(["--public-url", "https://Deploy.Example.com:8443/"]).dashboardHostNames,
+                       ["deploy.example.com", "127.0.0.1"])
+        XCTAssertEqual(try config(["--host", "0.0.0.0"]).dashboardHostNames, [])
+    }
+
     func testInvalidValuesNameTheFlag() {
         let cases: [([String], [String: String], String)] = [
             (["--port", "notanumber"], [:], "--port"),

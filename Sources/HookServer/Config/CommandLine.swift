@@ -38,10 +38,15 @@ enum CommandLineParser {
             guard !v.isEmpty else { throw UsageError(message: "\(f): must not be empty") }
             c.dataDir = v
         },
-        Option(flag: "--app-ports", env: "SLIPWAY_APP_PORTS", valueName: "LOW-HIGH", help: "public ports for apps (default 8001-8100)") { c, v, f throws(UsageError) in
+        Option(flag: "--app-ports", env: "SLIPWAY_APP_PORTS", valueName: "LOW-HIGH|off", help: "public ports for apps, or off for none (default 8001-8100)") { c, v, f throws(UsageError) in
+            // off: apps are reached only at their domains, through the HTTP edge.
+            if v == "off" {
+                c.appPorts = nil
+                return
+            }
             let parts = v.split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 1, high <= 65535, low <= high else {
-                throw UsageError(message: "\(f): expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, got '\(v)'")
+                throw UsageError(message: "\(f): expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, or off, got '\(v)'")
             }
             c.appPorts = low...high
         },

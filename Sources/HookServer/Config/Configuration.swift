@@ -8,7 +8,8 @@ struct Configuration: Sendable {
     var host = "127.0.0.1"
     var port = 5000
     var dataDir = "./data"
-    var appPorts: ClosedRange<Int> = 8001...8100
+    /// nil for `--app-ports off`: apps get no port, only domains (served by the HTTP edge).
+    var appPorts: ClosedRange<Int>? = 8001...8100
     var appsHost: String?
     var publicURL: String?
     var allowLocalRepos = false
@@ -58,6 +59,10 @@ struct Configuration: Sendable {
         let h = host.hasOccurrence(of: ":") ? "[\(host)]" : host
         return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
     }
+
+    /// The dashboard's own host names (the public URL's, `--host`), which no app may have as a
+    /// domain; an address among them is harmless, as no domain can be one.
+    var dashboardHostNames: Set<String> { Set(HostNames(self).configured) }
 
     /// Whether the dashboard is reached over https: its cookie is then Secure and `__Host-`, and
     /// its answers carry HSTS.

@@ -1,4 +1,5 @@
 import Edge
+import SlipwaySystem
 
 /// The HTTP edge's routes for this server: the dashboard's name, then each app's domains, to the
 /// app's live upstream. It answers from what is current at each request (the host-name table,
@@ -19,16 +20,8 @@ public struct AppEdgeRoutes: EdgeRoutes {
     }
 
     public func route(host: String) -> EdgeRoute {
-        if let dashboardDomain, Self.hostName(host) == dashboardDomain { return .dashboard }
+        if let dashboardDomain, DomainTable<Int>.hostName(host) == dashboardDomain { return .dashboard }
         guard let id = appForHost(host), let live = upstreams.upstream(for: id) else { return .unknown }
         return .app(EdgeApp(name: live.appName, live: live, maxRequestBody: maxRequestBody))
-    }
-
-    /// A Host header's name: without its port and a trailing dot, lowercase.
-    static func hostName(_ host: String) -> String {
-        var name = Substring(host)
-        if let colon = name.lastIndex(of: ":"), !name.hasPrefix("[") { name = name[..<colon] }
-        if name.hasSuffix(".") { name = name.dropLast() }
-        return name.lowercased()
     }
 }

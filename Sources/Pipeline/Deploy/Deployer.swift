@@ -199,7 +199,9 @@ public final class Deployer: Sendable {
         // from here; those in flight finish on the old one, which the drain below waits for.
         let live = upstreams.upstream(for: app.id)
         let oldUpstream = live?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
-        log.line("port \(app.port) now forwards to the new container")
+        // Under --app-ports off no port is open, whatever the app has stored.
+        let servedPort = settings.appPorts == nil ? nil : app.port
+        log.line(servedPort.map { "port \($0) now forwards to the new container" } ?? "the new container is live; the app has no open port")
         p.d.steps.append(("swap", Int(Date().timeIntervalSince(started) * 1000)))
         p.d.status = .succeeded
         p.d.finishedAt = Timestamp.now()
@@ -207,7 +209,7 @@ public final class Deployer: Sendable {
         p.createdContainer = nil
         p.builtImage = nil
         log.line("deployment \(p.d.id) is live")
-        notify(app, p.d, .success, "Live on port \(app.port)")
+        notify(app, p.d, .success, servedPort.map { "Live on port \($0)" } ?? "Live")
 
         // The old container still runs on its image while it drains: that image is pruned, if
         // it is one too many, once the container is gone (a forced removal of an image in use

@@ -20,11 +20,15 @@ let package = Package(
         // HTTP/1.1 messages: the request parser and its limits, framing, the response encoder.
         // Pure functions of bytes, shared by the server and the fuzzer (and, next, the HTTP edge).
         .target(name: "SlipwayHTTP", dependencies: ["SlipwaySystem"]),
-        // What stands in front of the apps: the TCP port forwarder and its relay workers.
-        // A target of its own so that only the forwarder's face is public.
-        .target(name: "Edge", dependencies: ["SlipwaySystem", "CSystem"]),
+        // The HTTP/1.1 server on POSIX sockets: the accept loop, the epoll worker pool and the
+        // connection. What it serves comes through one seam, `RequestDispatcher`: the dashboard
+        // buffers bodies and answers from handlers, the HTTP edge streams them to the apps.
+        .target(name: "SlipwayServer", dependencies: ["SlipwayHTTP", "SlipwaySystem", "CSystem"]),
+        // What stands in front of the apps: the TCP port forwarder and its relay workers, and the
+        // HTTP edge. A target of its own so that only their faces are public.
+        .target(name: "Edge", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "CSystem"]),
         .target(name: "Pipeline", dependencies: ["CSQLite", "CSystem", "SlipwaySystem", "SlipwayCrypto", "Edge"]),
-        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwayHTTP", "SlipwaySystem", "CSystem", "SlipwayCrypto"]),
+        .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "CSystem", "SlipwayCrypto"]),
         // libFuzzer over the request parser and the JSON parser (`make fuzz`); in other builds it
         // replays the inputs it is given.
         .executableTarget(name: "HTTPFuzzer", dependencies: ["SlipwayHTTP", "SlipwaySystem"], path: "Fuzz/HTTPFuzzer"),
@@ -34,9 +38,10 @@ let package = Package(
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
-        .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwaySystem"]),
+        .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
+        .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", "SlipwaySystem", "Edge"]),
-        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Edge", "Pipeline", "PipelineTestSupport", "SlipwayHTTP", "SlipwaySystem"]),
+        .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Edge", "Pipeline", "PipelineTestSupport", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,9 +1,11 @@
 import Dispatch
 import Edge
 import FoundationEssentials
+import Edge
 import Glibc
 import Pipeline
 import SlipwayCrypto
+import SlipwayServer
 import SlipwaySystem
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
@@ -14,6 +16,8 @@ final class Application: Sendable {
     let service: AppService
     let supervisor: AppSupervisor
     let server: HTTPServer
+    /// The HTTP edge (`--http-port`): apps at their domains, the dashboard at its own.
+    let edge: HTTPServer?
     /// Set-up problems, logged once and shown on the dashboard.
     let warnings = ServerWarnings()
     /// Webhook deliveries refused for their signature, counted in memory.
@@ -48,6 +52,7 @@ final class Application: Sendable {
             healthTimeoutSeconds: Double(config.healthTimeout), drainSeconds: Double(config.drainTimeout),
             extraLabels: config.containerLabels, instanceID: instanceID)
         settings.maxAppConnections = config.maxAppConnections
+        settings.dashboardHostNames = config.dashboardHostNames
         let runner = SpawnedProcessRunner()
         if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
         service = try AppService(store: store,
@@ -77,13 +82,24 @@ final class Application: Sendable {
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
                                        accessLogs: accessLogs,
                                        hostGuard: HostGuard(config)))
-        server = try HTTPServer(options: config.serverOptions, router: router)
+        let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
+        server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
+        if let edgeOptions = config.edgeServerOptions {
+            // Until apps have domains (issue 12's "domains as data"), no host name leads to an app.
+            let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
+                                       maxRequestBody: config.maxRequestBody,
+                                       appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
+            edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
+        } else {
+            edge = nil
+        }
         raiseSharedCookieWarning()
     }
 
     /// Apps on the dashboard's own (non-loopback) host name receive the admin's session cookie.
+    /// Under `--app-ports off` no app listens on any name's ports, so none can.
     private func raiseSharedCookieWarning() {
-        guard let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
+        guard config.appPorts != nil, let shared = HostNames.sharedWithApps(host: config.host, publicURL: config.publicURL, appsHost: config.appsHost) else { return }
         warnings.raise(id: "shared-cookie", "the dashboard and the apps share the host name \(shared), so an app opened in a browser "
                        + "receives the dashboard's session cookie; give the apps a name of their own with --apps-host "
                        + "(see \"A note on host names\" in the README)")
@@ -109,7 +125,7 @@ final class Application: Sendable {
     func run() -> Int32 {
         // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
         // them with sigwait, so a signal arriving at any moment is never lost.
-        OSThread.detach(name: "signals") { [server] in
+        OSThread.detach(name: "signals") { [server, edge] in
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
@@ -118,10 +134,24 @@ final class Application: Sendable {
             while sigwait(&set, &received) != 0 {}
             Log.info("received signal \(received): finishing in-flight requests")
             server.shutdown()
+            edge?.shutdown()
         }
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
+        let edgeStopped = DispatchSemaphore(value: 0)
+        if let edge {
+            Log.info("HTTP edge listening on http://\(config.host):\(edge.port)"
+                     + (config.dashboardDomain.map { " (the dashboard at \($0))" } ?? ""))
+            OSThread.detach(name: "edge-accept") {
+                edge.run()
+                edgeStopped.signal()
+            }
+        } else {
+            edgeStopped.signal()
+        }
         server.run()
+        // In-flight requests on the edge finish too (each server waits out its grace period).
+        edgeStopped.wait()
         supervisor.stop()
         service.shutdown()
         accessLogs.shutdown()

@@ -1,4 +1,9 @@
-/// Decodes a chunked request body incrementally (RFC 9112 section 7.1).
+/// Decodes a chunked body incrementally (RFC 9112 section 7.1): a request's, or, through the
+/// HTTP edge, an upstream's response.
+///
+/// Two ways to use it: `feed` collects the whole body (the dashboard's handlers get it whole);
+/// `next` hands out each piece of data where it lies in the caller's buffer, so the edge streams
+/// a body of any size through a buffer of one read.
 public struct ChunkedDecoder {
     private enum State: Equatable {
         case size
@@ -8,10 +13,23 @@ public struct ChunkedDecoder {
         case done
     }
 
+    /// What `next` found in the buffer.
+    public enum Piece: Equatable {
+        /// Body bytes at these indices of the buffer (already stepped over).
+        case data(Range<Int>)
+        /// The buffer holds nothing more to decode: read more, and call again.
+        case needMore
+        /// The last chunk and the trailers have been read; what follows belongs to the next message.
+        case end
+    }
+
     private var state = State.size
     public let limits: HTTPLimits
     public let bodyLimit: Int
+    /// The body so far, collected by `feed` only.
     public private(set) var body = [UInt8]()
+    /// Body bytes announced by the chunk sizes so far, checked against `bodyLimit`.
+    public private(set) var declared = 0
 
     public init(limits: HTTPLimits, bodyLimit: Int) {
         self.limits = limits
@@ -20,16 +38,29 @@ public struct ChunkedDecoder {
 
     public var isDone: Bool { state == .done }
 
-    /// Consumes what it can from `buffer[index...]`, advancing `index`. Returns true when the body is complete.
+    /// Consumes what it can from `buffer[index...]`, collecting the data in `body` and advancing
+    /// `index`. Returns true when the body is complete.
     public mutating func feed(_ buffer: [UInt8], index: inout Int) throws(HTTPError) -> Bool {
+        while true {
+            switch try next(buffer, index: &index) {
+            case .data(let range): body.append(contentsOf: buffer[range])
+            case .needMore: return false
+            case .end: return true
+            }
+        }
+    }
+
+    /// Decodes up to the next piece of data in `buffer[index...]`, at most `maxData` bytes of it,
+    /// and advances `index` past what it consumed.
+    public mutating func next(_ buffer: [UInt8], index: inout Int, maxData: Int = .max) throws(HTTPError) -> Piece {
         while true {
             switch state {
             case .done:
-                return true
+                return .end
             case .size:
                 guard let lf = firstLF(buffer, from: index) else {
                     if buffer.count - index > limits.maxChunkLine { throw .framing(400, "chunk size line too long") }
-                    return false
+                    return .needMore
                 }
                 if lf - index > limits.maxChunkLine { throw .framing(400, "chunk size line too long") }
                 var line = buffer[index..<lf]
@@ -47,25 +78,27 @@ public struct ChunkedDecoder {
                 if size == 0 {
                     state = .trailers(bytes: 0)
                 } else {
-                    guard body.count + size <= bodyLimit else { throw .framing(413, "request body too large") }
+                    guard declared + size <= bodyLimit else { throw .framing(413, "request body too large") }
+                    declared += size
                     state = .data(remaining: size)
                 }
             case .data(let remaining):
                 let available = buffer.count - index
-                if available == 0 { return false }
-                let take = min(available, remaining)
-                body.append(contentsOf: buffer[index..<index + take])
+                if available == 0 { return .needMore }
+                let take = min(available, remaining, max(1, maxData))
+                let range = index..<index + take
                 index += take
                 state = take == remaining ? .dataEnd : .data(remaining: remaining - take)
+                return .data(range)
             case .dataEnd:
-                guard buffer.count - index >= 2 else { return false }
+                guard buffer.count - index >= 2 else { return .needMore }
                 guard buffer[index] == 0x0d, buffer[index + 1] == 0x0a else { throw .framing(400, "missing CRLF after chunk data") }
                 index += 2
                 state = .size
             case .trailers(let bytes):
                 guard let lf = firstLF(buffer, from: index) else {
                     if bytes + buffer.count - index > limits.maxTrailerBytes { throw .framing(431, "request trailers too large") }
-                    return false
+                    return .needMore
                 }
                 let lineLength = lf + 1 - index
                 let isEnd = lineLength == 2 && buffer[index] == 0x0d

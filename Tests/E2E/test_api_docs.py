@@ -331,8 +331,12 @@ SCENES: dict[str, Callable[[Story], Scene]] = {
     "list-apps": on_main(),
     "create-app": lambda s: fresh(s, "created"),
     "create-app-all-settings": all_settings,
+    "create-app-domains": lambda s: fresh(s, "named"),
+    # The app that has hello.example.com: the one create-app-domains made, or one made now.
+    "domain-taken": lambda s: on(s, s.app("named", deploy=False, domains=["hello.example.com"])),
     "get-app": on_main(),
     "patch-app": on_main(),
+    "domain-invalid": on_main(),
     "delete-app": lambda s: on(s, s.app("doomed", deploy=False)),
     "deploy": on_main(),
     "redeploy": on_main(),
@@ -509,7 +513,7 @@ def test_request_tables_name_every_field_the_server_reads():
     as much a disagreement as a documented field the server refuses as unknown.
     """
     source = "\n".join(path.read_text() for path in sorted(API_HANDLERS.glob("*.swift")))
-    read = set(re.findall(r'body\.(?:string|int|double|bool|stringMap|has|secretChange)\("([a-z_]+)"\)', source))
+    read = set(re.findall(r'body\.(?:string|int|double|bool|stringMap|stringList|has|secretChange)\("([a-z_]+)"\)', source))
     queries = set(re.findall(r'request\.query\["([a-z_]+)"\]', source))
     queries |= set(re.findall(r'boundedQuery\(request, "([a-z_]+)"', source))
     assert read and queries, f"no body fields or query parameters found in {API_HANDLERS}: has the code changed shape?"

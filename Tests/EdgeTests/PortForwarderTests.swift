@@ -12,9 +12,9 @@ final class PortForwarderTests: XCTestCase {
 
     override func setUpWithError() throws {
         upstream = try TestUpstream()
-        forwarder = try PortForwarder(host: "127.0.0.1", port: 0)
-        forwarder.setUpstream(port: upstream.port)
-        generation = try XCTUnwrap(forwarder.upstream).generation
+        forwarder = try PortForwarder(host: "127.0.0.1", port: 0, upstream: LiveUpstream(appName: "test-app"))
+        forwarder.live.setUpstream(port: upstream.port)
+        generation = try XCTUnwrap(forwarder.live.current).generation
     }
 
     override func tearDown() {
@@ -40,8 +40,8 @@ final class PortForwarderTests: XCTestCase {
     }
 
     private func assertConnectionsDrain(to generation: Int, file: StaticString = #filePath, line: UInt = #line) {
-        let drained = TestBytes.eventually(within: 5) { forwarder.openConnections(to: generation) == 0 }
-        XCTAssertTrue(drained, "open connections to generation \(generation): \(forwarder.openConnections(to: generation))", file: file, line: line)
+        let drained = TestBytes.eventually(within: 5) { forwarder.live.inFlight(to: generation) == 0 }
+        XCTAssertTrue(drained, "open connections to generation \(generation): \(forwarder.live.inFlight(to: generation))", file: file, line: line)
     }
 
     func testManyConcurrentShortExchangesAllArriveWhole() throws {
@@ -74,10 +74,10 @@ final class PortForwarderTests: XCTestCase {
             XCTAssertTrue(TestBytes.send(fd, Array("ECHO\n\(i % 10)".utf8)))
             XCTAssertEqual(TestBytes.read(fd, count: 1), Array("\(i % 10)".utf8))
         }
-        XCTAssertEqual(forwarder.openConnections(to: generation), 10)
+        XCTAssertEqual(forwarder.live.inFlight(to: generation), 10)
         clients.prefix(4).forEach { close($0) }
-        XCTAssertTrue(TestBytes.eventually(within: 5) { forwarder.openConnections(to: generation) == 6 },
-                      "closing four clients leaves six: \(forwarder.openConnections(to: generation))")
+        XCTAssertTrue(TestBytes.eventually(within: 5) { forwarder.live.inFlight(to: generation) == 6 },
+                      "closing four clients leaves six: \(forwarder.live.inFlight(to: generation))")
         clients.dropFirst(4).forEach { close($0) }
         assertConnectionsDrain(to: generation)
     }
@@ -179,21 +179,21 @@ final class PortForwarderTests: XCTestCase {
     }
 
     func testWithNoUpstreamThePortAnswers503() throws {
-        forwarder.setUpstream(port: nil, unavailableMessage: "app stopped for the test")
+        forwarder.live.setUnavailable(.stopped)
         let fd = try TestBytes.connect(port: forwarder.port)
         defer { close(fd) }
         XCTAssertTrue(TestBytes.send(fd, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
         let reply = String(decoding: TestBytes.readToEnd(fd), as: UTF8.self)
         XCTAssertTrue(reply.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), reply)
-        XCTAssertTrue(reply.hasSuffix("\r\n\r\napp stopped for the test\n"), reply)
+        XCTAssertTrue(reply.hasSuffix("\r\n\r\ntest-app is stopped\n"), reply)
     }
 
     func testAnUpstreamThatRefusesGets502AndIsNotCountedAfterwards() throws {
         let closed = try Socket.listen(host: "127.0.0.1", port: 0)
         let refusing = Socket.localPort(closed)
         close(closed)
-        forwarder.setUpstream(port: refusing)
-        let refused = try XCTUnwrap(forwarder.upstream).generation
+        forwarder.live.setUpstream(port: refusing)
+        let refused = try XCTUnwrap(forwarder.live.current).generation
         let fd = try TestBytes.connect(port: forwarder.port)
         defer { close(fd) }
         XCTAssertTrue(TestBytes.send(fd, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
@@ -208,19 +208,19 @@ final class PortForwarderTests: XCTestCase {
         defer { close(blackhole) }
         let filler = try Socket.connect(ipv4: "127.0.0.1", port: Socket.localPort(blackhole), timeoutMilliseconds: 2000)
         defer { close(filler) }
-        forwarder.setUpstream(port: upstream.port, direct: (host: "127.0.0.1", port: Socket.localPort(blackhole)))
-        let hanging = try XCTUnwrap(forwarder.upstream).generation
+        forwarder.live.setUpstream(port: upstream.port, direct: (host: "127.0.0.1", port: Socket.localPort(blackhole)))
+        let hanging = try XCTUnwrap(forwarder.live.current).generation
 
         let first = try TestBytes.connect(port: forwarder.port)
         defer { close(first) }
         XCTAssertTrue(TestBytes.send(first, Array("ECHO\nfirst".utf8)))
         shutdown(first, Int32(SHUT_WR))
-        XCTAssertTrue(TestBytes.eventually(within: 5) { forwarder.openConnections(to: hanging) == 1 })
+        XCTAssertTrue(TestBytes.eventually(within: 5) { forwarder.live.inFlight(to: hanging) == 1 })
 
         // The next connection goes elsewhere and is answered while the first is still connecting.
-        forwarder.setUpstream(port: upstream.port)
+        forwarder.live.setUpstream(port: upstream.port)
         XCTAssertEqual(try echo("second"), "second")
-        XCTAssertEqual(forwarder.openConnections(to: hanging), 1, "the first connection is still waiting for its upstream")
+        XCTAssertEqual(forwarder.live.inFlight(to: hanging), 1, "the first connection is still waiting for its upstream")
         var pending = pollfd(fd: first, events: Int16(POLLIN), revents: 0)
         XCTAssertEqual(poll(&pending, 1, 0), 0, "nothing has come back on the first connection yet")
 
@@ -246,9 +246,9 @@ final class PortForwarderTests: XCTestCase {
     }
 
     func testPastItsConnectionLimitAPortAnswers503AndTakesNewOnesOnceSomeEnd() throws {
-        let capped = try PortForwarder(host: "127.0.0.1", port: 0, maxConnections: 2)
+        let capped = try PortForwarder(host: "127.0.0.1", port: 0, upstream: LiveUpstream(appName: "capped"), maxConnections: 2)
         defer { capped.close() }
-        capped.setUpstream(port: upstream.port)
+        capped.live.setUpstream(port: upstream.port)
         // The upstream waits for a first line these clients never send: both stay open.
         let held = try (0..<2).map { _ in try TestClient(port: capped.port) }
         XCTAssertTrue(TestBytes.eventually(within: 5) { capped.openConnections == 2 }, "open: \(capped.openConnections)")

@@ -35,6 +35,24 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertTrue(c.allowLocalRepos)
     }
 
+    /// `off` makes an edge-only server: apps get no port.
+    func testAppPortsOff() throws {
+        XCTAssertNil(try config(["--app-ports", "off"]).appPorts)
+        XCTAssertNil(try config([], env: ["SLIPWAY_APP_PORTS": "off"]).appPorts)
+        XCTAssertEqual(try config(["--app-ports", "9000-9001"], env: ["SLIPWAY_APP_PORTS": "off"]).appPorts, 9000...9001)
+        XCTAssertThrowsError(try config(["--app-ports", "none"])) { error in
+            XCTAssertEqual((error as? UsageError)?.message,
+                           "--app-ports: expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, or off, got 'none'")
+        }
+    }
+
+    /// The names no app may have as a domain: the public URL's host and --host, normalized.
+    func testDashboardHostNames() throws {
+        XCTAssertEqual(try config(["--public-url", "https://Deploy.Example.com:8443/"]).dashboardHostNames,
+                       ["deploy.example.com", "127.0.0.1"])
+        XCTAssertEqual(try config(["--host", "0.0.0.0"]).dashboardHostNames, [])
+    }
+
     func testInvalidValuesNameTheFlag() {
         let cases: [([String], [String: String], String)] = [
             (["--port", "notanumber"], [:], "--port"),
@@ -73,6 +91,28 @@ final class CommandLineParserTests: XCTestCase {
             XCTAssertThrowsError(try config(["--webhook-body-limit", bad]), bad) { error in
                 XCTAssertTrue((error as? UsageError)?.message.hasPrefix("--webhook-body-limit: expected a size") == true, "\(error)")
             }
+        }
+    }
+
+    func testTheEdgeIsOffByDefaultAndTheDashboardDomainGivesThePublicURL() throws {
+        let plain = try config([])
+        XCTAssertNil(plain.httpPort)
+        XCTAssertNil(plain.edgeServerOptions)
+        XCTAssertEqual(plain.maxRequestBody, 100 * 1024 * 1024)
+
+        let edge = try config(["--http-port", "8080", "--dashboard-domain", "Slipway.Example.com", "--max-request-body", "5m"])
+        XCTAssertEqual(edge.edgeServerOptions?.port, 8080)
+        XCTAssertEqual(edge.dashboardDomain, "slipway.example.com")
+        XCTAssertEqual(edge.publicURL, "http://slipway.example.com:8080")
+        XCTAssertEqual(edge.maxRequestBody, 5 * 1024 * 1024)
+        XCTAssertEqual(try config(["--http-port", "80", "--dashboard-domain", "d.example"]).publicURL, "http://d.example")
+        XCTAssertEqual(try config(["--http-port", "80", "--dashboard-domain", "d.example", "--public-url", "https://x.example"]).publicURL,
+                       "https://x.example")
+        XCTAssertEqual(try config([], env: ["SLIPWAY_HTTP_PORT": "81", "SLIPWAY_DASHBOARD_DOMAIN": "e.example"]).publicURL, "http://e.example:81")
+
+        for args in [["--dashboard-domain", "d.example"], ["--http-port", "80", "--dashboard-domain", "bad_name"],
+                     ["--http-port", "80", "--dashboard-domain", "a..b"]] {
+            XCTAssertThrowsError(try CommandLineParser.parse(args, environment: [:]), "\(args)")
         }
     }
 }

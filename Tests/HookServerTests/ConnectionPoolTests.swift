@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Pipeline
+import SlipwayServer
 import SlipwaySystem
 import XCTest
 @testable import HookServer
@@ -20,7 +21,7 @@ final class ConnectionPoolTests: XCTestCase {
         routes(&router)
         var options = options
         options.port = 0
-        let server = try HTTPServer(options: options, router: router)
+        let server = try HTTPServer(options: options, dispatcher: Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit))
         servers.append(server)
         OSThread.detach(name: "test-accept") { server.run() }
         return server

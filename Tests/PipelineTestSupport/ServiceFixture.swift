@@ -21,11 +21,14 @@ public final class ServiceFixture {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    public func makeService(git: FakeGit = FakeGit()) throws -> AppService {
+    /// `appPorts: nil` is `--app-ports off`; `dashboardHostNames` are the names no app may have.
+    public func makeService(git: FakeGit = FakeGit(), appPorts: ClosedRange<Int>? = 0...0,
+                            dashboardHostNames: Set<String> = []) throws -> AppService {
         // Port 0 lets the kernel choose, so parallel test runs never collide.
-        let settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: 0...0, allowLocalRepos: true, maxBuilds: 1,
+        var settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: appPorts, allowLocalRepos: true, maxBuilds: 1,
                                         keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: 0,
                                         extraLabels: [], instanceID: "test")
+        settings.dashboardHostNames = dashboardHostNames
         service = try AppService(store: store, runtime: runtime, git: git, settings: settings)
         return service
     }

@@ -18,7 +18,7 @@ final class DeployerTests: XCTestCase {
     func testDeployRedeployAndRollback() throws {
         let service = try makeService()
         let (created, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [("A", "1")], deploy: true))
-        let port = created.port
+        let port = try XCTUnwrap(created.port)
         let d1 = try waitFinished(first!.id)
         XCTAssertEqual(d1.status, .succeeded, d1.error ?? "")
         XCTAssertEqual(d1.steps.map(\.name), ["clone", "build", "start", "check", "swap"])
@@ -45,7 +45,7 @@ final class DeployerTests: XCTestCase {
         let failed = try waitFinished(try service.deploy(try store.app(id: app.id)!, trigger: .redeploy).id)
         XCTAssertEqual(failed.status, .failed)
         XCTAssertTrue(failed.error?.contains("RUN false") == true)
-        XCTAssertEqual(get(app.port), "slipway/web:1")
+        XCTAssertEqual(get(try XCTUnwrap(app.port)), "slipway/web:1")
         XCTAssertEqual(try store.app(id: app.id)?.status, .running)
         XCTAssertEqual(try store.app(id: app.id)?.liveDeploymentID, first!.id)
     }
@@ -109,6 +109,6 @@ final class DeployerTests: XCTestCase {
         let d = try waitFinished(first!.id)
         XCTAssertEqual(d.status, .succeeded, d.error ?? "")
         XCTAssertTrue(runtime.calls.contains("rm slipway-web-1"), runtime.calls.joined(separator: "\n"))
-        XCTAssertEqual(get(app.port), "slipway/web:1")
+        XCTAssertEqual(get(try XCTUnwrap(app.port)), "slipway/web:1")
     }
 }

@@ -22,11 +22,11 @@ final class SupervisorTests: XCTestCase {
         supervisor.tick()
         let live = Naming.container(app: app.name, deployment: app.liveDeploymentID!)
         try fx.runtime.remove(container: live)
-        XCTAssertNotEqual(fx.get(app.port), "slipway/web:1", "the app is not served once its container is gone")
+        XCTAssertNotEqual(fx.get(try XCTUnwrap(app.port)), "slipway/web:1", "the app is not served once its container is gone")
 
         supervisor.tick()
         XCTAssertEqual(fx.runtime.calls.filter { $0 == "run \(live)" }.count, 2, fx.runtime.calls.joined(separator: "\n"))
-        XCTAssertEqual(fx.get(app.port), "slipway/web:1")
+        XCTAssertEqual(fx.get(try XCTUnwrap(app.port)), "slipway/web:1")
         XCTAssertEqual(try fx.store.app(id: app.id)?.status, .running)
     }
 
@@ -72,5 +72,32 @@ final class SupervisorTests: XCTestCase {
         supervisor.tick()
         XCTAssertEqual(try fx.store.app(id: app.id)?.status, .stopped)
         XCTAssertFalse(fx.runtime.calls.contains("start \(live)"), "a stopped app stays stopped")
+    }
+
+    /// `--app-ports off`: a deployment goes live with no forwarder, the log says so, and
+    /// `prepare` opens no port, not even one an app kept from an earlier run.
+    func testWithoutAppPortsNothingListensAndDeploymentsStillGoLive() throws {
+        let kept = try fx.store.createApp(name: "old", settings: AppSettings(repoURL: "/srv/old"), port: 0, env: [])
+        let service = try fx.makeService(appPorts: nil)
+        try AppSupervisor(service: service).prepare()
+        XCTAssertNil(service.forwarders.forwarder(for: kept.id))
+        XCTAssertEqual(try fx.store.app(id: kept.id)?.port, 0, "the stored port is kept")
+
+        let app = try deployedApp(service)
+        XCTAssertNil(app.port)
+        XCTAssertNil(service.forwarders.forwarder(for: app.id))
+        XCTAssertEqual(app.status, .running)
+        let log = try String(contentsOfFile: service.settings.logPath(deploymentID: try XCTUnwrap(app.liveDeploymentID)), encoding: .utf8)
+        XCTAssertTrue(log.contains("the new container is live; the app has no open port"), log)
+        XCTAssertFalse(log.contains("now forwards"), log)
+    }
+
+    /// An app made under `--app-ports off` gets a port when the server runs with ports again.
+    func testAnAppWithoutAPortGetsOneWhenPortsAreServed() throws {
+        let app = try fx.store.createApp(name: "web", settings: AppSettings(repoURL: "/srv/web"), port: nil, env: [])
+        let service = try fx.makeService()
+        try AppSupervisor(service: service).prepare()
+        let forwarder = try XCTUnwrap(service.forwarders.forwarder(for: app.id))
+        XCTAssertEqual(try fx.store.app(id: app.id)?.port, forwarder.port)
     }
 }

@@ -40,6 +40,24 @@ final class ChunkedDecoderTests: XCTestCase {
         XCTAssertEqual(String(decoding: buffer[index...], as: UTF8.self), "GET / HTTP/1.1\r\n")
     }
 
+    func testHandsOutPiecesWhereTheyLieNoLargerThanAsked() throws {
+        var decoder = ChunkedDecoder(limits: HTTPLimits(), bodyLimit: 100)
+        let buffer = Array("5\r\nabcde\r\n2\r\nfg\r\n0\r\n\r\nNEXT".utf8)
+        var index = 0
+        var pieces: [String] = []
+        loop: while true {
+            switch try decoder.next(buffer, index: &index, maxData: 3) {
+            case .data(let range): pieces.append(String(decoding: buffer[range], as: UTF8.self))
+            case .needMore: XCTFail("the whole body is in the buffer"); break loop
+            case .end: break loop
+            }
+        }
+        XCTAssertEqual(pieces, ["abc", "de", "fg"])
+        XCTAssertEqual(String(decoding: buffer[index...], as: UTF8.self), "NEXT")
+        XCTAssertEqual(decoder.declared, 7)
+        XCTAssertTrue(decoder.body.isEmpty, "only feed collects the body")
+    }
+
     func testRejectsMalformedChunks() {
         let cases: [(String, Int)] = [
             ("zz\r\nabc\r\n0\r\n\r\n", 400),

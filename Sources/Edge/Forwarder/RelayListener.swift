@@ -10,7 +10,7 @@ import Synchronization
 final class RelayListener: Sendable {
     /// Where an accepted connection goes, and what to call once its relay is over.
     struct Admission: Sendable {
-        let upstream: PortForwarder.Upstream
+        let upstream: Upstream
         let onEnd: @Sendable () -> Void
     }
 

@@ -9,10 +9,10 @@ struct UpstreamDialer: Sendable {
         let deadline: Int
     }
 
-    private let upstream: PortForwarder.Upstream
+    private let upstream: Upstream
     private var tried = 0
 
-    init(_ upstream: PortForwarder.Upstream) {
+    init(_ upstream: Upstream) {
         self.upstream = upstream
     }
 

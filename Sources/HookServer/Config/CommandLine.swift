@@ -38,10 +38,15 @@ enum CommandLineParser {
             guard !v.isEmpty else { throw UsageError(message: "\(f): must not be empty") }
             c.dataDir = v
         },
-        Option(flag: "--app-ports", env: "SLIPWAY_APP_PORTS", valueName: "LOW-HIGH", help: "public ports for apps (default 8001-8100)") { c, v, f throws(UsageError) in
+        Option(flag: "--app-ports", env: "SLIPWAY_APP_PORTS", valueName: "LOW-HIGH|off", help: "public ports for apps, or off for none (default 8001-8100)") { c, v, f throws(UsageError) in
+            // off: apps are reached only at their domains, through the HTTP edge.
+            if v == "off" {
+                c.appPorts = nil
+                return
+            }
             let parts = v.split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 1, high <= 65535, low <= high else {
-                throw UsageError(message: "\(f): expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, got '\(v)'")
+                throw UsageError(message: "\(f): expected a range LOW-HIGH within 1-65535 with LOW <= HIGH, or off, got '\(v)'")
             }
             c.appPorts = low...high
         },
@@ -123,6 +128,24 @@ enum CommandLineParser {
         Option(flag: "--max-app-connections", env: "SLIPWAY_MAX_APP_CONNECTIONS", valueName: "N", help: "open connections per app port (default 1024; past it, 503)") { c, v, f throws(UsageError) in
             c.maxAppConnections = try integer(v, flag: f, in: 1...1_000_000)
         },
+        Option(flag: "--http-port", env: "SLIPWAY_HTTP_PORT", valueName: "N", help: "port of the HTTP edge, which serves apps at their domains (default: off)") { c, v, f throws(UsageError) in
+            c.httpPort = try integer(v, flag: f, in: 0...65535)
+        },
+        Option(flag: "--dashboard-domain", env: "SLIPWAY_DASHBOARD_DOMAIN", valueName: "NAME", help: "host name at which the edge serves the dashboard, API and webhooks") { c, v, f throws(UsageError) in
+            let name = v.lowercased()
+            let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard !name.isEmpty, name.utf8.count <= 253, labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 && !$0.hasPrefix("-") && !$0.hasSuffix("-") }),
+                  name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x2e }) else {
+                throw UsageError(message: "\(f): expected a host name such as slipway.example.com, got '\(v)'")
+            }
+            c.dashboardDomain = name
+        },
+        Option(flag: "--max-request-body", env: "SLIPWAY_MAX_REQUEST_BODY", valueName: "SIZE", help: "largest request body the edge passes to an app (default 100m; past it, 413)") { c, v, f throws(UsageError) in
+            c.maxRequestBody = try byteSize(v, flag: f, in: 1...(1 << 40))
+        },
+        Option(flag: "--upstream-timeout", env: "SLIPWAY_UPSTREAM_TIMEOUT", valueName: "SECONDS", help: "time the edge waits for an app to answer (default 60; past it, 504)") { c, v, f throws(UsageError) in
+            c.upstreamTimeout = try integer(v, flag: f, in: 1...3600)
+        },
     ]
 
     static func parse(_ arguments: [String], environment: [String: String]) throws(UsageError) -> Command {
@@ -164,6 +187,10 @@ enum CommandLineParser {
             }
             try option.apply(&config, value, name)
         }
+        if config.dashboardDomain != nil && config.httpPort == nil {
+            throw UsageError(message: "--dashboard-domain: the dashboard is served under it by the HTTP edge; set --http-port too")
+        }
+        config.applyEdgeDefaults()
         return .serve(config)
     }
 

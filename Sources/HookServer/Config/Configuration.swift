@@ -1,5 +1,6 @@
 import Edge
 import Pipeline
+import SlipwayServer
 import SlipwaySystem
 
 /// Everything `slipway serve` is told by flags and environment variables; flags win.
@@ -7,7 +8,8 @@ struct Configuration: Sendable {
     var host = "127.0.0.1"
     var port = 5000
     var dataDir = "./data"
-    var appPorts: ClosedRange<Int> = 8001...8100
+    /// nil for `--app-ports off`: apps get no port, only domains (served by the HTTP edge).
+    var appPorts: ClosedRange<Int>? = 8001...8100
     var appsHost: String?
     var publicURL: String?
     var allowLocalRepos = false
@@ -32,6 +34,13 @@ struct Configuration: Sendable {
     var webhookBodyLimit = WebhookHandler.defaultBodyLimit
     var maxBodyMemory = 256 * 1024 * 1024
     var maxAppConnections = PortForwarder.defaultMaximumConnections
+    /// The HTTP edge's port (`--http-port`); nil: no edge.
+    var httpPort: Int?
+    /// The name under which the edge serves the dashboard, API and webhooks.
+    var dashboardDomain: String?
+    var maxRequestBody = EdgeSettings.defaultMaxRequestBody
+    /// Seconds the edge waits for an app's answer, between two reads (504 past it).
+    var upstreamTimeout = 60
     var adminPassword: String?
     var apiToken: String?
 
@@ -51,9 +60,34 @@ struct Configuration: Sendable {
         return "http://\(h == "0.0.0.0" ? "127.0.0.1" : h):\(port)"
     }
 
+    /// The dashboard's own host names (the public URL's, `--host`), which no app may have as a
+    /// domain; an address among them is harmless, as no domain can be one.
+    var dashboardHostNames: Set<String> { Set(HostNames(self).configured) }
+
     /// Whether the dashboard is reached over https: its cookie is then Secure and `__Host-`, and
     /// its answers carry HSTS.
     var publicURLIsHTTPS: Bool { publicURL?.lowercased().hasPrefix("https://") == true }
+
+    /// `--public-url`, unless given, follows `--dashboard-domain` on the edge: the URL the
+    /// dashboard is then opened at, for its links, webhook URLs and the host check.
+    mutating func applyEdgeDefaults() {
+        guard publicURL == nil, let dashboardDomain, let httpPort else { return }
+        publicURL = "http://\(dashboardDomain)" + (httpPort == 80 ? "" : ":\(httpPort)")
+    }
+
+    /// The edge's server: the dashboard's settings on its own port.
+    var edgeServerOptions: ServerOptions? {
+        guard let httpPort else { return nil }
+        var o = serverOptions
+        o.port = httpPort
+        return o
+    }
+
+    var edgeSettings: EdgeSettings {
+        var s = EdgeSettings()
+        s.readTimeoutMilliseconds = upstreamTimeout * 1000
+        return s
+    }
 
     var serverOptions: ServerOptions {
         var o = ServerOptions()

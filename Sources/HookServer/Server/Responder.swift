@@ -1,9 +1,11 @@
 import Pipeline
 import SlipwayHTTP
+import SlipwayServer
 import SlipwaySystem
 
 /// Turns a request into a response: routing, then the handler, with every error converted in one place.
-struct Responder: Sendable {
+/// The server asks it about each request's head (`RequestDispatcher`) and it always buffers the body.
+struct Responder: RequestDispatcher {
     let router: Router
     let defaultBodyLimit: Int
 
@@ -26,6 +28,24 @@ struct Responder: Sendable {
         case proceed(context: (any Sendable)?)
         /// Answer this and read nothing more.
         case refuse(HTTPResponse)
+    }
+
+    func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
+        let resolution = router.resolve(method: head.method, path: head.path)
+        switch checkHead(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        case .refuse(let refusal):
+            return .refuse(refusal)
+        case .proceed(let learned):
+            return .buffer(bodyLimit: bodyLimit(for: resolution)) { request in
+                var request = request
+                request.context = learned
+                return respond(to: request, resolution: resolution)
+            }
+        }
+    }
+
+    func errorResponse(_ error: any HTTPResponseError, path: String) -> HTTPResponse {
+        self.error(error, path: path)
     }
 
     func checkHead(of request: HTTPRequest, resolution: Router.Resolution) -> HeadVerdict {

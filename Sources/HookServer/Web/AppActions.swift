@@ -13,13 +13,14 @@ struct AppActions: Sendable {
         let (session, form) = try web.requireAction(request)
         do {
             let input = try DeployForm(form)
-            let created = try web.service.create(.init(name: input.name, settings: input.settings, env: input.env, deploy: true))
+            let created = try web.service.create(.init(name: input.name, settings: input.settings, env: input.env, deploy: true,
+                                                       domains: input.domains))
             web.sessions.showOnce(session.id, key: created.app.name, secret: created.app.webhookSecret)
             return .redirect(created.deployment.map { "/deployments/\($0.id)" } ?? "/apps/\(created.app.name)")
         } catch let error as ValidationError {
             return try deployFormPage(session, form, field: error.field, message: error.message)
         } catch let error as StoreError {
-            return try deployFormPage(session, form, field: "name", message: error.description)
+            return try deployFormPage(session, form, field: Self.field(of: error), message: error.description)
         } catch let error as PortAllocator.Exhausted {
             return try deployFormPage(session, form, field: "repo_url", message: error.description)
         }
@@ -71,10 +72,13 @@ struct AppActions: Sendable {
         let app = try web.app(request)
         do {
             let s = try DeployForm.settings(form, base: app)
-            _ = try web.service.update(app, settings: s, env: nil)
+            // A form without the field (an older page) leaves the domains as they are.
+            _ = try web.service.update(app, settings: s, env: nil, domains: form["domains"].map(DeployForm.domains))
             return .redirect("/apps/\(app.name)")
         } catch let error as ValidationError {
             return try AppPage.render(web, session: session, app: app, error: error, form: form)
+        } catch let error as StoreError where Self.field(of: error) == "domains" {
+            return try AppPage.render(web, session: session, app: app, error: ValidationError("domains", error.description), form: form)
         }
     }
 
@@ -114,10 +118,16 @@ struct AppActions: Sendable {
         }
     }
 
+    /// The field a conflict is shown beside.
+    private static func field(of error: StoreError) -> String {
+        if case .domainTaken = error { return "domains" }
+        return "name"
+    }
+
     /// The deploy form again, with what was typed and the error beside its field.
     private func deployFormPage(_ session: Session, _ form: [String: String], field: String, message: String) throws -> HTTPResponse {
         var values = [String: TemplateValue]()
-        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus"] {
+        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "domains"] {
             values[key] = .string(form[key] ?? "")
         }
         return try web.page("deploy", ["form": .object(values), "errors": .object([field: .string(message)]), "has_errors": true],

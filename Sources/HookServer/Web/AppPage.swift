@@ -35,6 +35,9 @@ enum AppPage {
                                                     + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
         }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
+        // The domains as typed when the form comes back with an error, so none is lost to a typo.
+        let stored = app.domains.map(\.value).joined(separator: "\n")
+        context["domains_text"] = .string(error == nil ? stored : form["domains"] ?? stored)
         if let error {
             context["errors"] = .object([error.field: .string(error.message)])
             context["has_errors"] = true

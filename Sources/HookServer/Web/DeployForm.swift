@@ -6,6 +6,7 @@ struct DeployForm {
     var name: String?
     var settings: AppSettings
     var env: [(String, String)]
+    var domains: [String]
 
     init(_ form: [String: String]) throws {
         let repo = (form["repo_url"] ?? "").trimmingSpaces()
@@ -14,6 +15,15 @@ struct DeployForm {
         self.name = name.isEmpty ? nil : String(name)
         settings = try Self.settings(form, base: nil, repo: String(repo))
         env = try Self.env(form["env"] ?? "", keeping: [])
+        domains = Self.domains(form["domains"] ?? "")
+    }
+
+    /// One name per line, or several separated by commas (no valid name has one, so both can be
+    /// accepted); each is trimmed, blanks are skipped, and the rest is checked as the API's list is.
+    static func domains(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" || $0 == "," })
+            .map { String($0.trimmingSpaces()) }
+            .filter { !$0.isEmpty }
     }
 
     static func settings(_ form: [String: String], base: App?, repo: String? = nil) throws -> AppSettings {

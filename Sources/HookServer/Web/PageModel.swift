@@ -4,15 +4,22 @@ import SlipwaySystem
 /// Turns apps and deployments into what templates show.
 enum PageModel {
     static func app(_ a: App, config: Configuration, live: Deployment?, busy: Bool) -> TemplateValue {
-        let url = "http://\(config.effectiveAppsHost):\(a.port)"
+        let address = AppAddress(a, appsHost: config.effectiveAppsHost, portsServed: config.appPorts != nil)
         let status = busy && a.status != .deploying ? "deploying" : a.status.rawValue
+        // An exact name links to the app there; a wildcard names no one host to open.
+        let domains: [TemplateValue] = a.domains.map { domain in
+            .object(["name": .string(domain.value), "href": .string(domain.isWildcard ? "" : "http://\(domain.value)")])
+        }
         return .object([
             "name": .string(a.name),
             "repo_url": .string(a.repoURL),
             "repo_linkable": .bool(HTML.isLinkable(a.repoURL)),
             "branch": .string(a.branch),
-            "port": .string(String(a.port)),
-            "url": .string(url),
+            "port": .string(address.port.map(String.init) ?? "no port"),
+            // Empty without a port and an exact domain; the pages then say so.
+            "url": .string(address.url ?? ""),
+            "domains": .list(domains),
+            "has_domains": .bool(!domains.isEmpty),
             "status": .string(status),
             "status_label": .string(label(status)),
             "is_stopped": .bool(a.status == .stopped),

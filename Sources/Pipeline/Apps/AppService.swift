@@ -10,7 +10,11 @@ public final class AppService: Sendable {
     public let git: any GitSource
     public let settings: PipelineSettings
     public let forwarders: ForwarderRegistry
+    /// Each app's live container, which its port forwarder and the HTTP edge send traffic to.
+    public let upstreams: UpstreamRegistry
     public let queue: DeploymentQueue
+    /// The host-name table the HTTP edge routes by, republished after every domain change.
+    public let domains = DomainDirectory()
     let deployer: Deployer
     let locks = AppLocks()
 
@@ -25,8 +29,20 @@ public final class AppService: Sendable {
         }
         DiskReserve(dataDir: settings.dataDir).ensure()
         forwarders = ForwarderRegistry()
-        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, forwarders: forwarders, statuses: statuses)
+        upstreams = UpstreamRegistry()
+        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, upstreams: upstreams, statuses: statuses)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
+        try domains.rebuild(from: store)
+    }
+
+    /// The current host-name table, app domains to app ids (see `domains` for a cheap way to
+    /// notice changes).
+    public func domainTable() -> DomainTable<Int> { domains.table }
+
+    /// After a change to the stored domains has committed. A failure is logged, not thrown: the
+    /// change itself stands, and the edge keeps the previous table until the next rebuild.
+    private func republishDomains() {
+        Log.attempt("rebuilding the domain table") { try domains.rebuild(from: store) }
     }
 
     // MARK: creating and editing
@@ -39,15 +55,18 @@ public final class AppService: Sendable {
         /// HTTPS token for a private repository; GitHub token for commit statuses.
         public var gitToken: String?
         public var githubToken: String?
+        /// Host names as the user typed them; checked by `create`.
+        public var domains: [String]
 
         public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool,
-                    gitToken: String? = nil, githubToken: String? = nil) {
+                    gitToken: String? = nil, githubToken: String? = nil, domains: [String] = []) {
             self.name = name
             self.settings = settings
             self.env = env
             self.deploy = deploy
             self.gitToken = gitToken
             self.githubToken = githubToken
+            self.domains = domains
         }
     }
 
@@ -60,30 +79,45 @@ public final class AppService: Sendable {
         if let c = s.cpus { try AppValidation.cpus(c) }
     }
 
-    /// Creates the app, takes its port, stores its credentials and queues its first deployment
-    /// unless told not to. Credentials are stored before that deployment is queued, so it can use them.
+    /// The names as given, checked, in their stored form.
+    public func validateDomains(_ names: [String]) throws(ValidationError) -> [DomainName] {
+        try AppValidation.domains(names, reserved: settings.dashboardHostNames)
+    }
+
+    /// Creates the app, takes its port (unless `--app-ports off`), stores its domains and
+    /// credentials and queues its first deployment unless told not to. Credentials are stored
+    /// before that deployment is queued, so it can use them.
     public func create(_ request: NewApp) throws -> (app: App, deployment: Deployment?) {
         if let token = request.gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if let token = request.githubToken { try AppValidation.secretToken(token, field: "github_token") }
         try validate(request.settings)
         if request.gitToken != nil { try AppValidation.gitToken(usableWith: request.settings.repoURL) }
         try AppValidation.env(request.env)
+        let checkedDomains = try validateDomains(request.domains)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
-        let forwarder = try PortAllocator.allocate(range: settings.appPorts, used: try store.usedPorts(), host: settings.bindHost,
-                                                   maxConnections: settings.maxAppConnections)
+        let live = LiveUpstream(appName: name, unavailability: .notDeployed)
+        let forwarder = try settings.appPorts.map { range in
+            try PortAllocator.allocate(range: range, used: try store.usedPorts(), host: settings.bindHost,
+                                       upstream: live, maxConnections: settings.maxAppConnections)
+        }
         let app: App
         do {
-            app = try store.createApp(name: name, settings: request.settings, port: forwarder.port, env: request.env)
+            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: checkedDomains)
         } catch {
-            forwarder.close()
+            forwarder?.close()
             throw error
         }
-        forwarder.setUpstream(port: nil, unavailableMessage: "\(name) has not been deployed yet")
-        forwarders.set(forwarder, for: app.id)
-        Log.info("app \(name) created on port \(app.port)")
+        upstreams.set(live, for: app.id)
+        if let forwarder {
+            forwarders.set(forwarder, for: app.id)
+            Log.info("app \(name) created on port \(forwarder.port)")
+        } else {
+            Log.info("app \(name) created without a port (--app-ports off)")
+        }
+        if !checkedDomains.isEmpty { republishDomains() }
         var created = app
         if request.gitToken != nil || request.githubToken != nil {
             if let token = request.gitToken { try store.setCredential(appID: app.id, .gitToken, token) }
@@ -94,12 +128,14 @@ public final class AppService: Sendable {
         return (created, deployment)
     }
 
-    /// Changes an app's settings, and its env and tokens when given; everything is checked
-    /// before anything is stored.
+    /// Changes an app's settings, and its env, tokens and domains when given (domains replace
+    /// the whole list); everything is checked before anything is stored.
     public func update(_ app: App, settings s: AppSettings, env: [(String, String)]?,
-                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep) throws -> App {
+                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep, domains: [String]? = nil) throws -> App {
         try validate(s)
         if let env { try AppValidation.env(env) }
+        var checkedDomains: [DomainName]?
+        if let domains { checkedDomains = try validateDomains(domains) }
         if case .set(let token) = gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if case .set(let token) = githubToken { try AppValidation.secretToken(token, field: "github_token") }
         // The error names what this request changed: the token, or the URL under a stored one.
@@ -107,6 +143,12 @@ public final class AppService: Sendable {
         case .set: try AppValidation.gitToken(usableWith: s.repoURL)
         case .keep: if s.repoURL != app.repoURL { try AppValidation.repoURL(s.repoURL, usableWithGitToken: app.gitToken != nil) }
         case .clear: break
+        }
+        // Domains first: a name another app has is the one refusal only the store can find, and
+        // it must come before anything else of the request is stored.
+        if let checkedDomains {
+            try store.replaceDomains(of: app, with: checkedDomains)
+            republishDomains()
         }
         try store.updateSettings(appID: app.id, s)
         if let env { try store.replaceEnv(appID: app.id, env) }
@@ -230,7 +272,7 @@ public final class AppService: Sendable {
         try locks.withLock(appID: app.id) {
             let app = try current(app)
             let (_, name) = try liveContainer(app)
-            forwarders.forwarder(for: app.id)?.setUpstream(port: nil, unavailableMessage: "\(app.name) is stopped")
+            upstreams.upstream(for: app.id)?.setUnavailable(.stopped)
             try store.setStatus(appID: app.id, .stopped)
             try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
             Log.info("app \(app.name) stopped")
@@ -280,7 +322,7 @@ public final class AppService: Sendable {
             try runtime.start(container: name)
         }
         let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
-        forwarders.forwarder(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
+        upstreams.upstream(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {
@@ -296,6 +338,7 @@ public final class AppService: Sendable {
         try locks.withLock(appID: app.id) {
             guard try store.app(id: app.id) != nil else { return }
             forwarders.remove(appID: app.id)
+            upstreams.remove(appID: app.id)
             let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
             for container in try runtime.containers(labels: labels) {
                 try runtime.remove(container: container.id)
@@ -310,6 +353,8 @@ public final class AppService: Sendable {
             }
             git.remove(appName: app.name)
             try store.deleteApp(id: app.id)
+            // Always: the caller's copy of the app may predate a change to its domains.
+            republishDomains()
             locks.forget(appID: app.id)
             Log.info("app \(app.name) deleted")
         }

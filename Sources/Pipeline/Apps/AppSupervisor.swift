@@ -21,8 +21,8 @@ public final class AppSupervisor: Sendable {
 
     public var isDockerAvailable: Bool { dockerAvailable.load(ordering: .relaxed) }
 
-    /// Marks deployments the last run left unfinished as interrupted and opens every app's port.
-    /// Runs before the server accepts requests; needs no Docker.
+    /// Marks deployments the last run left unfinished as interrupted and opens every app's port
+    /// (none under `--app-ports off`). Runs before the server accepts requests; needs no Docker.
     public func prepare() throws {
         let store = service.store
         for var d in try store.unfinishedDeployments() {
@@ -49,14 +49,41 @@ public final class AppSupervisor: Sendable {
             if app.status == .deploying {
                 try store.setStatus(appID: app.id, app.liveDeploymentID == nil ? .failed : .running)
             }
+            // Every app has its live upstream, which the HTTP edge routes to, port or not.
+            let live = LiveUpstream(appName: app.name, unavailability: app.status == .stopped ? .stopped
+                                    : app.liveDeploymentID == nil ? .notDeployed : .starting)
+            service.upstreams.set(live, for: app.id)
+            guard let range = service.settings.appPorts else { continue }
+            guard let port = app.port else {
+                givePort(app, from: range, upstream: live)
+                continue
+            }
             do {
-                let forwarder = try PortForwarder(host: service.settings.bindHost, port: app.port,
+                let forwarder = try PortForwarder(host: service.settings.bindHost, port: port, upstream: live,
                                                   maxConnections: service.settings.maxAppConnections)
-                forwarder.setUpstream(port: nil, unavailableMessage: app.status == .stopped ? "\(app.name) is stopped" : "\(app.name) is starting")
                 service.forwarders.set(forwarder, for: app.id)
             } catch {
-                Log.error("app \(app.name): cannot listen on port \(app.port): \(error)")
+                Log.error("app \(app.name): cannot listen on port \(port): \(error)")
             }
+        }
+    }
+
+    /// An app made while `--app-ports` was off gets a port once ports are served: otherwise
+    /// nothing would reach it until the HTTP edge does.
+    private func givePort(_ app: App, from range: ClosedRange<Int>, upstream: LiveUpstream) {
+        do {
+            let forwarder = try PortAllocator.allocate(range: range, used: try service.store.usedPorts(), host: service.settings.bindHost,
+                                                       upstream: upstream, maxConnections: service.settings.maxAppConnections)
+            do {
+                try service.store.setPort(appID: app.id, forwarder.port)
+            } catch {
+                forwarder.close()
+                throw error
+            }
+            service.forwarders.set(forwarder, for: app.id)
+            Log.info("app \(app.name) had no port (made under --app-ports off): it now has port \(forwarder.port)")
+        } catch {
+            Log.error("app \(app.name) has no port and cannot get one: \(error)")
         }
     }
 
@@ -136,7 +163,7 @@ public final class AppSupervisor: Sendable {
                 do {
                     try service.ensureRunning(app, deployment: d, name: Naming.container(app: app.name, deployment: id))
                     if app.status != .running { try store.setStatus(appID: app.id, .running) }
-                    Log.info("app \(app.name) serving on port \(app.port)")
+                    Log.info("app \(app.name) serving" + (service.forwarders.forwarder(for: app.id).map { " on port \($0.port)" } ?? ""))
                 } catch {
                     Log.error("app \(app.name) could not be started: \(error)")
                     Log.attempt("app \(app.name): marking it crashed") { try store.setStatus(appID: app.id, .crashed) }
@@ -171,12 +198,12 @@ public final class AppSupervisor: Sendable {
         if service.queue.isRunning(appID: app.id) { return }
         let name = Naming.container(app: app.name, deployment: id)
         let container = containers.first { $0.name == name }
-        let forwarder = service.forwarders.forwarder(for: app.id)
+        let live = service.upstreams.upstream(for: app.id)
         if let container, container.running, let port = container.hostPort {
             // A new published port means Docker restarted the container: its bridge address may be new too.
-            if forwarder?.upstream?.port != port {
+            if let live, live.current?.port != port {
                 let bridge = service.runtime.bridgeAddress(container: name)
-                forwarder?.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+                live.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
             }
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)

@@ -35,6 +35,30 @@ public enum AppValidation {
         guard cpus > 0, cpus <= 256 else { throw ValidationError("cpus", "cpus must be greater than 0 and at most 256") }
     }
 
+    /// Names per app: Let's Encrypt puts at most 100 on a certificate, and the edge will want
+    /// one certificate to be able to cover an app.
+    public static let maxDomains = 100
+
+    /// The names as given, checked and in their stored form, in the given order. `reserved` are
+    /// the dashboard's own host names: an app served there would receive its session cookie.
+    public static func domains(_ names: [String], reserved: Set<String> = []) throws(ValidationError) -> [DomainName] {
+        guard names.count <= maxDomains else {
+            throw ValidationError("domains", "domains: at most \(maxDomains) per app, got \(names.count)")
+        }
+        var seen = Set<DomainName>()
+        var checked = [DomainName]()
+        for text in names {
+            let domain: DomainName
+            do { domain = try DomainName(parsing: text) } catch { throw ValidationError("domains", "domains: \(error)") }
+            guard !reserved.contains(domain.value) else {
+                throw ValidationError("domains", "domains: \(domain) is the dashboard's own host name; an app cannot have it")
+            }
+            guard seen.insert(domain).inserted else { throw ValidationError("domains", "domains: \(domain) is given more than once") }
+            checked.append(domain)
+        }
+        return checked
+    }
+
     /// Longest env var name, and value, accepted: a name is a line of `docker run --env-file`, and
     /// a value lives in every container's environment.
     public static let maxEnvNameBytes = 256

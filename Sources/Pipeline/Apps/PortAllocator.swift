@@ -8,10 +8,10 @@ public enum PortAllocator {
     }
 
     /// Returns the forwarder already listening on the port, so no one can take it in between.
-    public static func allocate(range: ClosedRange<Int>, used: Set<Int>, host: String,
+    public static func allocate(range: ClosedRange<Int>, used: Set<Int>, host: String, upstream: LiveUpstream,
                                 maxConnections: Int = PortForwarder.defaultMaximumConnections) throws -> PortForwarder {
         for port in range where !used.contains(port) {
-            if let forwarder = try? PortForwarder(host: host, port: port, maxConnections: maxConnections) { return forwarder }
+            if let forwarder = try? PortForwarder(host: host, port: port, upstream: upstream, maxConnections: maxConnections) { return forwarder }
         }
         throw Exhausted(range: range)
     }

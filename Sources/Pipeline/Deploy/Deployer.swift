@@ -11,13 +11,13 @@ public final class Deployer: Sendable {
     let runtime: any ContainerRuntime
     let git: any GitSource
     let settings: PipelineSettings
-    let forwarders: ForwarderRegistry
+    let upstreams: UpstreamRegistry
     let statuses: any CommitStatusReporter
     /// Status posts go out in order (pending before success) without holding up the deployment.
     private let statusQueue = DispatchQueue(label: "slipway.commit-status")
     let reserve: DiskReserve
 
-    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, forwarders: ForwarderRegistry,
+    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, upstreams: UpstreamRegistry,
                 statuses: any CommitStatusReporter = NoCommitStatus()) {
         self.statuses = statuses
         self.reserve = DiskReserve(dataDir: settings.dataDir)
@@ -25,7 +25,7 @@ public final class Deployer: Sendable {
         self.runtime = runtime
         self.git = git
         self.settings = settings
-        self.forwarders = forwarders
+        self.upstreams = upstreams
     }
 
     /// Runs `deploymentID` to a terminal state. Never throws: failures are recorded on the deployment.
@@ -195,9 +195,13 @@ public final class Deployer: Sendable {
         let started = Date()
         log.step("swap")
         let previous = app.liveDeploymentID.flatMap { try? store.deployment(id: $0) }
-        let forwarder = forwarders.forwarder(for: app.id)
-        let oldUpstream = forwarder?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
-        log.line("port \(app.port) now forwards to the new container")
+        // New connections to the port and new requests at the HTTP edge go to the new container
+        // from here; those in flight finish on the old one, which the drain below waits for.
+        let live = upstreams.upstream(for: app.id)
+        let oldUpstream = live?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
+        // Under --app-ports off no port is open, whatever the app has stored.
+        let servedPort = settings.appPorts == nil ? nil : app.port
+        log.line(servedPort.map { "port \($0) now forwards to the new container" } ?? "the new container is live; the app has no open port")
         p.d.steps.append(("swap", Int(Date().timeIntervalSince(started) * 1000)))
         p.d.status = .succeeded
         p.d.finishedAt = Timestamp.now()
@@ -205,7 +209,7 @@ public final class Deployer: Sendable {
         p.createdContainer = nil
         p.builtImage = nil
         log.line("deployment \(p.d.id) is live")
-        notify(app, p.d, .success, "Live on port \(app.port)")
+        notify(app, p.d, .success, servedPort.map { "Live on port \($0)" } ?? "Live")
 
         // The old container still runs on its image while it drains: that image is pruned, if
         // it is one too many, once the container is gone (a forced removal of an image in use
@@ -216,9 +220,10 @@ public final class Deployer: Sendable {
             let runtime = self.runtime
             let name = Naming.container(app: app.name, deployment: previous.id)
             let logPath = log.path
-            // Draining waits for open connections, so it runs off this worker, freeing it for the next deployment.
+            // Draining waits for open connections and requests in flight, so it runs off this
+            // worker, freeing it for the next deployment.
             OSThread.detach(name: "drain") { [self] in
-                if let oldUpstream, let forwarder { forwarder.drain(oldUpstream, seconds: drain) }
+                if let oldUpstream, let live { live.drain(oldUpstream, seconds: drain) }
                 Log.attempt("app \(app.name): stopping the old container \(name)") { try runtime.stop(container: name, graceSeconds: grace) }
                 Log.attempt("app \(app.name): removing the old container \(name)") { try runtime.remove(container: name) }
                 let log = DeploymentLog(path: logPath)

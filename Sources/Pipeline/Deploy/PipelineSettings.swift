@@ -4,7 +4,9 @@ public struct PipelineSettings: Sendable {
     public var dataDir: String
     /// Where app ports listen (the server's --host).
     public var bindHost: String
-    public var appPorts: ClosedRange<Int>
+    /// The range app ports are taken from; nil for `--app-ports off`, where apps get no port and
+    /// no forwarder, and the HTTP edge is their only way in.
+    public var appPorts: ClosedRange<Int>?
     public var allowLocalRepos: Bool
     public var maxBuilds: Int
     public var keepImages: Int
@@ -20,8 +22,11 @@ public struct PipelineSettings: Sendable {
     public var supervisorIntervalSeconds: Double = 2
     /// Open connections per app port.
     public var maxAppConnections = PortForwarder.defaultMaximumConnections
+    /// The dashboard's own host names, which no app may have as a domain: an app served at one
+    /// would receive the dashboard's session cookie.
+    public var dashboardHostNames: Set<String> = []
 
-    public init(dataDir: String, bindHost: String, appPorts: ClosedRange<Int>, allowLocalRepos: Bool, maxBuilds: Int,
+    public init(dataDir: String, bindHost: String, appPorts: ClosedRange<Int>?, allowLocalRepos: Bool, maxBuilds: Int,
                 keepImages: Int, buildTimeoutSeconds: Double, healthTimeoutSeconds: Double, drainSeconds: Double,
                 extraLabels: [(String, String)], instanceID: String) {
         self.dataDir = dataDir

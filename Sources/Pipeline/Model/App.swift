@@ -1,10 +1,12 @@
-/// A deployed application: a repository and branch served on a stable public port.
+/// A deployed application: a repository and branch served on a stable public port, at its
+/// domains, or both.
 public struct App: Sendable, Equatable {
     public var id: Int
     public var name: String
     public var repoURL: String
     public var branch: String
-    public var port: Int
+    /// The public port, kept for the app's life; nil for an app made under `--app-ports off`.
+    public var port: Int?
     public var internalPort: Int
     public var healthPath: String
     public var memoryMB: Int?
@@ -19,6 +21,8 @@ public struct App: Sendable, Equatable {
     public var deployKeyPublic: String?
     /// A GitHub token for posting commit statuses; never shown or logged.
     public var githubToken: String?
+    /// The host names the app is served at, in the order the user gave them.
+    public var domains: [DomainName] = []
 
     public static let defaultInternalPort = 5000
     public static let defaultHealthPath = "/"

@@ -1,19 +1,43 @@
+import CSQLite
 import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7]
 
-    static func apply(to database: Database) throws {
-        try database.write { conn in
-            let current = try conn.queryOne("PRAGMA user_version")?.int(0) ?? 0
-            guard current < all.count else { return }
-            for version in current..<all.count {
-                try all[version](conn)
+    /// Brings the schema to `target` (all of it, but for tests of a migration).
+    ///
+    /// Foreign keys are off while migrations run, as SQLite's guide to changing a table's schema
+    /// says (lang_altertable.html, section 7): rebuilding a table drops the old one, and with
+    /// them on, that DROP would cascade to every row referring to it. They can only be switched
+    /// outside a transaction, so around it; inside, `foreign_key_check` must find nothing
+    /// broken before anything is committed.
+    static func apply(to database: Database, through target: Int = all.count) throws {
+        let current = try database.read { try $0.queryOne("PRAGMA user_version")?.int(0) ?? 0 }
+        guard current < target else { return }
+        try database.read { try $0.execute("PRAGMA foreign_keys = OFF") }
+        let migrated = Result {
+            try database.write { conn in
+                for version in current..<target {
+                    try all[version](conn)
+                }
+                if let broken = try conn.query("PRAGMA foreign_key_check").first {
+                    // SQLITE_CONSTRAINT_FOREIGNKEY, whose macro Swift does not import.
+                    throw SQLiteError(code: 787,
+                                      message: "a row of \(broken.string(0)) refers to a missing row of \(broken.string(2))",
+                                      sql: "PRAGMA foreign_key_check")
+                }
+                // PRAGMA takes no bound parameters; the value is our own integer.
+                try conn.execute("PRAGMA user_version = \(target)")
             }
-            // PRAGMA takes no bound parameters; the value is our own integer.
-            try conn.execute("PRAGMA user_version = \(all.count)")
         }
+        try database.read { conn in
+            try conn.execute("PRAGMA foreign_keys = ON")
+            guard try conn.queryOne("PRAGMA foreign_keys")?.int(0) == 1 else {
+                throw SQLiteError(code: SQLITE_ERROR, message: "foreign keys could not be enabled again", sql: "PRAGMA foreign_keys")
+            }
+        }
+        try migrated.get()
     }
 
     private static func v1(_ conn: Connection) throws {
@@ -127,6 +151,54 @@ enum Migrations {
         -- Anyone can send a rejected delivery, so only deliveries that passed the signature check
         -- must be unique.
         CREATE UNIQUE INDEX webhook_deliveries_unique ON webhook_deliveries(delivery_id) WHERE kind NOT IN ('rejected', 'duplicate');
+        """)
+    }
+
+    /// The host names each app is served at. One row per name, so a name belongs to one app;
+    /// `position` keeps the user's order (the first exact name is the app's URL). Names are
+    /// stored lowercase, as the edge looks them up.
+    private static func v6(_ conn: Connection) throws {
+        try conn.execute("""
+        CREATE TABLE domains (
+            name TEXT NOT NULL UNIQUE CHECK (name <> '' AND name = lower(name)),
+            app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL
+        );
+        -- The app's names in order, and the index ON DELETE CASCADE needs (see v3).
+        CREATE UNIQUE INDEX domains_by_app ON domains(app_id, position);
+        """)
+    }
+
+    /// apps.port may be NULL: under `--app-ports off` an app has no port. SQLite cannot drop a
+    /// NOT NULL in place, so the table is rebuilt with the same columns in the same order and
+    /// every row copied, ids included, so nothing that refers to an app changes (`apply` has
+    /// foreign keys off meanwhile, and checks them before committing).
+    private static func v7(_ conn: Connection) throws {
+        let columns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, "
+            + "live_deployment_id, container_id, created_at, git_token, deploy_key_public, github_token"
+        try conn.execute("""
+        CREATE TABLE apps_v7 (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            repo_url TEXT NOT NULL,
+            branch TEXT NOT NULL DEFAULT 'main',
+            port INTEGER UNIQUE,
+            internal_port INTEGER NOT NULL DEFAULT 5000,
+            health_path TEXT NOT NULL DEFAULT '/',
+            memory_mb INTEGER,
+            cpus REAL,
+            webhook_secret TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'new',
+            live_deployment_id INTEGER,
+            container_id TEXT,
+            created_at TEXT NOT NULL,
+            git_token TEXT,
+            deploy_key_public TEXT,
+            github_token TEXT
+        );
+        INSERT INTO apps_v7 (\(columns)) SELECT \(columns) FROM apps;
+        DROP TABLE apps;
+        ALTER TABLE apps_v7 RENAME TO apps;
         """)
     }
 

@@ -54,7 +54,7 @@ public final class Store: Sendable {
     static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token"
 
     static func app(from row: Row) -> App {
-        App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.int(4),
+        App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.optionalInt(4),
             internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
             webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
             liveDeploymentID: row.optionalInt(11), createdAt: row.string(12), gitToken: row.optionalString(13),
@@ -62,23 +62,44 @@ public final class Store: Sendable {
     }
 
     public func apps() throws -> [App] {
-        try database.read { try $0.query("SELECT \(Self.appColumns) FROM apps ORDER BY name").map(Self.app) }
+        try database.read { conn in
+            var apps = try conn.query("SELECT \(Self.appColumns) FROM apps ORDER BY name").map(Self.app)
+            let domains = Dictionary(grouping: try conn.query("SELECT app_id, name FROM domains ORDER BY app_id, position"),
+                                     by: { $0.int(0) })
+            for i in apps.indices { apps[i].domains = domains[apps[i].id, default: []].map { DomainName(stored: $0.string(1)) } }
+            return apps
+        }
     }
 
     public func app(named name: String) throws -> App? {
-        try database.read { try $0.queryOne("SELECT \(Self.appColumns) FROM apps WHERE name = ?", name).map(Self.app) }
+        try database.read { conn in
+            try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE name = ?", name).map { try Self.app(from: $0, domainsFrom: conn) }
+        }
     }
 
     public func app(id: Int) throws -> App? {
-        try database.read { try $0.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map(Self.app) }
+        try database.read { conn in
+            try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map { try Self.app(from: $0, domainsFrom: conn) }
+        }
     }
 
+    /// The app of a row, with its domains read on the same connection.
+    static func app(from row: Row, domainsFrom conn: Connection) throws -> App {
+        var app = Self.app(from: row)
+        app.domains = try Self.domains(appID: app.id, conn)
+        return app
+    }
+
+    /// The ports apps hold; an app without one (made under `--app-ports off`) holds none.
     public func usedPorts() throws -> Set<Int> {
-        try database.read { Set(try $0.query("SELECT port FROM apps").map { $0.int(0) }) }
+        try database.read { Set(try $0.query("SELECT port FROM apps WHERE port IS NOT NULL").map { $0.int(0) }) }
     }
 
-    /// Inserts an app with the given port; throws `StoreError.nameTaken` or `.portTaken` on a clash.
-    public func createApp(name: String, settings: AppSettings, port: Int, env: [(String, String)]) throws -> App {
+    /// Inserts an app with the given port (nil: none) and its env vars and domains, in one
+    /// transaction; throws `StoreError.nameTaken`, `.portTaken` or `.domainTaken` on a clash,
+    /// and then stores nothing.
+    public func createApp(name: String, settings: AppSettings, port: Int?, env: [(String, String)],
+                          domains: [DomainName] = []) throws -> App {
         do {
             return try database.write { conn in
                 try conn.execute("""
@@ -90,12 +111,22 @@ public final class Store: Sendable {
                 for (key, value) in env {
                     try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
                 }
-                return try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id).map(Self.app)!
+                try Self.insertDomains(domains, appID: id, conn)
+                return try Self.app(from: try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id)!, domainsFrom: conn)
             }
         } catch let error as SQLiteError where error.isConstraintViolation {
             if error.message.hasOccurrence(of: "apps.name") { throw StoreError.nameTaken(name) }
-            if error.message.hasOccurrence(of: "apps.port") { throw StoreError.portTaken(port) }
+            if let port, error.message.hasOccurrence(of: "apps.port") { throw StoreError.portTaken(port) }
             throw error
+        }
+    }
+
+    /// Gives an app a port (one made under `--app-ports off`, when ports are served again).
+    public func setPort(appID: Int, _ port: Int) throws {
+        do {
+            try database.write { try $0.execute("UPDATE apps SET port = ? WHERE id = ?", port, appID) }
+        } catch let error as SQLiteError where error.isConstraintViolation && error.message.hasOccurrence(of: "apps.port") {
+            throw StoreError.portTaken(port)
         }
     }
 
@@ -150,6 +181,8 @@ public final class Store: Sendable {
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case nameTaken(String)
     case portTaken(Int)
+    /// The domain belongs to another app, named here.
+    case domainTaken(String, app: String)
     /// Deleted while the request that names it waited for its turn.
     case appGone(String)
 
@@ -157,6 +190,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .nameTaken(let name): return "an app named \(name) already exists"
         case .portTaken(let port): return "port \(port) is already taken"
+        case .domainTaken(let domain, let app): return "\(domain) is already a domain of app \(app)"
         case .appGone(let name): return "the app \(name) was deleted"
         }
     }

@@ -4,12 +4,14 @@ import SlipwaySystem
 /// The API's JSON shape of an app. Env var values and the webhook secret are never included.
 enum AppJSON {
     static func encode(_ app: App, api: APIContext, env: [String], includeSecret: Bool = false) -> JSON {
+        let address = AppAddress(app, appsHost: api.config.effectiveAppsHost, portsServed: api.config.appPorts != nil)
         var pairs: [(String, JSON)] = [
             ("name", .string(app.name)),
             ("repo_url", .string(app.repoURL)),
             ("branch", .string(app.branch)),
-            ("port", .from(app.port)),
-            ("url", .string("http://\(api.config.effectiveAppsHost):\(app.port)")),
+            ("port", .from(address.port)),
+            ("url", .from(address.url)),
+            ("domains", .array(app.domains.map { .string($0.value) })),
             ("status", .string(app.status.rawValue)),
             ("internal_port", .from(app.internalPort)),
             ("health_path", .string(app.healthPath)),

@@ -24,11 +24,12 @@ struct AppsAPI: Sendable {
         let deploy = try body.bool("deploy") ?? true
         let gitToken = try body.string("git_token")
         let githubToken = try body.string("github_token")
+        let domains = try body.stringList("domains") ?? []
         // Unknown fields first: a misspelt "repo_url" should be named as such.
         try body.rejectUnknown()
         guard repo != nil else { throw ValidationError("repo_url", "repo_url is required") }
         let created = try api.service.create(.init(name: name, settings: settings, env: env, deploy: deploy,
-                                                   gitToken: gitToken, githubToken: githubToken))
+                                                   gitToken: gitToken, githubToken: githubToken, domains: domains))
         var json = try api.appJSON(created.app, includeSecret: true)
         if case .object(var pairs) = json, let d = created.deployment {
             pairs.append(("deployment_id", .from(d.id)))
@@ -58,8 +59,10 @@ struct AppsAPI: Sendable {
         let env = try body.stringMap("env")
         let gitToken = try body.secretChange("git_token")
         let githubToken = try body.secretChange("github_token")
+        // The whole list: [] clears it; absent (or null) keeps it.
+        let domains = try body.stringList("domains")
         try body.rejectUnknown()
-        let updated = try api.service.update(app, settings: s, env: env, gitToken: gitToken, githubToken: githubToken)
+        let updated = try api.service.update(app, settings: s, env: env, gitToken: gitToken, githubToken: githubToken, domains: domains)
         return .json(try api.appJSON(updated))
     }
 

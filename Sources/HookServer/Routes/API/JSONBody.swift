@@ -57,6 +57,16 @@ struct JSONBody {
         return b
     }
 
+    /// ["a", "b", ...]
+    mutating func stringList(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard case .array(let items) = v else { throw ValidationError(key, "\(key) must be an array of strings") }
+        return try items.map { item in
+            guard let s = item.stringValue else { throw ValidationError(key, "\(key) must be an array of strings") }
+            return s
+        }
+    }
+
     /// {"NAME": "value", ...}
     mutating func stringMap(_ key: String) throws -> [(String, String)]? {
         guard let v = value(key) else { return nil }

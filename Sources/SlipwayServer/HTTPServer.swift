@@ -7,33 +7,33 @@ import SlipwaySystem
 /// (`ConnectionPool`). Idle and slow clients wait in an epoll set, not on a thread, so they
 /// can never delay another; handlers may block on SQLite or a process, and the pool starts
 /// more workers when they do.
-final class HTTPServer: Sendable {
-    let options: ServerOptions
+public final class HTTPServer: Sendable {
+    public let options: ServerOptions
     let listenFD: Int32
     /// Signalled at shutdown, waking the accept loop.
     let wake: EventSignal
     private let shutdownFlag = ShutdownFlag()
     private let pool: ConnectionPool
 
-    init(options: ServerOptions, router: Router) throws {
+    /// Listens at once (so a port taken is an error here); serves once `run` is called.
+    public init(options: ServerOptions, dispatcher: any RequestDispatcher) throws {
         self.options = options
-        let responder = Responder(router: router, defaultBodyLimit: options.limits.defaultBodyLimit)
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
         self.wake = try EventSignal()
-        let context = ConnectionContext(options: options, responder: responder, shutdown: shutdownFlag,
+        let context = ConnectionContext(options: options, dispatcher: dispatcher, shutdown: shutdownFlag,
                                         bodies: BodyMemoryBudget(capacity: options.maxBodyMemory))
         self.pool = try ConnectionPool(context: context,
                                        minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
                                        retireAfterMilliseconds: options.workerRetireMilliseconds)
     }
 
-    var port: Int { Socket.localPort(listenFD) }
-    var isShuttingDown: Bool { shutdownFlag.isRaised }
-    var connectionCount: Int { pool.connectionCount }
-    var workerCount: Int { pool.workerCount }
+    public var port: Int { Socket.localPort(listenFD) }
+    public var isShuttingDown: Bool { shutdownFlag.isRaised }
+    public var connectionCount: Int { pool.connectionCount }
+    public var workerCount: Int { pool.workerCount }
 
     /// Accepts until shutdown, then waits for in-flight requests (up to the grace period).
-    func run() {
+    public func run() {
         while !isShuttingDown {
             do {
                 guard try Socket.wait(listenFD, events: Int16(POLLIN), timeoutMilliseconds: 1000, wakeFD: wake.fd) == .ready else { continue }
@@ -77,7 +77,7 @@ final class HTTPServer: Sendable {
     }
 
     /// Stops accepting and wakes idle connections; in-flight requests finish.
-    func shutdown() {
+    public func shutdown() {
         shutdownFlag.raise()
         wake.signal()
     }

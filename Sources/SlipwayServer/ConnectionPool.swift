@@ -29,8 +29,10 @@ final class ConnectionPool: Sendable {
 
     static let stuckAfterMilliseconds = 20
     static let monitorTickMicroseconds: UInt32 = 20_000
-    /// Per worker; a connection borrows it while a worker serves it.
+    /// Per worker; a connection borrows it while a worker serves it...
     static let readBufferSize = 64 * 1024
+    /// ...and a second one, which a handler that takes an exchange over reads its upstream into.
+    static let spareBufferSize = 64 * 1024
 
     let minimumWorkers: Int
     let maximumWorkers: Int
@@ -94,8 +96,10 @@ final class ConnectionPool: Sendable {
 
     private func work(_ worker: Worker) {
         var events = Epoll.Events(capacity: 1)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
-        defer { scratch.deallocate() }
+        let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize + Self.spareBufferSize, alignment: 16)
+        defer { buffers.deallocate() }
+        let scratch = UnsafeMutableRawBufferPointer(rebasing: buffers[0..<Self.readBufferSize])
+        let spare = UnsafeMutableRawBufferPointer(rebasing: buffers[Self.readBufferSize...])
         while true {
             do {
                 try epoll.wait(&events, timeoutMilliseconds: retireAfterMilliseconds)
@@ -110,12 +114,12 @@ final class ConnectionPool: Sendable {
             }
             let token = events[0].token
             if token == Self.readyToken {
-                serveDeferred(worker, scratch: scratch)
+                serveDeferred(worker, scratch: scratch, spare: spare)
                 continue
             }
             guard let connection = connections.withLock({ $0[token] }), connection.claim() else { continue }
             worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
-            let step = connection.resume(scratch: scratch)
+            let step = connection.resume(scratch: scratch, spare: spare)
             worker.busySince.store(0, ordering: .relaxed)
             settle(connection, step)
         }
@@ -127,7 +131,7 @@ final class ConnectionPool: Sendable {
         ready.signal()
     }
 
-    private func serveDeferred(_ worker: Worker, scratch: UnsafeMutableRawBufferPointer) {
+    private func serveDeferred(_ worker: Worker, scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) {
         ready.clear()
         // Armed again before the queue is emptied: a connection queued from now on wakes a worker.
         do {
@@ -137,7 +141,7 @@ final class ConnectionPool: Sendable {
         }
         while let connection = deferredReady.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
             worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
-            let step = connection.finishDeferred(scratch: scratch)
+            let step = connection.finishDeferred(scratch: scratch, spare: spare)
             worker.busySince.store(0, ordering: .relaxed)
             settle(connection, step)
         }
@@ -162,6 +166,11 @@ final class ConnectionPool: Sendable {
             // Neither parked nor on a worker: the deferred response brings it back. Until then
             // only this closure (held by the deferred response) knows the connection and the pool.
             deferred.whenReady { [weak self] in self?.resume(deferred: connection) }
+        case .detach:
+            // The socket is the handler's now: out of the epoll set and the table, not closed.
+            connection.forget(in: epoll)
+            connections.withLock { $0[connection.token] = nil }
+            openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         }
     }
 

@@ -1,9 +1,9 @@
-/// What every connection of one server shares: its settings, the responder, and whether the
+/// What every connection of one server shares: its settings, the dispatcher, and whether the
 /// server is shutting down. Passed down by value when a connection is made; nothing in it
 /// points back at the server or the pool.
 struct ConnectionContext: Sendable {
     let options: ServerOptions
-    let responder: Responder
+    let dispatcher: any RequestDispatcher
     let shutdown: ShutdownFlag
     /// Memory for request bodies, shared by all connections.
     let bodies: BodyMemoryBudget

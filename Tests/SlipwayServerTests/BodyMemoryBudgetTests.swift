@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 import XCTest
-@testable import HookServer
+@testable import SlipwayServer
 
 final class BodyMemoryBudgetTests: XCTestCase {
     func testReservesOnlyWhatFitsAndGivesItBack() {

@@ -23,6 +23,8 @@ final class HTTPConnection: @unchecked Sendable {
         case park
         case close
         case suspend(DeferredResponse)
+        /// A handler took the socket over (`Exchange.detach`): forget the connection, leave the socket open.
+        case detach
     }
 
     /// A request whose response is deferred, kept until the response is ready.
@@ -69,7 +71,7 @@ final class HTTPConnection: @unchecked Sendable {
     private let remoteAddress: String
     private let context: ConnectionContext
     private var options: ServerOptions { context.options }
-    private var responder: Responder { context.responder }
+    private var dispatcher: any RequestDispatcher { context.dispatcher }
     private let custody = Mutex(Custody())
     /// When a parked connection's wait ends (monotonic milliseconds); read by the monitor's sweep.
     let deadline: Atomic<Int>
@@ -77,6 +79,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var input = Input()
     /// The resuming worker's read buffer, lent for the length of one `resume`.
     private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// The worker's second buffer, lent to a handler that takes an exchange over.
+    private var spare = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     init(fd: Int32, token: UInt64, remoteAddress: String, context: ConnectionContext) {
         self.fd = fd
@@ -164,13 +168,22 @@ final class HTTPConnection: @unchecked Sendable {
 
     func close() { Glibc.close(fd) }
 
+    /// Takes a detached connection's socket out of the pool's epoll set, leaving it open.
+    func forget(in epoll: Epoll) {
+        let registered = custody.withLock { $0.registered }
+        if registered { epoll.remove(fd) }
+    }
+
+    var isShuttingDown: Bool { context.shutdown.isRaised }
+    var limits: HTTPLimits { options.limits }
+
     // MARK: serving
 
     /// Serves every complete request the client has sent, as far as it can without waiting for
     /// the client; says whether to park the connection for more bytes or to close it.
-    func resume(scratch: UnsafeMutableRawBufferPointer) -> Step {
-        self.scratch = scratch
-        defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+    func resume(scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) -> Step {
+        lend(scratch, spare)
+        defer { lend(UnsafeMutableRawBufferPointer(start: nil, count: 0), UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
         do {
             try readAvailable()
             if case .draining = state {
@@ -185,11 +198,11 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     /// Writes the response a suspended request was waiting for, then goes on as `resume` does.
-    func finishDeferred(scratch: UnsafeMutableRawBufferPointer) -> Step {
-        self.scratch = scratch
-        defer { self.scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+    func finishDeferred(scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) -> Step {
+        lend(scratch, spare)
+        defer { lend(UnsafeMutableRawBufferPointer(start: nil, count: 0), UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
         guard case .awaitingResponse(let waiting) = state, let make = waiting.deferred.take() else { return .close }
-        let response = responder.respond(to: waiting.request, deferred: make)
+        let response = dispatcher.respond(to: waiting.request, deferred: make)
         do {
             guard try write(response, for: waiting.head) else { return .close }
             finishRequest()
@@ -197,6 +210,11 @@ final class HTTPConnection: @unchecked Sendable {
         } catch {
             return .close
         }
+    }
+
+    private func lend(_ scratch: UnsafeMutableRawBufferPointer, _ spare: UnsafeMutableRawBufferPointer) {
+        self.scratch = scratch
+        self.spare = spare
     }
 
     /// Serves the complete requests in the buffer, in order.
@@ -226,7 +244,7 @@ final class HTTPConnection: @unchecked Sendable {
             return .close
         case .readingHead:
             let path = RequestHeadParser.peekPath(input.bytes[...])
-            var response = responder.error(HTTPError.framing(408, "request headers not received in time"), path: path ?? "")
+            var response = dispatcher.errorResponse(HTTPError.framing(408, "request headers not received in time"), path: path ?? "")
             response.headers.set("Connection", "close")
             // One attempt that cannot block: the monitor that calls this serves no one else meanwhile.
             let bytes = ResponseEncoder.encode(response, for: nil, keepAlive: false, date: HTTPDate.now()).bytes
@@ -281,32 +299,43 @@ final class HTTPConnection: @unchecked Sendable {
         }
         input.bytes.removeFirst(headLength)
 
-        let resolution = responder.router.resolve(method: head.method, path: head.path)
-        let bodyLimit = responder.bodyLimit(for: resolution)
-        // Refused on its head alone (an unknown app, a missing header): the body is never read.
-        let headContext: (any Sendable)?
-        switch responder.checkHead(of: HTTPRequest(head: head, body: [], remoteAddress: remoteAddress), resolution: resolution) {
+        switch dispatcher.dispose(of: head, remoteAddress: remoteAddress) {
         case .refuse(let refusal):
+            // Refused on its head alone (an unknown app, a missing header): the body is never read.
             try sendResponseAndClose(refusal)
             return .park
-        case .proceed(let learned):
-            headContext = learned
-        }
-
-        if let expect = head.headers["Expect"] {
-            guard expect.caseInsensitiveEquals("100-continue") else {
-                try sendError(HTTPError.framing(417, "unsupported expectation"), path: head.path)
-                return .park
+        case .buffer(let bodyLimit, let handler):
+            return try serveBuffered(head, framing, bodyLimit: bodyLimit, handler: handler)
+        case .takeOver(let handler):
+            guard try expectationIsMet(head) else { return .park }
+            let exchange = Exchange(connection: self, head: head, framing: framing, remoteAddress: remoteAddress, buffer: spare)
+            switch handler(exchange).kind {
+            case .carryOn: return nil
+            case .close: return .close
+            case .draining: return .park
+            case .detached: return .detach
             }
         }
+    }
+
+    /// Refuses an expectation other than 100-continue (417); false when it did.
+    private func expectationIsMet(_ head: RequestHead) throws -> Bool {
+        guard let expect = head.headers["Expect"], !expect.caseInsensitiveEquals("100-continue") else { return true }
+        try sendError(HTTPError.framing(417, "unsupported expectation"), path: head.path)
+        return false
+    }
+
+    /// Reads the whole body, then answers with the handler's response (or sets the connection
+    /// aside until a deferred one is ready).
+    private func serveBuffered(_ head: RequestHead, _ framing: BodyFraming, bodyLimit: Int,
+                               handler: (HTTPRequest) -> HTTPResponse) throws -> Step? {
+        guard try expectationIsMet(head) else { return .park }
         // The limit is decided from Content-Length before a byte of the body is read.
         if case .contentLength(let n) = framing, n > bodyLimit {
             try sendError(HTTPError.framing(413, "request body too large (limit \(bodyLimit) bytes)"), path: head.path)
             return .park
         }
-        if framing != .none, head.headers["Expect"] != nil, input.bytes.isEmpty {
-            try writeAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-        }
+        if framing != .none { try sendContinueIfExpected(head) }
 
         let body: [UInt8]
         var reserved = 0
@@ -319,9 +348,8 @@ final class HTTPConnection: @unchecked Sendable {
             return .park
         }
 
-        var request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
-        request.context = headContext
-        let response = responder.respond(to: request, resolution: resolution)
+        let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
+        let response = handler(request)
         if case .deferred(let deferred) = response.body {
             var waiting = request
             waiting.body = []
@@ -329,6 +357,14 @@ final class HTTPConnection: @unchecked Sendable {
             return .suspend(deferred)
         }
         return try write(response, for: head) ? nil : .close
+    }
+
+    /// Tells a client that waits for it (`Expect: 100-continue`) to send its body, unless it
+    /// has started sending already.
+    func sendContinueIfExpected(_ head: RequestHead) throws {
+        if head.headers["Expect"] != nil, input.bytes.isEmpty {
+            try writeAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
     }
 
     /// Reads the body, first reserving its memory in the server's budget (`reserved` says how
@@ -377,6 +413,69 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
+    // MARK: streaming a body (for an `Exchange`)
+
+    /// At most `remaining` bytes of a Content-Length body: what is buffered first, then one read
+    /// straight into the worker's buffer, so a body of any size passes through one buffer.
+    func bodyBytes(upTo remaining: Int) throws -> UnsafeRawBufferPointer {
+        let wanted = min(remaining, scratch.count)
+        if !input.bytes.isEmpty {
+            let count = min(wanted, input.bytes.count)
+            input.bytes.withUnsafeBytes { scratch.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+            input.bytes.removeFirst(count)
+            return UnsafeRawBufferPointer(rebasing: scratch[0..<count])
+        }
+        // Streamed bodies have no total timeout, as nginx's have none: a large upload on a slow
+        // link takes as long as it takes, as long as it keeps moving.
+        let deadline = monotonicMilliseconds() + options.bodyTimeoutMilliseconds
+        while true {
+            let n = recv(fd, scratch.baseAddress, wanted, 0)
+            if n > 0 { return UnsafeRawBufferPointer(rebasing: scratch[0..<n]) }
+            if n == 0 { throw IOError(function: "recv", errno: ECONNRESET) }
+            let code = errno
+            if code == EINTR { continue }
+            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
+            let left = deadline - monotonicMilliseconds()
+            guard left > 0, try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: left) == .ready else {
+                throw HTTPError.framing(408, "request body not received in time")
+            }
+        }
+    }
+
+    /// The next piece of a chunked body (copied into the worker's buffer), or nil at its end.
+    func chunkedBodyBytes(_ decoder: inout ChunkedDecoder) throws -> UnsafeRawBufferPointer? {
+        while true {
+            var index = 0
+            let piece = try decoder.next(input.bytes, index: &index, maxData: scratch.count)
+            switch piece {
+            case .data(let range):
+                input.bytes.withUnsafeBytes { scratch.baseAddress!.copyMemory(from: $0.baseAddress! + range.lowerBound, byteCount: range.count) }
+                input.bytes.removeFirst(index)
+                return UnsafeRawBufferPointer(rebasing: scratch[0..<range.count])
+            case .end:
+                input.bytes.removeFirst(index)
+                return nil
+            case .needMore:
+                input.bytes.removeFirst(index)
+                switch try readMore(deadline: monotonicMilliseconds() + options.bodyTimeoutMilliseconds) {
+                case .data: continue
+                case .eof: throw IOError(function: "recv", errno: ECONNRESET)
+                case .timeout: throw HTTPError.framing(408, "request body not received in time")
+                }
+            }
+        }
+    }
+
+    /// What the client sent that no request has consumed yet, taken out of the connection.
+    func takeBufferedInput() -> [UInt8] {
+        defer { input.bytes = [] }
+        return input.bytes
+    }
+
+    func errorResponse(_ error: any HTTPResponseError, path: String) -> HTTPResponse {
+        dispatcher.errorResponse(error, path: path)
+    }
+
     // MARK: reading
 
     /// Waits for more of a body, blocking this worker: a request being received is served to
@@ -401,12 +500,12 @@ final class HTTPConnection: @unchecked Sendable {
     /// target was read.
     private func sendError(_ error: Error, path: String?) throws {
         let httpError = (error as? HTTPError) ?? HTTPError.framing(400, "bad request")
-        try sendResponseAndClose(responder.error(httpError, path: path ?? ""))
+        try sendResponseAndClose(dispatcher.errorResponse(httpError, path: path ?? ""))
     }
 
     /// Writes an answer after which the connection cannot go on (its request's body, if any,
     /// was not read), then drains and closes.
-    private func sendResponseAndClose(_ response: HTTPResponse) throws {
+    func sendResponseAndClose(_ response: HTTPResponse) throws {
         var response = response
         response.headers.set("Connection", "close")
         _ = try write(response, for: nil)
@@ -414,7 +513,7 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     /// Writes a response; returns whether the connection may serve another request.
-    private func write(_ response: HTTPResponse, for head: RequestHead?) throws -> Bool {
+    func write(_ response: HTTPResponse, for head: RequestHead?) throws -> Bool {
         let keepAlive = (head?.wantsKeepAlive ?? false) && !context.shutdown.isRaised && response.headers["Connection"] == nil
         let encoded = ResponseEncoder.encode(response, for: head.map(ResponseEncoder.Request.init), keepAlive: keepAlive,
                                              date: HTTPDate.now())
@@ -432,11 +531,16 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     fileprivate func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
         var offset = 0
         var deadline = monotonicMilliseconds() + options.writeTimeoutMilliseconds
         while offset < bytes.count {
             // MSG_NOSIGNAL: a vanished client is an EPIPE here, never a SIGPIPE.
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = send(fd, base + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if n > 0 {
                 offset += n
                 deadline = monotonicMilliseconds() + options.writeTimeoutMilliseconds

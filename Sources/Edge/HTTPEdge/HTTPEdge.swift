@@ -1,0 +1,56 @@
+import SlipwayHTTP
+import SlipwayServer
+
+/// The HTTP edge: what the server listening on `--http-port` asks about each request. It routes
+/// by the Host header, per request (so a kept-alive client's next request follows a swap), and
+/// takes each app request over to proxy it (`ProxiedRequest`). The dashboard's name goes to the
+/// dashboard's own dispatcher, which buffers and answers as it does on its own port.
+///
+/// The server beneath it is the dashboard's: the same accept loop, parked idle clients, workers,
+/// head parser, limits and timeouts.
+public struct HTTPEdge: RequestDispatcher {
+    let routes: any EdgeRoutes
+    let dashboard: (any RequestDispatcher)?
+    let settings: EdgeSettings
+
+    public init(routes: any EdgeRoutes, dashboard: (any RequestDispatcher)?, settings: EdgeSettings = EdgeSettings()) {
+        self.routes = routes
+        self.dashboard = dashboard
+        self.settings = settings
+    }
+
+    public func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
+        let requestID = RequestID.accepted(head.headers["X-Request-Id"]) ?? RequestID.generate()
+        // BodyFraming has refused a request with two Host headers, and an HTTP/1.1 one without.
+        switch routes.route(host: head.headers["Host"] ?? "") {
+        case .dashboard:
+            if let dashboard { return dashboard.dispose(of: head, remoteAddress: remoteAddress) }
+            return .takeOver { $0.respond(Self.identified(EdgePage.notFound(), requestID)) }
+        case .unknown:
+            return .takeOver { $0.respond(Self.identified(EdgePage.notFound(), requestID)) }
+        case .app(let app):
+            let settings = settings
+            return .takeOver { exchange in
+                ProxiedRequest(exchange: exchange, app: app, settings: settings, requestID: requestID).run()
+            }
+        }
+    }
+
+    /// Errors the connection meets before a request is routed (a malformed head, a timeout):
+    /// no app is known yet, so the edge's own page.
+    public func errorResponse(_ error: any HTTPResponseError, path: String) -> HTTPResponse {
+        EdgePage.error(error)
+    }
+
+    /// Only the dashboard defers answers (a webhook waiting for its batch to be stored).
+    public func respond(to request: HTTPRequest, deferred make: DeferredResponse.Maker) -> HTTPResponse {
+        if let dashboard { return dashboard.respond(to: request, deferred: make) }
+        return EdgePage.error(HTTPError(500, "internal error"))
+    }
+
+    private static func identified(_ response: HTTPResponse, _ requestID: String) -> HTTPResponse {
+        var response = response
+        response.headers.set("X-Request-Id", requestID)
+        return response
+    }
+}

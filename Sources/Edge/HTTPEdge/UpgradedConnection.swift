@@ -1,0 +1,56 @@
+import Glibc
+import SlipwayHTTP
+import SlipwayServer
+import SlipwaySystem
+
+/// A connection the app switched to another protocol (a WebSocket): once the 101 has gone to the
+/// client, the edge no longer reads HTTP on it, and the client's socket leaves the server for a
+/// byte relay on a thread of its own (`ByteRelay`, the port forwarder's splice path). It counts
+/// as in flight to the container until it closes, so a swap's drain waits for it (up to the
+/// drain timeout), as it waits for a forwarded TCP connection.
+enum UpgradedConnection {
+    /// The caller has taken a thread from `ByteRelay.threads` and acquired `held`; both are given
+    /// back here, when the relay ends or if it cannot start.
+    static func start(exchange: Exchange, upstream: UpstreamConnection, response: ResponseHead, requestID: String,
+                      app: EdgeApp, held: Upstream) -> Exchange.Outcome {
+        let head = ProxyHeaders.clientResponse(response, framing: .none, clientFraming: .asIs, keepAlive: true,
+                                               http10Client: false, requestID: requestID, upgrade: true)
+        do {
+            try exchange.write(head)
+        } catch {
+            finish(app: app, held: held)
+            return exchange.abandon()
+        }
+        let detached = exchange.detach()
+        // What the app sent right after its 101 (a first frame) goes to the client before anything else.
+        let fromApp = Array(upstream.input[upstream.consumed...])
+        let appFD = upstream.release()
+        let clientFD = detached.fd
+        let fromClient = detached.pending
+        let started = OSThread.detach(name: "edge-upgrade") {
+            // The relay waits on both sockets itself (poll), and blocking sends keep it simple.
+            setBlocking(clientFD)
+            setBlocking(appFD)
+            ByteRelay.pump(clientFD, appFD, carry: (ByteRelay.Carry(pending: fromClient), ByteRelay.Carry(pending: fromApp)))
+            close(clientFD)
+            close(appFD)
+            finish(app: app, held: held)
+        }
+        if !started {
+            close(clientFD)
+            close(appFD)
+            finish(app: app, held: held)
+        }
+        return detached.outcome
+    }
+
+    private static func finish(app: EdgeApp, held: Upstream) {
+        app.live.release(held)
+        ByteRelay.threads.give()
+    }
+
+    private static func setBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+}

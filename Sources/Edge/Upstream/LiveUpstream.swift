@@ -1,0 +1,127 @@
+import Glibc
+import SlipwaySystem
+import Synchronization
+
+/// An app's live container, as everything in front of the app sees it: the port forwarder reads
+/// it for each new connection, the HTTP edge for each request. One per app, so one switch moves
+/// both, and one drain waits for both.
+///
+/// Every connection or request takes the upstream with `acquire` and gives it back with
+/// `release`; the count per generation is what a swap drains before the old container is
+/// stopped (`Deployer`).
+public final class LiveUpstream: Sendable {
+    /// What a new connection or request is to do.
+    public enum Admission: Sendable, Equatable {
+        /// Go to this upstream; `release` it when done.
+        case upstream(Upstream)
+        /// Answer 503: the app has no container, for this reason.
+        case unavailable(Unavailability)
+    }
+
+    private struct State {
+        var upstream: Upstream?
+        var nextGeneration = 1
+        var unavailability = Unavailability.notDeployed
+        /// Connections and requests holding each generation, for the drain.
+        var inFlight: [Int: Int] = [:]
+        /// The HTTP edge's idle connections to the live container.
+        var idle = IdleConnections()
+    }
+
+    public let appName: String
+    private let state = Mutex(State())
+
+    public init(appName: String, unavailability: Unavailability = .notDeployed) {
+        self.appName = appName
+        state.withLock { $0.unavailability = unavailability }
+    }
+
+    /// Points new connections and requests at a container. Returns the upstream they went to
+    /// before (nil if none), which the caller drains; when the container is the same one, nothing
+    /// changes and that upstream is returned.
+    @discardableResult
+    public func setUpstream(port: Int, direct: (host: String, port: Int)? = nil) -> Upstream? {
+        state.withLock { s in
+            let old = s.upstream
+            if let old, old.isSameContainer(port: port, direct: direct) { return old }
+            s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct)
+            s.nextGeneration += 1
+            // Idle connections to the old container would carry a request there after the switch.
+            s.idle.closeAll(except: s.upstream?.generation)
+            return old
+        }
+    }
+
+    /// Leaves the app without a container: new connections and requests get 503 saying `why`.
+    /// Those in flight carry on. Returns the upstream they went to before.
+    @discardableResult
+    public func setUnavailable(_ why: Unavailability) -> Upstream? {
+        state.withLock { s in
+            defer {
+                s.upstream = nil
+                s.unavailability = why
+                s.idle.closeAll(except: nil)
+            }
+            return s.upstream
+        }
+    }
+
+    public var current: Upstream? { state.withLock { $0.upstream } }
+
+    /// Takes the live upstream for one connection or request, counted until `release`.
+    public func acquire() -> Admission {
+        state.withLock { s in
+            guard let u = s.upstream else { return .unavailable(s.unavailability) }
+            s.inFlight[u.generation, default: 0] += 1
+            return .upstream(u)
+        }
+    }
+
+    public func release(_ upstream: Upstream) {
+        state.withLock { s in
+            let left = (s.inFlight[upstream.generation] ?? 1) - 1
+            s.inFlight[upstream.generation] = left > 0 ? left : nil
+        }
+    }
+
+    /// Connections and requests that `acquire`d `generation` and have not released it.
+    public func inFlight(to generation: Int) -> Int {
+        state.withLock { $0.inFlight[generation] ?? 0 }
+    }
+
+    /// Waits until nothing holds `old` any more, or `seconds` have passed. Blocks: call it off the
+    /// concurrency pool (the deployer's drain thread does). The old generation's idle connections
+    /// are closed by then (at the switch, or as their requests end), so the container can stop.
+    public func drain(_ old: Upstream, seconds: Double) {
+        let deadline = monotonicMilliseconds() + Int(seconds * 1000)
+        while inFlight(to: old.generation) > 0 && monotonicMilliseconds() < deadline { usleep(20_000) }
+        state.withLock { s in
+            if s.upstream?.generation != old.generation { s.idle.closeAll(except: s.upstream?.generation) }
+        }
+    }
+
+    // MARK: idle connections (the HTTP edge's keep-alive pool)
+
+    /// An idle kept-alive connection to `upstream`'s container, or nil: dial a new one.
+    public func takeIdleConnection(to upstream: Upstream) -> Int32? {
+        state.withLock { s in
+            guard s.upstream?.generation == upstream.generation else { return nil }
+            return s.idle.take(generation: upstream.generation, now: monotonicMilliseconds())
+        }
+    }
+
+    /// Gives back a connection whose last response left it reusable. It is closed instead when
+    /// its container is no longer the live one, or the pool is full.
+    public func putIdleConnection(_ fd: Int32, to upstream: Upstream) {
+        state.withLock { s in
+            guard s.upstream?.generation == upstream.generation else {
+                close(fd)
+                return
+            }
+            s.idle.put(fd, generation: upstream.generation, now: monotonicMilliseconds())
+        }
+    }
+
+    /// Idle connections kept, to every generation (for the tests).
+    public var idleConnectionCount: Int { state.withLock { $0.idle.count } }
+}

@@ -1,0 +1,26 @@
+/// One container an app's traffic goes to, as the TCP forwarder and the HTTP edge both reach it.
+public struct Upstream: Sendable, Equatable {
+    /// Counts up with every switch of the app's upstream, so connections and requests are
+    /// counted against the container they started on, and that one can be drained.
+    public let generation: Int
+    /// The container's published loopback port: always reachable, and how the upstream is known.
+    public let port: Int
+    /// The container's own address on Docker's bridge, tried first: it skips docker-proxy, a
+    /// second relay that would otherwise sit behind this one (see BENCHMARKS.md, forwarder).
+    public let direct: (host: String, port: Int)?
+
+    public init(generation: Int, port: Int, direct: (host: String, port: Int)?) {
+        self.generation = generation
+        self.port = port
+        self.direct = direct
+    }
+
+    public static func == (a: Upstream, b: Upstream) -> Bool {
+        a.generation == b.generation && a.port == b.port && a.direct?.host == b.direct?.host && a.direct?.port == b.direct?.port
+    }
+
+    /// Whether `other` reaches the same container by the same addresses.
+    func isSameContainer(port: Int, direct: (host: String, port: Int)?) -> Bool {
+        self.port == port && self.direct?.host == direct?.host && self.direct?.port == direct?.port
+    }
+}

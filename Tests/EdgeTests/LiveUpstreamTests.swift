@@ -1,0 +1,56 @@
+import Foundation
+import XCTest
+@testable import Edge
+import SlipwaySystem
+
+/// The app's live upstream that the forwarder and the HTTP edge share: switches, counts, drains.
+final class LiveUpstreamTests: XCTestCase {
+    func testASwitchMakesANewGenerationAndReturnsTheOldUpstream() {
+        let live = LiveUpstream(appName: "web")
+        XCTAssertEqual(live.acquire(), .unavailable(.notDeployed))
+        XCTAssertNil(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000)))
+        let first = live.current!
+        XCTAssertEqual(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000)), first, "the same container: nothing changes")
+        XCTAssertEqual(live.current, first)
+        XCTAssertEqual(live.setUpstream(port: 9002, direct: ("172.17.0.3", 5000)), first)
+        XCTAssertEqual(live.current!.generation, first.generation + 1)
+        XCTAssertEqual(live.setUnavailable(.stopped)?.port, 9002)
+        XCTAssertEqual(live.acquire(), .unavailable(.stopped))
+        XCTAssertEqual(Unavailability.stopped.message(app: live.appName), "web is stopped")
+    }
+
+    func testRequestsAndConnectionsAreCountedAgainstTheGenerationTheyTook() {
+        let live = LiveUpstream(appName: "web")
+        live.setUpstream(port: 9001)
+        guard case .upstream(let old) = live.acquire(), case .upstream = live.acquire() else { return XCTFail("no upstream") }
+        live.setUpstream(port: 9002)
+        guard case .upstream(let new) = live.acquire() else { return XCTFail("no upstream") }
+        XCTAssertNotEqual(new.generation, old.generation, "taken after the switch: the new container")
+        XCTAssertEqual(live.inFlight(to: old.generation), 2)
+        XCTAssertEqual(live.inFlight(to: new.generation), 1)
+        live.release(old)
+        live.release(new)
+        XCTAssertEqual(live.inFlight(to: old.generation), 1)
+        XCTAssertEqual(live.inFlight(to: new.generation), 0)
+    }
+
+    func testADrainEndsWhenTheLastHolderReleasesOrAtItsDeadline() {
+        let live = LiveUpstream(appName: "web")
+        live.setUpstream(port: 9001)
+        guard case .upstream(let old) = live.acquire() else { return XCTFail("no upstream") }
+        live.setUpstream(port: 9002)
+        let drained = DispatchSemaphore(value: 0)
+        OSThread.detach(name: "test-drain") {
+            live.drain(old, seconds: 30)
+            drained.signal()
+        }
+        XCTAssertEqual(drained.wait(timeout: .now() + 0.2), .timedOut, "a request is still in flight on the old container")
+        live.release(old)
+        XCTAssertEqual(drained.wait(timeout: .now() + 5), .success)
+
+        guard case .upstream(let held) = live.acquire() else { return XCTFail("no upstream") }
+        let started = monotonicMilliseconds()
+        live.drain(held, seconds: 0.1)
+        XCTAssertGreaterThanOrEqual(monotonicMilliseconds() - started, 100, "a holder that never lets go is waited for until the deadline")
+    }
+}

@@ -17,6 +17,9 @@ int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, co
 // Names a thread for ps, top and debuggers (at most 15 bytes).
 int pthread_setname_np(pthread_t thread, const char *name);
 
+// The kernel's random bytes (RandomPool); Swift's Glibc module does not include this header.
+#include <sys/random.h>
+
 // Moves bytes between a socket and a pipe inside the kernel: the port forwarder's bulk path.
 ssize_t splice(int fd_in, __off64_t *off_in, int fd_out, __off64_t *off_out, size_t len, unsigned int flags);
 #define SLIPWAY_SPLICE_F_MOVE 1

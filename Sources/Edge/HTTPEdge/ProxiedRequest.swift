@@ -91,7 +91,7 @@ struct ProxiedRequest {
     private func forward(to upstream: Upstream, upgrade: Bool, fresh: Bool) -> Ending {
         let mayRetry = !fresh && exchange.framing == .none && Self.idempotent.contains(exchange.head.method)
         let connection: UpstreamConnection
-        if !fresh, let idle = nextIdleConnection(to: upstream) {
+        if !fresh, let idle = nextIdleConnection(to: upstream, mayRetry: mayRetry) {
             connection = idle
         } else {
             do {
@@ -133,12 +133,23 @@ struct ProxiedRequest {
         return .finished(relay(response, from: connection, to: upstream, bodySent: bodySent && !upgrade))
     }
 
-    private func nextIdleConnection(to upstream: Upstream) -> UpstreamConnection? {
-        while let fd = app.live.takeIdleConnection(to: upstream) {
-            if let connection = UpstreamConnection.idle(fd) { return connection }
+    /// An idle connection to the app, looked at first (a poll) unless the request may be retried
+    /// and the connection was idle for less than `unprobedIdleMilliseconds`: under load that
+    /// look was a system call per request, and a connection the app closed meanwhile fails that
+    /// request before any answer, which the retry covers. nginx does not look either; it closes
+    /// an idle connection when its epoll says the app closed it.
+    private func nextIdleConnection(to upstream: Upstream, mayRetry: Bool) -> UpstreamConnection? {
+        while let idle = app.live.takeIdleConnection(to: upstream) {
+            let probe = !mayRetry || idle.idleMilliseconds >= Self.unprobedIdleMilliseconds
+            if let connection = UpstreamConnection.idle(idle.fd, probe: probe) { return connection }
         }
         return nil
     }
+
+    /// Idle for longer, a connection is looked at before use whatever the request: an app that
+    /// closes idle connections does so after seconds (Node after 5 s), and one that announces the
+    /// close with bytes of its own (a 408) must not have them read as this request's answer.
+    private static let unprobedIdleMilliseconds = 1_000
 
     /// Streams the request body to the app, re-framed as the head said (chunks stay chunks).
     /// False when the app stopped taking it: its answer may say why (an early 413, say).
@@ -210,16 +221,33 @@ struct ProxiedRequest {
         case .chunked, .untilClose: clientFraming = http10 ? .untilClose : .chunked
         }
         let keepAlive = exchange.clientKeepsAlive && exchange.bodyComplete && clientFraming != .untilClose
-        let head = ProxyHeaders.clientResponse(response, framing: framing, clientFraming: clientFraming, keepAlive: keepAlive,
+        var head = ProxyHeaders.clientResponse(response, framing: framing, clientFraming: clientFraming, keepAlive: keepAlive,
                                                http10Client: http10, requestID: requestID, upgrade: false)
+        // The part of a body of known length that came with the head goes out with it: one send
+        // for a small answer, where head and body were two.
+        var rest = framing
+        if case .contentLength(let length) = framing, connection.buffered > 0 {
+            let take = min(length, connection.buffered)
+            head.append(contentsOf: connection.input[connection.consumed..<connection.consumed + take])
+            connection.consumed += take
+            rest = .contentLength(length - take)
+        }
+        let reusable = bodySent && response.keepsAlive && framing != .untilClose
+        // With the whole answer in hand, the app's connection goes back to the pool before the
+        // client is written to, so the client's next request finds it there.
+        let inHand = rest == .none || rest == .contentLength(0)
+        if inHand {
+            returnOrClose(connection, to: upstream, reusable: reusable)
+        }
         do {
             try exchange.write(head)
         } catch {
             return Served(outcome: exchange.abandon(), status: response.status)
         }
+        guard !inHand else { return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status) }
         var body = ResponseBodyStream(exchange: exchange, connection: connection, chunkedToClient: clientFraming == .chunked,
                                       readTimeoutMilliseconds: settings.readTimeoutMilliseconds)
-        switch body.copy(framing) {
+        switch body.copy(rest) {
         case .complete:
             break
         case .upstreamBroke:
@@ -229,12 +257,18 @@ struct ProxiedRequest {
             connection.close()
             return Served(outcome: exchange.abandon(), status: response.status)
         }
-        if bodySent && response.keepsAlive && framing != .untilClose && connection.buffered == 0 {
+        returnOrClose(connection, to: upstream, reusable: reusable)
+        return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status)
+    }
+
+    /// After its answer: kept for the next request when it may carry one and nothing past the
+    /// answer came on it, else closed.
+    private func returnOrClose(_ connection: UpstreamConnection, to upstream: Upstream, reusable: Bool) {
+        if reusable && connection.buffered == 0 {
             app.live.putIdleConnection(connection.release(), to: upstream)
         } else {
             connection.close()
         }
-        return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status)
     }
 
     /// An error page for a request the app did not answer, logged with the reason.

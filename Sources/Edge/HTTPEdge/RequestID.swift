@@ -1,3 +1,5 @@
+import SlipwaySystem
+
 /// The `X-Request-Id` a proxied request carries to the app and back to the client: the client's
 /// own when it is sane, so a request can be followed across systems, else a new random one.
 enum RequestID {
@@ -21,19 +23,21 @@ enum RequestID {
         return ok ? value : nil
     }
 
-    /// 128 random bits in hex: the system generator (getrandom), so ids are not guessable.
+    /// 128 random bits in hex: the kernel's generator (getrandom, through `RandomPool`, which
+    /// fetches for many ids at once), so ids are not guessable.
     static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
-        for _ in 0..<2 {
-            var word = generator.next() as UInt64
-            for _ in 0..<16 {
-                bytes.append(digits[Int(word & 0xf)])
-                word >>= 4
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { random in
+            RandomPool.shared.fill(random)
+            return String(unsafeUninitializedCapacity: 32) { out in
+                digits.withUTF8Buffer { hex in
+                    for (i, byte) in random.enumerated() {
+                        out[2 * i] = hex[Int(byte >> 4)]
+                        out[2 * i + 1] = hex[Int(byte & 0xf)]
+                    }
+                }
+                return 32
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

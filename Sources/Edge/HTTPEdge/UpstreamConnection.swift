@@ -47,13 +47,16 @@ final class UpstreamConnection {
         throw .connect(errno: lastError)
     }
 
-    /// An idle connection from the pool, unless the app has closed it (or sent something no
-    /// request asked for, which makes it unusable too): a cheap look before the request goes out.
-    static func idle(_ fd: Int32) -> UpstreamConnection? {
-        var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        if poll(&probe, 1, 0) != 0 {
-            Glibc.close(fd)
-            return nil
+    /// An idle connection from the pool. With `probe`, nil unless the app has closed it (or sent
+    /// something no request asked for, which makes it unusable too): a look before the request
+    /// goes out, at the cost of a poll.
+    static func idle(_ fd: Int32, probe: Bool) -> UpstreamConnection? {
+        if probe {
+            var look = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&look, 1, 0) != 0 {
+                Glibc.close(fd)
+                return nil
+            }
         }
         return UpstreamConnection(fd: fd, reused: true)
     }

@@ -26,12 +26,14 @@ struct IdleConnections {
 
     var count: Int { entries.count }
 
-    /// The most recently used connection to `generation`, or nil. It may have been closed by the
-    /// app in the meantime; the caller finds out on its first read and retries on a new one.
-    mutating func take(generation: Int, now: Int) -> Int32? {
+    /// The most recently used connection to `generation` and how long it was idle, or nil. It
+    /// may have been closed by the app in the meantime; the caller finds out on its first read
+    /// and retries on a new one.
+    mutating func take(generation: Int, now: Int) -> (fd: Int32, idleMilliseconds: Int)? {
         closeExpired(now: now)
         guard let index = entries.lastIndex(where: { $0.generation == generation }) else { return nil }
-        return entries.remove(at: index).fd
+        let entry = entries.remove(at: index)
+        return (entry.fd, now - entry.since)
     }
 
     /// Keeps `fd` for the next request to `generation`, or closes it when the pool is full.

@@ -103,8 +103,9 @@ public final class LiveUpstream: Sendable {
 
     // MARK: idle connections (the HTTP edge's keep-alive pool)
 
-    /// An idle kept-alive connection to `upstream`'s container, or nil: dial a new one.
-    public func takeIdleConnection(to upstream: Upstream) -> Int32? {
+    /// An idle kept-alive connection to `upstream`'s container and how long it was idle, or nil:
+    /// dial a new one.
+    public func takeIdleConnection(to upstream: Upstream) -> (fd: Int32, idleMilliseconds: Int)? {
         state.withLock { s in
             guard s.upstream?.generation == upstream.generation else { return nil }
             return s.idle.take(generation: upstream.generation, now: monotonicMilliseconds())

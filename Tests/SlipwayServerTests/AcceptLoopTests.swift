@@ -1,0 +1,48 @@
+import Dispatch
+import Glibc
+import SlipwayHTTP
+import SlipwaySystem
+import XCTest
+@testable import SlipwayServer
+
+/// The accept loop: it blocks in accept with no poll before it, so `shutdown` must wake it, and
+/// it sets no option per connection, so the listener's TCP_NODELAY must reach every connection.
+final class AcceptLoopTests: XCTestCase {
+    private struct Answering: RequestDispatcher {
+        func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
+            .buffer(bodyLimit: 0) { _ in .text("ok\n") }
+        }
+        func errorResponse(_ error: any HTTPResponseError, path: String) -> HTTPResponse { .error(error, format: .text) }
+        func respond(to request: HTTPRequest, deferred make: DeferredResponse.Maker) -> HTTPResponse {
+            (try? make()) ?? .text("failed", status: 500)
+        }
+    }
+
+    func testShutdownWakesABlockedAcceptAndRefusesNewConnections() throws {
+        var options = ServerOptions()
+        options.port = 0
+        let server = try HTTPServer(options: options, dispatcher: Answering())
+        let port = server.port
+        let stopped = DispatchSemaphore(value: 0)
+        OSThread.detach(name: "test-accept") {
+            server.run()
+            stopped.signal()
+        }
+        usleep(100_000)
+        server.shutdown()
+        XCTAssertEqual(stopped.wait(timeout: .now() + 2), .success, "run() returned: the blocked accept woke")
+        XCTAssertThrowsError(try Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: 1000))
+        server.shutdown()  // again, after run closed the listener: touches no descriptor
+    }
+
+    func testAcceptedConnectionsHaveNoDelayFromTheListener() throws {
+        var options = ServerOptions()
+        options.port = 0
+        let server = try HTTPServer(options: options, dispatcher: Answering())
+        defer { server.shutdown() }
+        var flag: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        XCTAssertEqual(getsockopt(server.listenFD, Int32(IPPROTO_TCP), TCP_NODELAY, &flag, &length), 0)
+        XCTAssertNotEqual(flag, 0, "set on the listener, which Linux copies to each accepted socket")
+    }
+}

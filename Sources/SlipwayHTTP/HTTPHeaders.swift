@@ -34,14 +34,26 @@ public struct HTTPHeaders: Sendable {
 }
 
 extension StringProtocol {
+    /// ASCII letters compared without case, every other byte as it is. Inlinable, so callers in
+    /// other modules get it specialised for String and Substring: as a generic call it went
+    /// through runtime metadata lookups and a generic zip, and was 11% of the HTTP edge's CPU
+    /// per request (perf, new-connection benchmark).
+    @inlinable
     public func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
         let a = utf8, b = other.utf8
         guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { x, y in
-            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
+        var j = b.startIndex
+        for x in a {
+            let y = b[j]
+            b.formIndex(after: &j)
+            if x == y { continue }
+            let lower = x | 0x20
+            guard lower == y | 0x20, lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") else { return false }
         }
+        return true
     }
 
+    @inlinable
     public func trimmingSpaces() -> Substring {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }

@@ -102,6 +102,8 @@ final class CommandLineParserTests: XCTestCase {
 
         let edge = try config(["--http-port", "8080", "--dashboard-domain", "Slipway.Example.com", "--max-request-body", "5m"])
         XCTAssertEqual(edge.edgeServerOptions?.port, 8080)
+        XCTAssertEqual(edge.edgeServerOptions?.minimumWorkers, edge.serverOptions.minimumWorkers + 1,
+                       "a spare worker while proxied requests wait on their apps")
         XCTAssertEqual(edge.dashboardDomain, "slipway.example.com")
         XCTAssertEqual(edge.publicURL, "http://slipway.example.com:8080")
         XCTAssertEqual(edge.maxRequestBody, 5 * 1024 * 1024)

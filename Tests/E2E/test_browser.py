@@ -78,7 +78,7 @@ CHROME_FLAGS = [
 
 TEST_LABEL = "slipway.test=1"
 APP_LABEL = "slipway.app"
-APP_PORT_RANGE = (30000, 39999)
+APP_PORT_RANGE = (30000, 32767)
 APP_PORT_COUNT = 10
 ARTIFACT_DIR = REPO_ROOT / "test-artifacts" / "browser"
 

@@ -1,7 +1,6 @@
 import Dispatch
 import Edge
 import FoundationEssentials
-import Edge
 import Glibc
 import Pipeline
 import SlipwayCrypto
@@ -85,9 +84,8 @@ final class Application: Sendable {
         let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
         server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
         if let edgeOptions = config.edgeServerOptions {
-            // Until apps have domains (issue 12's "domains as data"), no host name leads to an app.
             let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
-                                       maxRequestBody: config.maxRequestBody,
+                                       accessLogs: accessLogs, maxRequestBody: config.maxRequestBody,
                                        appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
         } else {

@@ -40,11 +40,17 @@ public final class Exchange {
     public private(set) var bodyBytesRead = 0
     /// The body has been read to its end (a request without a body has none to read).
     public private(set) var bodyComplete: Bool
+    /// Bytes written to the client for this request so far, head and body, the server's own
+    /// answers included (what the access log records as sent).
+    public var bytesSent: Int { connection.bytesWritten - bytesWrittenBefore }
 
     private unowned let connection: HTTPConnection
     private var chunked: ChunkedDecoder?
     private var askedToContinue = false
     private var finished = false
+    /// The connection's count of bytes written when this exchange began (a kept-alive connection
+    /// carries the earlier requests' bytes).
+    private let bytesWrittenBefore: Int
 
     init(connection: HTTPConnection, head: RequestHead, framing: BodyFraming, remoteAddress: String,
          buffer: UnsafeMutableRawBufferPointer) {
@@ -54,6 +60,7 @@ public final class Exchange {
         self.remoteAddress = remoteAddress
         self.buffer = buffer
         bodyComplete = framing == .none
+        bytesWrittenBefore = connection.bytesWritten
     }
 
     /// Whether the client may send another request after this one: it did not ask to close, and

@@ -81,6 +81,9 @@ final class HTTPConnection: @unchecked Sendable {
     private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     /// The worker's second buffer, lent to a handler that takes an exchange over.
     private var spare = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// Bytes written to the client since the connection opened, heads included: an exchange
+    /// reports its share to the access log (nginx's $bytes_sent).
+    private(set) var bytesWritten = 0
 
     init(fd: Int32, token: UInt64, remoteAddress: String, context: ConnectionContext) {
         self.fd = fd
@@ -543,6 +546,7 @@ final class HTTPConnection: @unchecked Sendable {
             let n = send(fd, base + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if n > 0 {
                 offset += n
+                bytesWritten += n
                 deadline = monotonicMilliseconds() + options.writeTimeoutMilliseconds
                 continue
             }

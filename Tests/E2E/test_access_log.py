@@ -1,9 +1,11 @@
 """The per-app access log's API and page, through the real binary: GET /api/apps/{name}/requests,
 `traffic` in the app JSON, the "Recent requests" card, and the access directory in the data dir.
 
-The HTTP edge (--http-port) is what fills the ring and the counters; until it is on main, no
-request reaches them, so these tests pin the exact empty answers and the shape, the 404, the
-authentication and the limits. The edge's own tests add the traffic assertions.
+The HTTP edge (--http-port) is what fills the ring and the counters; no request reaches these
+servers' apps, so these tests pin the exact empty answers and the shape, the 404, the
+authentication and the limits. A request through the edge to a deployed app, recorded with its
+deployment, is checked in test_domains.py (the deployment under --app-ports off); what each kind of
+request records (2xx, 413, 502, 503, WebSocket) in Tests/EdgeTests/EdgeAccessLogTests.swift.
 """
 
 from __future__ import annotations

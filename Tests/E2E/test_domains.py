@@ -1,6 +1,7 @@
 """End-to-end tests of app domains, through the real binary: the `domains` field of the API and
-the dashboard's forms, its validation and conflicts, the app's URL, `--app-ports off`, and
-domains surviving a restart.
+the dashboard's forms, its validation and conflicts, the app's URL (its first exact domain on the
+edge's port while the edge runs, else its port URL), `--app-ports off`, and domains surviving a
+restart.
 
 Most apps here are created with `deploy: false`, so they need no Docker; the one that deploys
 (under `--app-ports off`) runs with `--container-label slipway.test=1` and a name starting with
@@ -18,9 +19,10 @@ from typing import Optional
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, SlipwayServer, assert_json_error, start_server, tail
+from conftest import ADMIN_PASSWORD, RawConnection, SlipwayServer, assert_json_error, start_server, tail
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, containers, free_port_range, remove_docker_objects, server_flags
 from gitrepo import GitRepo, web_app
+from loopback import free_port
 
 # Apart from every other module's range (test_security_web.py has 44000-44999).
 APP_PORT_RANGE = (3000, 3999)
@@ -39,9 +41,9 @@ def stop(server: SlipwayServer) -> None:
                              f"stderr tail:\n{tail(server.stderr_text())}")
 
 
-def edge_only_flags(*, allow_local: bool = False) -> list[str]:
-    """deploykit.server_flags with `--app-ports off` in place of a range."""
-    flags = ["--app-ports", "off", "--container-label", TEST_LABEL,
+def edge_only_flags(http_port: int, *, allow_local: bool = False) -> list[str]:
+    """deploykit.server_flags with `--app-ports off` in place of a range, and the edge on `http_port`."""
+    flags = ["--app-ports", "off", "--http-port", str(http_port), "--container-label", TEST_LABEL,
              "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S)]
     return ["--allow-local-repos", *flags] if allow_local else flags
 
@@ -119,11 +121,17 @@ def prefix():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A server with app ports and a public URL, whose host name is the dashboard's."""
+def edge_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, edge_port: int):
+    """A server with app ports, the edge on `edge_port`, and a public URL whose host name is the dashboard's."""
     work = tmp_path_factory.mktemp("domains")
     low, high = free_port_range(16, APP_PORT_RANGE)  # about ten apps; each refused one takes none
-    server = start_server(work, extra_args=server_flags(low, high, extra=["--public-url", f"http://{DASHBOARD_NAME}"]))
+    server = start_server(work, extra_args=server_flags(low, high, extra=["--public-url", f"http://{DASHBOARD_NAME}",
+                                                                          "--http-port", str(edge_port)]))
     try:
         yield server
     finally:
@@ -143,16 +151,16 @@ def create(api: Api, name: str, domains: list, **fields) -> dict:
 # --- The API ----------------------------------------------------------------------------------
 
 
-def test_domains_are_stored_normalised_and_make_the_url(api: Api, prefix: str):
+def test_domains_are_stored_normalised_and_make_the_url(api: Api, prefix: str, edge_port: int):
     name = prefix + "norm"
     app = create(api, name, ["*.Norm.Example.com", "WWW.Norm.Example.COM.", "norm.example.com"])
     assert app["domains"] == ["*.norm.example.com", "www.norm.example.com", "norm.example.com"], app
-    # The first exact name: a wildcard names no one host to open.
-    assert app["url"] == "http://www.norm.example.com", app
+    # The first exact name, on the edge's port (not 80 here): a wildcard names no one host to open.
+    assert app["url"] == f"http://www.norm.example.com:{edge_port}", app
     assert isinstance(app["port"], int), "with app ports on, the app has a port as well"
     assert api.app(name)["domains"] == app["domains"]
     listed = {a["name"]: a for a in api.expect(200, "GET", "/api/apps")}
-    assert listed[name]["domains"] == app["domains"] and listed[name]["url"] == "http://www.norm.example.com"
+    assert listed[name]["domains"] == app["domains"] and listed[name]["url"] == f"http://www.norm.example.com:{edge_port}"
 
     bare = create(api, prefix + "bare", [])
     assert bare["domains"] == [] and bare["url"] == f"http://127.0.0.1:{bare['port']}", bare
@@ -222,13 +230,13 @@ def test_a_name_another_app_has_is_a_409_naming_that_app(api: Api, prefix: str):
     assert api.expect(200, "PATCH", f"/api/apps/{other}", {"domains": ["www.owner.example.com"]})["domains"] == ["www.owner.example.com"]
 
 
-def test_patch_replaces_clears_or_keeps_the_list(api: Api, prefix: str):
+def test_patch_replaces_clears_or_keeps_the_list(api: Api, prefix: str, edge_port: int):
     name = prefix + "patch"
     create(api, name, ["a.patch.example.com", "b.patch.example.com"])
     assert api.expect(200, "PATCH", f"/api/apps/{name}", {"branch": "dev"})["domains"] == [
         "a.patch.example.com", "b.patch.example.com"], "absent: unchanged"
     replaced = api.expect(200, "PATCH", f"/api/apps/{name}", {"domains": ["C.Patch.Example.com"]})
-    assert replaced["domains"] == ["c.patch.example.com"] and replaced["url"] == "http://c.patch.example.com", replaced
+    assert replaced["domains"] == ["c.patch.example.com"] and replaced["url"] == f"http://c.patch.example.com:{edge_port}", replaced
     error = assert_json_error(api.request("PATCH", f"/api/apps/{name}", {"domains": ["d.patch.example.com", "no_pe.example.com"]}), 400)
     assert error["message"].startswith("domains: no_pe.example.com "), error
     assert api.app(name)["domains"] == ["c.patch.example.com"], "the refused PATCH stored something"
@@ -241,7 +249,7 @@ def test_patch_replaces_clears_or_keeps_the_list(api: Api, prefix: str):
 # --- The dashboard ----------------------------------------------------------------------------
 
 
-def test_the_dashboard_forms_round_trip(server: SlipwayServer, api: Api, prefix: str):
+def test_the_dashboard_forms_round_trip(server: SlipwayServer, api: Api, prefix: str, edge_port: int):
     cookie = login(server)
     name = prefix + "form"
     create(api, prefix + "formowner", ["taken.form.example.com"])
@@ -264,14 +272,15 @@ def test_the_dashboard_forms_round_trip(server: SlipwayServer, api: Api, prefix:
     app = api.app(name)
     assert app["domains"] == ["www.form.example.com", "*.form.example.com", "form.example.com"], app
 
-    # Shown with links on the app page and in the list; the wildcard is not a link.
+    # Shown with links to the edge on the app page and in the list; the wildcard is not a link.
     html = page(server, f"/apps/{name}", cookie)
-    assert '<a class="domain-link" href="http://www.form.example.com" rel="noopener">www.form.example.com</a>' in html
+    assert (f'<a class="domain-link" href="http://www.form.example.com:{edge_port}" rel="noopener">'
+            'www.form.example.com</a>') in html
     assert "<code>*.form.example.com</code>" in html
-    assert '<a class="app-link" href="http://www.form.example.com"' in html, "the URL is the first exact domain"
+    assert f'<a class="app-link" href="http://www.form.example.com:{edge_port}"' in html, "the URL is the first exact domain"
     assert ">www.form.example.com\n*.form.example.com\nform.example.com</textarea>" in html
     listing = page(server, "/", cookie)
-    assert 'href="http://form.example.com" rel="noopener">form.example.com</a>' in listing
+    assert f'href="http://form.example.com:{edge_port}" rel="noopener">form.example.com</a>' in listing
 
     # The settings form: a conflict and a bad name are shown beside the field; nothing changes.
     csrf = csrf_of(html)
@@ -305,20 +314,23 @@ def test_app_ports_off_then_on_keeps_ports_and_domains_across_restarts(tmp_path:
         kept = create(api, prefix + "kept", ["Kept.Example.com."])
         port = kept["port"]
         assert low <= port <= high and port in listening_ports(first.proc.pid), kept
+        # No edge serves the domain: the URL is the port's, where the app is served.
+        assert kept["url"] == f"http://127.0.0.1:{port}", kept
     finally:
         stop(first)
 
-    edge = start_server(tmp_path, data_dir=data, extra_args=edge_only_flags(), log_name="ports-off")
+    http_port = free_port()
+    edge = start_server(tmp_path, data_dir=data, extra_args=edge_only_flags(http_port), log_name="ports-off")
     try:
         api = Api(edge)
         app = api.app(prefix + "kept")
         assert app["domains"] == ["kept.example.com"], "the restart lost the domains"
-        assert app["port"] is None and app["url"] == "http://kept.example.com", app
+        assert app["port"] is None and app["url"] == f"http://kept.example.com:{http_port}", app
         made = create(api, prefix + "edgeonly", ["edgeonly.example.com"])
-        assert made["port"] is None and made["url"] == "http://edgeonly.example.com", made
+        assert made["port"] is None and made["url"] == f"http://edgeonly.example.com:{http_port}", made
         bare = create(api, prefix + "noaddr", [])
         assert bare["port"] is None and bare["url"] is None, bare
-        assert listening_ports(edge.proc.pid) == {edge.port}, "with --app-ports off the server listens on no app port"
+        assert listening_ports(edge.proc.pid) == {edge.port, http_port}, "with --app-ports off the server listens on no app port"
         assert f"app {prefix}edgeonly created without a port" in edge.stderr_text()
         error = assert_json_error(api.request("POST", "/api/apps", {"repo_url": "https://example.com/o/app.git",
                                                                     "name": prefix + "thief", "deploy": False,
@@ -333,7 +345,7 @@ def test_app_ports_off_then_on_keeps_ports_and_domains_across_restarts(tmp_path:
         assert api.app(prefix + "kept")["port"] == port, "the stored port was not kept"
         given = api.app(prefix + "edgeonly")
         assert low <= given["port"] <= high and given["port"] != port, given
-        assert given["domains"] == ["edgeonly.example.com"] and given["url"] == "http://edgeonly.example.com", given
+        assert given["domains"] == ["edgeonly.example.com"] and given["url"] == f"http://127.0.0.1:{given['port']}", given
         assert {port, given["port"]} <= listening_ports(again.proc.pid)
     finally:
         stop(again)
@@ -342,17 +354,30 @@ def test_app_ports_off_then_on_keeps_ports_and_domains_across_restarts(tmp_path:
 def test_a_deployment_under_app_ports_off_goes_live_without_a_port(tmp_path: Path, prefix: str):
     name = prefix + "live"
     repo = GitRepo.create(tmp_path / "repo", web_app("edge only"))
-    server = start_server(tmp_path, extra_args=edge_only_flags(allow_local=True))
+    http_port = free_port()
+    server = start_server(tmp_path, extra_args=edge_only_flags(http_port, allow_local=True))
     try:
         api = Api(server)
         app = api.create(name, repo.url, domains=["live.example.com"])
-        assert app["port"] is None and app["url"] == "http://live.example.com", app
+        assert app["port"] is None and app["url"] == f"http://live.example.com:{http_port}", app
         dep = api.finish(app["deployment_id"], why="a deployment under --app-ports off")
         log = api.log(dep["id"])
         assert "the new container is live; the app has no open port" in log and "now forwards" not in log, tail(log, 20)
         assert api.app(name)["status"] == "running"
         assert len(containers(f"slipway.app={name}", running_only=True)) == 1
-        assert listening_ports(server.proc.pid) == {server.port}
+        assert listening_ports(server.proc.pid) == {server.port, http_port}
+
+        # Served at its domain by the edge, and recorded in its access log with its deployment.
+        with RawConnection(http_port) as c:
+            c.send(f"GET /?q=secret HTTP/1.1\r\nHost: LIVE.example.com:{http_port}\r\nX-Request-Id: e2e-1\r\nConnection: close\r\n\r\n")
+            resp = c.read_response()
+        assert resp.status == 200 and b"edge only" in resp.body, resp
+        records = api.expect(200, "GET", f"/api/apps/{name}/requests")
+        assert [(r["method"], r["path"], r["status"], r["deployment_id"], r["request_id"]) for r in records] == \
+            [("GET", "/", 200, dep["id"], "e2e-1")], records
+        assert records[0]["bytes"] > len(b"edge only"), records
+        traffic = api.app(name)["traffic"]
+        assert traffic["requests"]["2xx"] == 1 and traffic["requests_total"] == 1 and traffic["upstream_errors"] == 0, traffic
         api.delete(name)
         assert not containers(f"slipway.app={name}"), "the delete left a container"
     finally:

@@ -17,7 +17,7 @@ final class HTTPEdgeTests: XCTestCase {
         let blue = try FakeHTTPApp(name: "blue")
         apps = [blue]
         live = LiveUpstream(appName: "web")
-        live.setUpstream(port: blue.port)
+        live.setUpstream(port: blue.port, deploymentID: nil)
         try start(maxBody: 1000)
     }
 
@@ -30,7 +30,7 @@ final class HTTPEdgeTests: XCTestCase {
         server?.shutdown()
         var settings = EdgeSettings()
         settings.readTimeoutMilliseconds = readTimeout
-        let routes = FakeRoutes(apps: ["web.test": EdgeApp(name: "web", live: live, maxRequestBody: maxBody)])
+        let routes = FakeRoutes(apps: ["web.test": EdgeApp(name: "web", live: live, maxRequestBody: maxBody, accessLog: nil)])
         var options = ServerOptions()
         options.port = 0
         options.bodyTimeoutMilliseconds = 2000
@@ -150,12 +150,12 @@ final class HTTPEdgeTests: XCTestCase {
         let closed = try Socket.listen(host: "127.0.0.1", port: 0)
         let refusing = Socket.localPort(closed)
         Glibc.close(closed)
-        live.setUpstream(port: refusing)
+        live.setUpstream(port: refusing, deploymentID: nil)
         let refused = try get("/")
         XCTAssertEqual(refused.status, 502)
         XCTAssertTrue(refused.text.contains("web"), refused.text)
 
-        live.setUpstream(port: apps[0].port)
+        live.setUpstream(port: apps[0].port, deploymentID: nil)
         XCTAssertEqual(try get("/drop").status, 502)
 
         try start(maxBody: 1000, readTimeout: 300)
@@ -193,7 +193,7 @@ final class HTTPEdgeTests: XCTestCase {
         let c = try client()
         c.send("GET /a HTTP/1.1\r\nHost: web.test\r\n\r\n")
         XCTAssertEqual(c.read()?.header("X-App"), "blue")
-        let old = try XCTUnwrap(live.setUpstream(port: green.port))
+        let old = try XCTUnwrap(live.setUpstream(port: green.port, deploymentID: nil))
         XCTAssertEqual(live.idleConnectionCount, 0, "the old container's idle connections close at the switch")
         c.send("GET /b HTTP/1.1\r\nHost: web.test\r\n\r\n")
         XCTAssertEqual(c.read()?.header("X-App"), "green")
@@ -213,7 +213,7 @@ final class HTTPEdgeTests: XCTestCase {
         apps.append(green)
         c.send("GET /slow HTTP/1.1\r\nHost: web.test\r\n\r\nGET /after HTTP/1.1\r\nHost: web.test\r\n\r\n")
         usleep(300_000)
-        live.setUpstream(port: green.port)
+        live.setUpstream(port: green.port, deploymentID: nil)
         XCTAssertEqual(c.read()?.header("X-App"), "blue", "in flight at the swap: finishes on the old container")
         XCTAssertEqual(c.read()?.header("X-App"), "green", "dispatched after the swap: the new one")
     }

@@ -8,12 +8,17 @@ final class LiveUpstreamTests: XCTestCase {
     func testASwitchMakesANewGenerationAndReturnsTheOldUpstream() {
         let live = LiveUpstream(appName: "web")
         XCTAssertEqual(live.acquire(), .unavailable(.notDeployed))
-        XCTAssertNil(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000)))
+        XCTAssertNil(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000), deploymentID: 7))
         let first = live.current!
-        XCTAssertEqual(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000)), first, "the same container: nothing changes")
+        XCTAssertEqual(first.deploymentID, 7)
+        XCTAssertEqual(live.setUpstream(port: 9001, direct: ("172.17.0.2", 5000), deploymentID: 7), first, "the same container: nothing changes")
         XCTAssertEqual(live.current, first)
-        XCTAssertEqual(live.setUpstream(port: 9002, direct: ("172.17.0.3", 5000)), first)
+        XCTAssertEqual(live.setUpstream(port: 9002, direct: ("172.17.0.3", 5000), deploymentID: 8), first)
         XCTAssertEqual(live.current!.generation, first.generation + 1)
+        XCTAssertEqual(live.current!.deploymentID, 8)
+        // Docker may give a freed address to the next deployment's container: still a switch.
+        XCTAssertEqual(live.setUpstream(port: 9002, direct: ("172.17.0.3", 5000), deploymentID: 9)?.deploymentID, 8)
+        XCTAssertEqual(live.current!.generation, first.generation + 2)
         XCTAssertEqual(live.setUnavailable(.stopped)?.port, 9002)
         XCTAssertEqual(live.acquire(), .unavailable(.stopped))
         XCTAssertEqual(Unavailability.stopped.message(app: live.appName), "web is stopped")
@@ -21,9 +26,9 @@ final class LiveUpstreamTests: XCTestCase {
 
     func testRequestsAndConnectionsAreCountedAgainstTheGenerationTheyTook() {
         let live = LiveUpstream(appName: "web")
-        live.setUpstream(port: 9001)
+        live.setUpstream(port: 9001, deploymentID: nil)
         guard case .upstream(let old) = live.acquire(), case .upstream = live.acquire() else { return XCTFail("no upstream") }
-        live.setUpstream(port: 9002)
+        live.setUpstream(port: 9002, deploymentID: nil)
         guard case .upstream(let new) = live.acquire() else { return XCTFail("no upstream") }
         XCTAssertNotEqual(new.generation, old.generation, "taken after the switch: the new container")
         XCTAssertEqual(live.inFlight(to: old.generation), 2)
@@ -36,9 +41,9 @@ final class LiveUpstreamTests: XCTestCase {
 
     func testADrainEndsWhenTheLastHolderReleasesOrAtItsDeadline() {
         let live = LiveUpstream(appName: "web")
-        live.setUpstream(port: 9001)
+        live.setUpstream(port: 9001, deploymentID: nil)
         guard case .upstream(let old) = live.acquire() else { return XCTFail("no upstream") }
-        live.setUpstream(port: 9002)
+        live.setUpstream(port: 9002, deploymentID: nil)
         let drained = DispatchSemaphore(value: 0)
         OSThread.detach(name: "test-drain") {
             live.drain(old, seconds: 30)

@@ -13,7 +13,7 @@ final class PortForwarderTests: XCTestCase {
     override func setUpWithError() throws {
         upstream = try TestUpstream()
         forwarder = try PortForwarder(host: "127.0.0.1", port: 0, upstream: LiveUpstream(appName: "test-app"))
-        forwarder.live.setUpstream(port: upstream.port)
+        forwarder.live.setUpstream(port: upstream.port, deploymentID: nil)
         generation = try XCTUnwrap(forwarder.live.current).generation
     }
 
@@ -192,7 +192,7 @@ final class PortForwarderTests: XCTestCase {
         let closed = try Socket.listen(host: "127.0.0.1", port: 0)
         let refusing = Socket.localPort(closed)
         close(closed)
-        forwarder.live.setUpstream(port: refusing)
+        forwarder.live.setUpstream(port: refusing, deploymentID: nil)
         let refused = try XCTUnwrap(forwarder.live.current).generation
         let fd = try TestBytes.connect(port: forwarder.port)
         defer { close(fd) }
@@ -208,7 +208,7 @@ final class PortForwarderTests: XCTestCase {
         defer { close(blackhole) }
         let filler = try Socket.connect(ipv4: "127.0.0.1", port: Socket.localPort(blackhole), timeoutMilliseconds: 2000)
         defer { close(filler) }
-        forwarder.live.setUpstream(port: upstream.port, direct: (host: "127.0.0.1", port: Socket.localPort(blackhole)))
+        forwarder.live.setUpstream(port: upstream.port, direct: (host: "127.0.0.1", port: Socket.localPort(blackhole)), deploymentID: nil)
         let hanging = try XCTUnwrap(forwarder.live.current).generation
 
         let first = try TestBytes.connect(port: forwarder.port)
@@ -218,7 +218,7 @@ final class PortForwarderTests: XCTestCase {
         XCTAssertTrue(TestBytes.eventually(within: 5) { forwarder.live.inFlight(to: hanging) == 1 })
 
         // The next connection goes elsewhere and is answered while the first is still connecting.
-        forwarder.live.setUpstream(port: upstream.port)
+        forwarder.live.setUpstream(port: upstream.port, deploymentID: nil)
         XCTAssertEqual(try echo("second"), "second")
         XCTAssertEqual(forwarder.live.inFlight(to: hanging), 1, "the first connection is still waiting for its upstream")
         var pending = pollfd(fd: first, events: Int16(POLLIN), revents: 0)
@@ -248,7 +248,7 @@ final class PortForwarderTests: XCTestCase {
     func testPastItsConnectionLimitAPortAnswers503AndTakesNewOnesOnceSomeEnd() throws {
         let capped = try PortForwarder(host: "127.0.0.1", port: 0, upstream: LiveUpstream(appName: "capped"), maxConnections: 2)
         defer { capped.close() }
-        capped.live.setUpstream(port: upstream.port)
+        capped.live.setUpstream(port: upstream.port, deploymentID: nil)
         // The upstream waits for a first line these clients never send: both stay open.
         let held = try (0..<2).map { _ in try TestClient(port: capped.port) }
         XCTAssertTrue(TestBytes.eventually(within: 5) { capped.openConnections == 2 }, "open: \(capped.openConnections)")

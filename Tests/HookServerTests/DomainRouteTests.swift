@@ -22,6 +22,8 @@ final class DomainRouteTests: XCTestCase {
         var config = Configuration()
         config.publicURL = "https://deploy.example.com"
         config.appsHost = "apps.example.net"
+        // The production set-up: the edge on port 80 serves the apps' domains.
+        config.httpPort = 80
         service = try fixture.makeService(dashboardHostNames: config.dashboardHostNames)
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),

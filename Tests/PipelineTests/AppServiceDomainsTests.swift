@@ -91,31 +91,47 @@ final class AppServiceDomainsTests: XCTestCase {
         XCTAssertEqual(service.domains.version, 1)
     }
 
-    /// `--app-ports off`: a new app gets no port and no forwarder, and its URL is its first exact domain.
+    /// `--app-ports off`: a new app gets no port and no forwarder, and its URL is its first exact
+    /// domain on the edge, or none without an edge.
     func testWithoutAppPortsAnAppHasNoPortAndNoForwarder() throws {
         let service = try fx.makeService(appPorts: nil)
         let web = try service.create(new("web", ["*.example.com", "www.example.com"])).app
         XCTAssertNil(web.port)
         XCTAssertNil(try fx.store.app(id: web.id)?.port)
         XCTAssertNil(service.forwarders.forwarder(for: web.id))
-        let address = AppAddress(web, appsHost: "127.0.0.1", portsServed: false)
+        let address = AppAddress(web, appsHost: "127.0.0.1", portsServed: false, edgePort: 80)
         XCTAssertNil(address.port)
         XCTAssertEqual(address.url, "http://www.example.com", "the first exact domain; a wildcard names no host to open")
-        let bare = AppAddress(try service.create(new("bare", [])).app, appsHost: "127.0.0.1", portsServed: false)
+        XCTAssertNil(AppAddress(web, appsHost: "127.0.0.1", portsServed: false, edgePort: nil).url, "nothing serves it")
+        let bare = AppAddress(try service.create(new("bare", [])).app, appsHost: "127.0.0.1", portsServed: false, edgePort: 80)
         XCTAssertNil(bare.port)
         XCTAssertNil(bare.url)
     }
 
-    func testTheURLIsTheFirstExactDomainElseThePort() throws {
+    /// The URL, and each domain's link, by what the server serves: a domain only while the edge
+    /// runs (with its port unless 80), else the port URL.
+    func testTheURLIsTheFirstExactDomainOnTheEdgeElseThePort() throws {
         var app = try fx.store.createApp(name: "web", settings: AppSettings(repoURL: "/srv/web"), port: 8001, env: [])
-        XCTAssertEqual(AppAddress(app, appsHost: "apps.example.net", portsServed: true).url, "http://apps.example.net:8001")
-        app.domains = try ["*.example.com"].map { try DomainName(parsing: $0) }
-        XCTAssertEqual(AppAddress(app, appsHost: "apps.example.net", portsServed: true).url, "http://apps.example.net:8001")
-        app.domains = try ["*.example.com", "b.example.com", "a.example.com"].map { try DomainName(parsing: $0) }
-        let address = AppAddress(app, appsHost: "apps.example.net", portsServed: true)
-        XCTAssertEqual(address.url, "http://b.example.com")
-        XCTAssertEqual(address.port, 8001)
-        // A port kept from before --app-ports off is not shown while ports are not served.
-        XCTAssertNil(AppAddress(app, appsHost: "apps.example.net", portsServed: false).port)
+        let none: [String] = []
+        let one = ["*.example.com"]
+        let some = ["*.example.com", "b.example.com", "a.example.com"]
+        let cases: [(domains: [String], portsServed: Bool, edgePort: Int?, url: String?, links: [String?])] = [
+            (none, true, 80, "http://apps.example.net:8001", []),
+            (one, true, 80, "http://apps.example.net:8001", [nil]),
+            (some, true, 80, "http://b.example.com", [nil, "http://b.example.com", "http://a.example.com"]),
+            (some, true, 8080, "http://b.example.com:8080", [nil, "http://b.example.com:8080", "http://a.example.com:8080"]),
+            (some, false, 8080, "http://b.example.com:8080", [nil, "http://b.example.com:8080", "http://a.example.com:8080"]),
+            (some, true, nil, "http://apps.example.net:8001", [nil, nil, nil]),
+            (some, false, nil, nil, [nil, nil, nil]),
+        ]
+        for c in cases {
+            app.domains = try c.domains.map { try DomainName(parsing: $0) }
+            let address = AppAddress(app, appsHost: "apps.example.net", portsServed: c.portsServed, edgePort: c.edgePort)
+            let label = "\(c.domains) ports \(c.portsServed) edge \(c.edgePort.map(String.init) ?? "off")"
+            XCTAssertEqual(address.url, c.url, label)
+            XCTAssertEqual(app.domains.map(address.link(to:)), c.links, label)
+            // A port kept from before --app-ports off is not shown while ports are not served.
+            XCTAssertEqual(address.port, c.portsServed ? 8001 : nil, label)
+        }
     }
 }

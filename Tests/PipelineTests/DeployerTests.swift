@@ -23,17 +23,21 @@ final class DeployerTests: XCTestCase {
         XCTAssertEqual(d1.status, .succeeded, d1.error ?? "")
         XCTAssertEqual(d1.steps.map(\.name), ["clone", "build", "start", "check", "swap"])
         XCTAssertEqual(get(port), "slipway/web:1")
+        let live = try XCTUnwrap(service.upstreams.upstream(for: created.id))
+        XCTAssertEqual(live.current?.deploymentID, d1.id, "the access log names the deployment that answered")
 
         let d2 = try waitFinished(try service.deploy(try store.app(id: created.id)!, trigger: .redeploy).id)
         XCTAssertEqual(d2.status, .succeeded)
         XCTAssertEqual(get(port), "slipway/web:2")
         XCTAssertEqual(try store.app(id: created.id)?.liveDeploymentID, d2.id)
+        XCTAssertEqual(live.current?.deploymentID, d2.id)
 
         let r = try waitFinished(try service.rollback(try store.app(id: created.id)!, to: nil).id)
         XCTAssertEqual(r.status, .succeeded)
         XCTAssertEqual(r.sourceDeploymentID, d1.id)
         XCTAssertEqual(r.steps.map(\.name), ["start", "check", "swap"], "a rollback does not build")
         XCTAssertEqual(get(port), "slipway/web:1")
+        XCTAssertEqual(live.current?.deploymentID, r.id, "a rollback is a deployment of its own, on the old image")
         XCTAssertEqual(runtime.calls.filter { $0.hasPrefix("build") }.count, 2)
     }
 

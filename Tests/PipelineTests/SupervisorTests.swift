@@ -28,6 +28,34 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(fx.runtime.calls.filter { $0 == "run \(live)" }.count, 2, fx.runtime.calls.joined(separator: "\n"))
         XCTAssertEqual(fx.get(try XCTUnwrap(app.port)), "slipway/web:1")
         XCTAssertEqual(try fx.store.app(id: app.id)?.status, .running)
+        XCTAssertEqual(service.upstreams.upstream(for: app.id)?.current?.deploymentID, app.liveDeploymentID)
+    }
+
+    /// A container Docker restarted on a new port is followed, and still named by its deployment
+    /// in the access log.
+    func testAContainerOnANewPortIsFollowedAndKeepsItsDeployment() throws {
+        let service = try fx.makeService()
+        let app = try deployedApp(service)
+        let live = try XCTUnwrap(service.upstreams.upstream(for: app.id))
+        let port = try XCTUnwrap(live.current?.port)
+        live.setUpstream(port: 1, deploymentID: nil)
+        AppSupervisor(service: service).tick()
+        XCTAssertEqual(live.current?.port, port)
+        XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
+    }
+
+    /// Start and restart point the edge at the live container with its deployment.
+    func testStartAndRestartKeepTheDeploymentOfTheLiveContainer() throws {
+        let service = try fx.makeService()
+        let app = try deployedApp(service)
+        let live = try XCTUnwrap(service.upstreams.upstream(for: app.id))
+        _ = try service.stop(app)
+        XCTAssertNil(live.current)
+        _ = try service.start(app)
+        XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
+        live.setUpstream(port: 1, deploymentID: nil)
+        _ = try service.restart(app)
+        XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
     }
 
     /// The supervisor looks while a delete is half done: the container is gone but the app's row is

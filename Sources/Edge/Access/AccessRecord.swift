@@ -17,7 +17,9 @@ public struct AccessRecord: Sendable, Equatable {
     public let bytesReceived: Int
     /// Bytes written to the client: head and body, as nginx's $bytes_sent counts them.
     public let bytesSent: Int
-    /// From the head's arrival to the last byte sent, in microseconds.
+    /// From the head's arrival to the last byte sent, in microseconds. An upgraded connection (a
+    /// WebSocket, status 101) is recorded when it closes: its duration is the connection's, and
+    /// its bytes are all it relayed.
     public let durationMicroseconds: Int
     /// The deployment whose container answered; nil when no upstream was chosen (unknown host,
     /// a stopped app, a request refused before dispatch).

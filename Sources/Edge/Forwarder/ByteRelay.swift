@@ -34,17 +34,24 @@ struct ByteRelay {
         var bulk = false
     }
 
-    /// Returns when both directions have ended, on an error, or after `idleMilliseconds` of silence.
+    /// Returns when both directions have ended, on an error, or after `idleMilliseconds` of silence,
+    /// with the bytes delivered each way (`carry`'s included), for the HTTP edge's access log.
     /// `carry` (a to b, then b to a) resumes a connection that was relayed elsewhere so far.
-    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000, carry: (Carry, Carry) = (Carry(), Carry())) {
+    @discardableResult
+    static func pump(_ a: Int32, _ b: Int32, idleMilliseconds: Int32 = 300_000,
+                     carry: (Carry, Carry) = (Carry(), Carry())) -> (toB: Int, toA: Int) {
         var directions = [Direction(from: a, to: b), Direction(from: b, to: a)]
+        var delivered = [0, 0]
         defer {
             for d in directions {
                 if let p = d.pipe { close(p.read); close(p.write) }
             }
         }
         for (index, c) in [carry.0, carry.1].enumerated() {
-            guard c.pending.isEmpty || c.pending.withUnsafeBytes({ sendAll(directions[index].to, $0.baseAddress!, $0.count) }) else { return }
+            guard c.pending.isEmpty || c.pending.withUnsafeBytes({ sendAll(directions[index].to, $0.baseAddress!, $0.count) }) else {
+                return (delivered[0], delivered[1])
+            }
+            delivered[index] += c.pending.count
             if c.sourceEnded {
                 shutdown(directions[index].to, Int32(SHUT_WR))
                 directions[index].open = false
@@ -56,8 +63,8 @@ struct ByteRelay {
         while directions[0].open || directions[1].open {
             var fds = directions.map { pollfd(fd: $0.open ? $0.from : -1, events: Int16(POLLIN), revents: 0) }
             let n = poll(&fds, 2, idleMilliseconds)
-            if n < 0 { if errno == EINTR { continue }; return }
-            if n == 0 { return }
+            if n < 0 { if errno == EINTR { continue }; return (delivered[0], delivered[1]) }
+            if n == 0 { return (delivered[0], delivered[1]) }
             for index in 0..<2 where fds[index].revents != 0 {
                 let moved = directions[index].pipe == nil
                     ? copy(&directions[index], &buffer)
@@ -66,11 +73,15 @@ struct ByteRelay {
                 case .some(0):
                     shutdown(directions[index].to, Int32(SHUT_WR))
                     directions[index].open = false
-                case .some: continue
-                case .none: return
+                case .some(let count):
+                    // -1: the read would have blocked; nothing moved.
+                    if count > 0 { delivered[index] += count }
+                case .none:
+                    return (delivered[0], delivered[1])
                 }
             }
         }
+        return (delivered[0], delivered[1])
     }
 
     /// Bytes moved (0 at the end of the stream), or nil when the connection is broken.

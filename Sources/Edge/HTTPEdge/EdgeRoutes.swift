@@ -15,16 +15,20 @@ public enum EdgeRoute: Sendable {
     case unknown
 }
 
-/// An app as the edge needs it: its name for pages and logs, where its traffic goes, its limit.
+/// An app as the edge needs it: its name for pages and logs, where its traffic goes, its limit,
+/// and where its requests are recorded.
 public struct EdgeApp: Sendable {
     public let name: String
     public let live: LiveUpstream
     /// The largest request body the app accepts (`--max-request-body`); past it, 413.
     public let maxRequestBody: Int
+    /// The app's access log, which each finished request is recorded in; nil records nothing.
+    public let accessLog: AppAccessLog?
 
-    public init(name: String, live: LiveUpstream, maxRequestBody: Int) {
+    public init(name: String, live: LiveUpstream, maxRequestBody: Int, accessLog: AppAccessLog?) {
         self.name = name
         self.live = live
         self.maxRequestBody = maxRequestBody
+        self.accessLog = accessLog
     }
 }

@@ -30,8 +30,9 @@ public struct HTTPEdge: RequestDispatcher {
             return .takeOver { $0.respond(Self.identified(EdgePage.notFound(), requestID)) }
         case .app(let app):
             let settings = settings
+            let access = PendingAccessRecord(log: app.accessLog, method: head.method, target: head.target, requestID: requestID)
             return .takeOver { exchange in
-                ProxiedRequest(exchange: exchange, app: app, settings: settings, requestID: requestID).run()
+                ProxiedRequest(exchange: exchange, app: app, settings: settings, requestID: requestID, access: access).run()
             }
         }
     }

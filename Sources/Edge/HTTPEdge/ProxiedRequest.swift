@@ -9,11 +9,15 @@ import SlipwaySystem
 ///
 /// Runs on the server worker that serves the client's connection and blocks on both sockets,
 /// each wait with its own deadline (`EdgeSettings`); the pool starts another worker meanwhile.
+///
+/// Every request is recorded once in the app's access log when it ends, the edge's own answers
+/// included; an upgraded connection is recorded by its relay when it closes.
 struct ProxiedRequest {
     let exchange: Exchange
     let app: EdgeApp
     let settings: EdgeSettings
     let requestID: String
+    let access: PendingAccessRecord
 
     /// Methods a retry cannot repeat the effect of (RFC 9110 section 9.2.2), as Go's transport
     /// counts them; and only without a body, since a streamed body cannot be sent twice.
@@ -28,9 +32,18 @@ struct ProxiedRequest {
         case gone
     }
 
+    /// How a request ended, for the connection (`outcome`) and the access log.
+    private struct Served {
+        let outcome: Exchange.Outcome
+        /// The status sent, or meant to be sent when the client left while it went out.
+        let status: Int
+        /// The edge's own 502/504, or an answer the app broke off midway.
+        var upstreamFailed = false
+    }
+
     /// Where a forward attempt ended.
     private enum Ending {
-        case finished(Exchange.Outcome)
+        case finished(Served)
         /// The connection became a byte relay, which now holds the upstream and releases it.
         case upgraded(Exchange.Outcome)
         /// A kept-alive connection turned out dead before any answer: try a new one.
@@ -39,32 +52,39 @@ struct ProxiedRequest {
 
     func run() -> Exchange.Outcome {
         if case .contentLength(let length) = exchange.framing, length > app.maxRequestBody {
-            return exchange.respond(answer(EdgePage.tooLarge(app: app.name, limit: app.maxRequestBody)))
+            return record(respond(EdgePage.tooLarge(app: app.name, limit: app.maxRequestBody)), deploymentID: nil)
         }
         exchange.bodyLimit = app.maxRequestBody
         let upgrade = ProxyHeaders.wantsUpgrade(exchange.head) && exchange.framing == .none
         // An upgraded connection is relayed on a thread of its own, so it needs one from the
         // budget the port forwarders' bulk transfers share before it is let through.
-        if upgrade, !ByteRelay.threads.take() { return exchange.respond(answer(EdgePage.upgradesBusy(app: app.name))) }
+        if upgrade, !ByteRelay.threads.take() { return record(respond(EdgePage.upgradesBusy(app: app.name)), deploymentID: nil) }
         switch app.live.acquire() {
         case .unavailable(let why):
             if upgrade { ByteRelay.threads.give() }
-            return exchange.respond(answer(EdgePage.unavailable(app: app.name, why: why)))
+            return record(respond(EdgePage.unavailable(app: app.name, why: why)), deploymentID: nil)
         case .upstream(let upstream):
             var fresh = upgrade
             while true {
                 switch forward(to: upstream, upgrade: upgrade, fresh: fresh) {
                 case .retry:
                     fresh = true
-                case .finished(let outcome):
+                case .finished(let served):
                     if upgrade { ByteRelay.threads.give() }
                     app.live.release(upstream)
-                    return outcome
+                    return record(served, deploymentID: upstream.deploymentID)
                 case .upgraded(let outcome):
                     return outcome
                 }
             }
         }
+    }
+
+    /// The request's one access record, once its last byte went out (or it broke off).
+    private func record(_ served: Served, deploymentID: Int?) -> Exchange.Outcome {
+        access.finish(status: served.status, bytesReceived: exchange.bodyBytesRead, bytesSent: exchange.bytesSent,
+                      deploymentID: deploymentID, upstreamFailed: served.upstreamFailed)
+        return served.outcome
     }
 
     /// One attempt: a connection (idle, unless `fresh`, or new), the request, the answer.
@@ -91,11 +111,11 @@ struct ProxiedRequest {
             return .finished(fail(failure))
         } catch ClientFailure.answered(let error) {
             connection.close()
-            if error.status == 413 { return .finished(exchange.respond(answer(EdgePage.tooLarge(app: app.name, limit: app.maxRequestBody)))) }
-            return .finished(exchange.respond(answer(EdgePage.error(error))))
+            if error.status == 413 { return .finished(respond(EdgePage.tooLarge(app: app.name, limit: app.maxRequestBody))) }
+            return .finished(respond(EdgePage.error(error)))
         } catch {
             connection.close()
-            return .finished(exchange.abandon())
+            return .finished(Served(outcome: exchange.abandon(), status: Self.clientClosedRequest))
         }
 
         let response: ResponseHead
@@ -108,7 +128,7 @@ struct ProxiedRequest {
         if response.status == 101 {
             guard upgrade else { return .finished(fail(.malformed("101 Switching Protocols to a request that asked for no upgrade"))) }
             return .upgraded(UpgradedConnection.start(exchange: exchange, upstream: connection, response: response,
-                                                     requestID: requestID, app: app, held: upstream))
+                                                     requestID: requestID, app: app, held: upstream, access: access))
         }
         return .finished(relay(response, from: connection, to: upstream, bodySent: bodySent && !upgrade))
     }
@@ -176,7 +196,7 @@ struct ProxiedRequest {
     }
 
     /// Sends the answer's head to the client and streams its body after it.
-    private func relay(_ response: ResponseHead, from connection: UpstreamConnection, to upstream: Upstream, bodySent: Bool) -> Exchange.Outcome {
+    private func relay(_ response: ResponseHead, from connection: UpstreamConnection, to upstream: Upstream, bodySent: Bool) -> Served {
         let framing: ResponseFraming
         do {
             framing = try ResponseFraming.of(response, requestMethod: exchange.head.method)
@@ -195,35 +215,48 @@ struct ProxiedRequest {
         do {
             try exchange.write(head)
         } catch {
-            return exchange.abandon()
+            return Served(outcome: exchange.abandon(), status: response.status)
         }
         var body = ResponseBodyStream(exchange: exchange, connection: connection, chunkedToClient: clientFraming == .chunked,
                                       readTimeoutMilliseconds: settings.readTimeoutMilliseconds)
-        guard body.copy(framing) else {
+        switch body.copy(framing) {
+        case .complete:
+            break
+        case .upstreamBroke:
             connection.close()
-            return exchange.abandon()
+            return Served(outcome: exchange.abandon(), status: response.status, upstreamFailed: true)
+        case .clientGone:
+            connection.close()
+            return Served(outcome: exchange.abandon(), status: response.status)
         }
         if bodySent && response.keepsAlive && framing != .untilClose && connection.buffered == 0 {
             app.live.putIdleConnection(connection.release(), to: upstream)
         } else {
             connection.close()
         }
-        return exchange.finish(keepAlive: keepAlive)
+        return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status)
     }
 
     /// An error page for a request the app did not answer, logged with the reason.
-    private func fail(_ failure: UpstreamFailure) -> Exchange.Outcome {
+    private func fail(_ failure: UpstreamFailure) -> Served {
         Log.warning("edge: \(app.name): \(exchange.head.method) \(exchange.head.path): \(failure) (request \(requestID))")
+        var served: Served
         switch failure.status {
-        case 504: return exchange.respond(answer(EdgePage.gatewayTimeout(app: app.name, seconds: settings.readTimeoutMilliseconds / 1000)))
-        default: return exchange.respond(answer(EdgePage.badGateway(app: app.name)))
+        case 504: served = respond(EdgePage.gatewayTimeout(app: app.name, seconds: settings.readTimeoutMilliseconds / 1000))
+        default: served = respond(EdgePage.badGateway(app: app.name))
         }
+        served.upstreamFailed = true
+        return served
     }
 
-    /// An answer of the edge's own, carrying the request's id as the app's answers do.
-    private func answer(_ response: HTTPResponse) -> HTTPResponse {
-        var response = response
+    /// Answers with a page of the edge's own, carrying the request's id as the app's answers do.
+    private func respond(_ page: HTTPResponse) -> Served {
+        var response = page
         response.headers.set("X-Request-Id", requestID)
-        return response
+        return Served(outcome: exchange.respond(response), status: response.status)
     }
+
+    /// What the access log records for a request whose client left before any answer went out:
+    /// nginx's 499, so the line reads as it would in nginx's log.
+    private static let clientClosedRequest = 499
 }

@@ -14,6 +14,19 @@ struct ResponseBodyStream {
     /// One chunk's framing and data, gathered for one write.
     private var out: [UInt8] = []
 
+    /// How a copy ended. Which side broke matters to the access log: only the app's failure
+    /// counts as an upstream error.
+    enum End {
+        case complete
+        /// The app closed early, went silent, or sent framing that does not parse.
+        case upstreamBroke
+        /// The client went away or stopped reading.
+        case clientGone
+    }
+
+    /// A write to the client failed; kept apart from the app's errors.
+    private struct ClientGone: Error {}
+
     init(exchange: Exchange, connection: UpstreamConnection, chunkedToClient: Bool, readTimeoutMilliseconds: Int) {
         self.exchange = exchange
         self.connection = connection
@@ -21,18 +34,22 @@ struct ResponseBodyStream {
         self.readTimeoutMilliseconds = readTimeoutMilliseconds
     }
 
-    /// False when the body broke off (the app closed early, went silent, or the client left):
-    /// the client's connection must then close, so it sees the answer is incomplete.
-    mutating func copy(_ framing: ResponseFraming) -> Bool {
+    /// Anything but `.complete` means the body broke off: the client's connection must then close,
+    /// so it sees the answer is incomplete.
+    mutating func copy(_ framing: ResponseFraming) -> End {
         do {
+            let whole: Bool
             switch framing {
-            case .none: return true
-            case .contentLength(let length): return try copyRaw(upTo: length)
-            case .untilClose: return try copyRaw(upTo: nil)
-            case .chunked: return try copyChunked()
+            case .none: whole = true
+            case .contentLength(let length): whole = try copyRaw(upTo: length)
+            case .untilClose: whole = try copyRaw(upTo: nil)
+            case .chunked: whole = try copyChunked()
             }
+            return whole ? .complete : .upstreamBroke
+        } catch is ClientGone {
+            return .clientGone
         } catch {
-            return false
+            return .upstreamBroke
         }
     }
 
@@ -57,7 +74,7 @@ struct ResponseBodyStream {
             remaining -= n
         }
         if length != nil && remaining > 0 { return false }
-        if chunkedToClient { try exchange.write(ResponseEncoder.lastChunk) }
+        if chunkedToClient { try toClient(ResponseEncoder.lastChunk) }
         return true
     }
 
@@ -71,7 +88,7 @@ struct ResponseBodyStream {
             case .data(let range):
                 try connection.input.withUnsafeBytes { raw in try write(UnsafeRawBufferPointer(rebasing: raw[range])) }
             case .end:
-                if chunkedToClient { try exchange.write(ResponseEncoder.lastChunk) }
+                if chunkedToClient { try toClient(ResponseEncoder.lastChunk) }
                 return true
             case .needMore:
                 guard try connection.receiveMore(through: exchange.buffer, timeoutMilliseconds: readTimeoutMilliseconds) else { return false }
@@ -82,11 +99,17 @@ struct ResponseBodyStream {
     /// One piece to the client, as a chunk when the client gets chunks.
     private mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
-        guard chunkedToClient else { return try exchange.write(bytes) }
+        guard chunkedToClient else {
+            do { return try exchange.write(bytes) } catch { throw ClientGone() }
+        }
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: (String(bytes.count, radix: 16) + "\r\n").utf8)
         out.append(contentsOf: bytes)
         out.append(contentsOf: [0x0d, 0x0a])
-        try exchange.write(out)
+        try toClient(out)
+    }
+
+    private func toClient(_ bytes: [UInt8]) throws(ClientGone) {
+        do { try exchange.write(bytes) } catch { throw ClientGone() }
     }
 }

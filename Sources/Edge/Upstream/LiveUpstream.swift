@@ -36,15 +36,16 @@ public final class LiveUpstream: Sendable {
         state.withLock { $0.unavailability = unavailability }
     }
 
-    /// Points new connections and requests at a container. Returns the upstream they went to
-    /// before (nil if none), which the caller drains; when the container is the same one, nothing
-    /// changes and that upstream is returned.
+    /// Points new connections and requests at a container, that of `deploymentID` (which the
+    /// access log records for each request). Returns the upstream they went to before (nil if
+    /// none), which the caller drains; when the container is the same one, nothing changes and
+    /// that upstream is returned.
     @discardableResult
-    public func setUpstream(port: Int, direct: (host: String, port: Int)? = nil) -> Upstream? {
+    public func setUpstream(port: Int, direct: (host: String, port: Int)? = nil, deploymentID: Int?) -> Upstream? {
         state.withLock { s in
             let old = s.upstream
-            if let old, old.isSameContainer(port: port, direct: direct) { return old }
-            s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct)
+            if let old, old.isSameContainer(port: port, direct: direct, deploymentID: deploymentID) { return old }
+            s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct, deploymentID: deploymentID)
             s.nextGeneration += 1
             // Idle connections to the old container would carry a request there after the switch.
             s.idle.closeAll(except: s.upstream?.generation)

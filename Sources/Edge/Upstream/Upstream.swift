@@ -8,19 +8,26 @@ public struct Upstream: Sendable, Equatable {
     /// The container's own address on Docker's bridge, tried first: it skips docker-proxy, a
     /// second relay that would otherwise sit behind this one (see BENCHMARKS.md, forwarder).
     public let direct: (host: String, port: Int)?
+    /// The deployment whose container this is, for the access log; nil when the caller does not
+    /// know it (the tests' fake apps).
+    public let deploymentID: Int?
 
-    public init(generation: Int, port: Int, direct: (host: String, port: Int)?) {
+    public init(generation: Int, port: Int, direct: (host: String, port: Int)?, deploymentID: Int? = nil) {
         self.generation = generation
         self.port = port
         self.direct = direct
+        self.deploymentID = deploymentID
     }
 
     public static func == (a: Upstream, b: Upstream) -> Bool {
-        a.generation == b.generation && a.port == b.port && a.direct?.host == b.direct?.host && a.direct?.port == b.direct?.port
+        a.generation == b.generation && a.isSameContainer(port: b.port, direct: b.direct, deploymentID: b.deploymentID)
     }
 
-    /// Whether `other` reaches the same container by the same addresses.
-    func isSameContainer(port: Int, direct: (host: String, port: Int)?) -> Bool {
+    /// Whether `other` reaches the same container by the same addresses. Another deployment is
+    /// another container even on the same addresses: Docker may hand a freed port or bridge
+    /// address to the next container.
+    func isSameContainer(port: Int, direct: (host: String, port: Int)?, deploymentID: Int?) -> Bool {
         self.port == port && self.direct?.host == direct?.host && self.direct?.port == direct?.port
+            && self.deploymentID == deploymentID
     }
 }

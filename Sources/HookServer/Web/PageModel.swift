@@ -4,11 +4,12 @@ import SlipwaySystem
 /// Turns apps and deployments into what templates show.
 enum PageModel {
     static func app(_ a: App, config: Configuration, live: Deployment?, busy: Bool) -> TemplateValue {
-        let address = AppAddress(a, appsHost: config.effectiveAppsHost, portsServed: config.appPorts != nil)
+        let address = config.address(of: a)
         let status = busy && a.status != .deploying ? "deploying" : a.status.rawValue
-        // An exact name links to the app there; a wildcard names no one host to open.
+        // An exact name links to the app there, on the edge's port; a wildcard names no one host
+        // to open, and without the edge no name leads anywhere.
         let domains: [TemplateValue] = a.domains.map { domain in
-            .object(["name": .string(domain.value), "href": .string(domain.isWildcard ? "" : "http://\(domain.value)")])
+            .object(["name": .string(domain.value), "href": .string(address.link(to: domain) ?? "")])
         }
         return .object([
             "name": .string(a.name),

@@ -9,12 +9,15 @@ public struct AppEdgeRoutes: EdgeRoutes {
     /// The app id a Host header names, if any.
     let appForHost: @Sendable (String) -> Int?
     let upstreams: UpstreamRegistry
+    /// Where each app's requests are recorded (the registry the API and the app page read).
+    let accessLogs: AccessLogRegistry
     let maxRequestBody: Int
 
-    public init(dashboardDomain: String?, upstreams: UpstreamRegistry, maxRequestBody: Int,
+    public init(dashboardDomain: String?, upstreams: UpstreamRegistry, accessLogs: AccessLogRegistry, maxRequestBody: Int,
                 appForHost: @escaping @Sendable (String) -> Int?) {
         self.dashboardDomain = dashboardDomain
         self.upstreams = upstreams
+        self.accessLogs = accessLogs
         self.maxRequestBody = maxRequestBody
         self.appForHost = appForHost
     }
@@ -22,6 +25,7 @@ public struct AppEdgeRoutes: EdgeRoutes {
     public func route(host: String) -> EdgeRoute {
         if let dashboardDomain, DomainTable<Int>.hostName(host) == dashboardDomain { return .dashboard }
         guard let id = appForHost(host), let live = upstreams.upstream(for: id) else { return .unknown }
-        return .app(EdgeApp(name: live.appName, live: live, maxRequestBody: maxRequestBody))
+        return .app(EdgeApp(name: live.appName, live: live, maxRequestBody: maxRequestBody,
+                            accessLog: accessLogs.appLog(for: id, name: live.appName)))
     }
 }

@@ -322,7 +322,8 @@ public final class AppService: Sendable {
             try runtime.start(container: name)
         }
         let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
-        upstreams.upstream(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) })
+        upstreams.upstream(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) },
+                                                       deploymentID: d.id)
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {

@@ -203,7 +203,7 @@ public final class AppSupervisor: Sendable {
             // A new published port means Docker restarted the container: its bridge address may be new too.
             if let live, live.current?.port != port {
                 let bridge = service.runtime.bridgeAddress(container: name)
-                live.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) })
+                live.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) }, deploymentID: id)
             }
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)

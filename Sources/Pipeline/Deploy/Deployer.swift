@@ -198,7 +198,7 @@ public final class Deployer: Sendable {
         // New connections to the port and new requests at the HTTP edge go to the new container
         // from here; those in flight finish on the old one, which the drain below waits for.
         let live = upstreams.upstream(for: app.id)
-        let oldUpstream = live?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) })
+        let oldUpstream = live?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) }, deploymentID: p.d.id)
         // Under --app-ports off no port is open, whatever the app has stored.
         let servedPort = settings.appPorts == nil ? nil : app.port
         log.line(servedPort.map { "port \($0) now forwards to the new container" } ?? "the new container is live; the app has no open port")

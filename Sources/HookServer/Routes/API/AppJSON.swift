@@ -4,7 +4,7 @@ import SlipwaySystem
 /// The API's JSON shape of an app. Env var values and the webhook secret are never included.
 enum AppJSON {
     static func encode(_ app: App, api: APIContext, env: [String], includeSecret: Bool = false) -> JSON {
-        let address = AppAddress(app, appsHost: api.config.effectiveAppsHost, portsServed: api.config.appPorts != nil)
+        let address = api.config.address(of: app)
         var pairs: [(String, JSON)] = [
             ("name", .string(app.name)),
             ("repo_url", .string(app.repoURL)),

@@ -512,19 +512,21 @@ def test_the_app_sees_forwarded_headers_and_no_hop_by_hop_ones(edge: Edge, apps:
         ("Proxy-Connection", "keep-alive"),
         ("Upgrade", "h2c"),
         ("X-Custom", "kept as sent"),
+        ("X-Forwarded-For", "198.51.100.2"),
+        ("X-Big", "b" * 6000),
     ), close=False)
     line, headers = app_saw(response)
     assert line == "GET /headers?x=1&y=%20 HTTP/1.1", line
     assert values(headers, "Host") == [host], "Host must pass unchanged"
     # Appended to the chain the client sent, with the address the edge saw.
-    assert values(headers, "X-Forwarded-For") == ["203.0.113.7, 127.0.0.1"], headers
+    assert values(headers, "X-Forwarded-For") == ["203.0.113.7, 198.51.100.2, 127.0.0.1"], headers
     assert values(headers, "X-Forwarded-Proto") == ["http"], headers
     assert values(headers, "X-Forwarded-Host") == [host], headers
     assert values(headers, "X-Request-Id") == ["trace-abc.123"], headers
     assert response.header("X-Request-Id") == "trace-abc.123"
     for hop in ["Connection", "Foo", "Keep-Alive", "TE", "Proxy-Connection", "Upgrade"]:
         assert not values(headers, hop), f"the hop-by-hop header {hop} reached the app: {headers}"
-    assert values(headers, "X-Custom") == ["kept as sent"]
+    assert values(headers, "X-Custom") == ["kept as sent"] and values(headers, "X-Big") == ["b" * 6000]
 
     # Without a chain, the edge starts one; an absolute-form target reaches the app in origin form.
     with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
@@ -605,6 +607,65 @@ def test_an_answer_that_ends_with_the_close_is_rechunked_for_http11_and_closes_f
     status, headers, check, _ = download(edge.port, "app.edge.test", "n=100000&close=1", http10=True)
     assert status == 200 and check.count == 100000 and check.bad_at is None, (headers, check.count, check.bad_at)
     assert "transfer-encoding" not in headers and "content-length" not in headers, headers
+
+
+def test_head_expect_continue_and_pipelined_posts_on_one_connection(edge: Edge, apps: Apps):
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        for query in ("n=1000", "n=1000&chunked=1"):
+            conn.send(request_bytes("HEAD", f"/bytes?{query}", host="app.edge.test"))
+            response = conn.read_response(head=True)
+            assert response.status == 200 and response.body == b"", response.raw[:300]
+            if query == "n=1000":
+                assert response.header("Content-Length") == "1000", "a HEAD answer keeps the length it stands for"
+
+        # The edge answers the expectation itself, then streams the body.
+        conn.send(request_bytes("POST", "/echo", [("Content-Length", "5"), ("Expect", "100-continue")], host="app.edge.test"))
+        interim = conn.read_response()
+        assert interim.status == 100, interim.raw[:300]
+        conn.send(b"hello")
+        response = conn.read_response()
+        assert (response.status, response.body) == (200, b"hello"), response.raw[:300]
+
+        bodies = [os.urandom(n) for n in (1, 3000, 100000)]
+        conn.send(b"".join(request_bytes("POST", "/echo", [("Content-Length", str(len(b)))], b, host="app.edge.test")
+                           for b in bodies)
+                  + request_bytes("POST", "/echo", [("Transfer-Encoding", "chunked")], b"4\r\nlast\r\n0\r\n\r\n",
+                                  host="app.edge.test"))
+        answers = [conn.read_response().body for _ in range(4)]
+        assert answers == [*bodies, b"last"], [len(a) for a in answers]
+        conn.send(request_bytes("GET", "/version", host="app.edge.test"))
+        assert conn.read_response().body == b"main-v1"
+
+
+def test_an_http10_client_gets_a_chunked_answer_as_a_body_that_ends_with_the_close(edge: Edge, apps: Apps):
+    status, headers, check, chunks = download(edge.port, "app.edge.test", "n=300000&chunked=1", http10=True)
+    assert status == 200 and chunks == 0 and check.count == 300000 and check.bad_at is None, (headers, check.count)
+    assert "transfer-encoding" not in headers and headers.get("connection") == "close", headers
+
+
+def test_an_upgrade_the_app_declines_is_an_ordinary_answer(edge: Edge, apps: Apps):
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send(request_bytes("GET", "/version", [("Connection", "Upgrade"), ("Upgrade", "websocket")],
+                                host="app.edge.test"))
+        response = conn.read_response()
+        assert (response.status, response.body) == (200, b"main-v1"), response.raw[:300]
+        assert response.header("Upgrade") is None
+        conn.send(request_bytes("GET", "/version", host="app.edge.test"))
+        assert conn.read_response().body == b"main-v1", "the connection carries on as HTTP"
+
+
+def test_a_client_that_leaves_mid_download_leaves_the_edge_serving(edge: Edge, apps: Apps):
+    for _ in range(3):
+        with socket.create_connection((HOST, edge.port), timeout=RESPONSE_TIMEOUT_S) as sock:
+            sock.sendall(request_bytes("GET", f"/bytes?n={BIG}", host="app.edge.test"))
+            wire = Wire(sock)
+            status, _ = wire.head()
+            assert status == 200
+            wire.stream(4 << 20, PatternCheck())
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        for _ in range(3):
+            conn.send(request_bytes("GET", "/version", host="app.edge.test"))
+            assert conn.read_response().body == b"main-v1"
 
 
 def test_200_mib_up_and_down_stream_through_the_edge_with_flat_memory(edge: Edge, apps: Apps):
@@ -743,6 +804,43 @@ def test_504_when_the_app_answers_after_the_upstream_timeout(tight):
     assert (fast.status, fast.body) == (200, b"slept 200")
 
 
+def test_requests_waiting_on_a_slow_app_do_not_hold_up_another(edge: Edge, apps: Apps):
+    waiting = 24
+    results: list[object] = []
+
+    def slow():
+        try:
+            response = edge.get("app.edge.test", "/sleep?ms=2000", timeout=15)
+            results.append((response.status, response.body))
+        except Exception as exc:  # reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=slow, daemon=True) for _ in range(waiting)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        poll(lambda: ((n := sum(1 for line in edge_connections(edge)) ) >= waiting, n), 5,
+             f"{waiting} connections open on the edge")
+        quick = time.monotonic()
+        assert version_at(edge.port, "x.w.test") == (200, "exact-v1")
+        assert version_at(edge.port, "app.edge.test") == (200, "main-v1")
+        took = time.monotonic() - quick
+        assert took < 1.0, f"two requests took {took:.2f}s while {waiting} waited on the app"
+    finally:
+        for t in threads:
+            t.join(20)
+    assert results == [(200, b"slept 2000")] * waiting, results
+    assert time.monotonic() - started < 6, "the slow requests were served one after another"
+
+
+def edge_connections(edge: Edge) -> list[str]:
+    """The established TCP connections to the edge's port (`ss`), one line each."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{edge.port} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
 # --- The swap under load ------------------------------------------------------------------------------
 
 
@@ -759,12 +857,15 @@ class LoadClient(threading.Thread):
 
     `keepalive`: one connection, one request at a time. `pipelined`: one connection, `depth`
     requests written at once, then their answers read. `new`: a new connection per request.
+    `slow`: as `keepalive`, each request taking 700 ms in the app, so some are in flight at
+    each swap (the drain, 1 s, lets them finish). The version is read from X-App-Version.
     A kept-alive client that loses its connection counts it (`reconnects`) and opens another.
     """
 
     def __init__(self, kind: str, port: int, host: str, pause: float, depth: int = 3):
         super().__init__(daemon=True, name=f"load-{kind}")
         self.kind, self.port, self.host, self.pause, self.depth = kind, port, host, pause, depth
+        self.path = "/sleep?ms=700" if kind == "slow" else "/version"
         self.samples: list[Sample] = []
         self.reconnects = 0
         self._halt = threading.Event()
@@ -773,7 +874,7 @@ class LoadClient(threading.Thread):
     def run(self) -> None:
         conn: Optional[RawConnection] = None
         connections = 0
-        request = request_bytes("GET", "/version", host=self.host)
+        request = request_bytes("GET", self.path, host=self.host)
         while not self._halt.is_set() and time.monotonic() < self._deadline:
             started = time.monotonic()
             try:
@@ -784,11 +885,13 @@ class LoadClient(threading.Thread):
                     connections += 1
                 count = self.depth if self.kind == "pipelined" else 1
                 conn.send(request * count if self.kind != "new" else
-                          request_bytes("GET", "/version", [("Connection", "close")], host=self.host))
+                          request_bytes("GET", self.path, [("Connection", "close")], host=self.host))
                 for _ in range(count):
                     response = conn.read_response()
-                    ok = response.status == 200 and response.body in (b"zd-v1", b"zd-v2")
-                    shown = response.body.decode(errors="replace") if ok else f"HTTP {response.status}: {response.raw[:200]!r}"
+                    version = response.header("X-App-Version")
+                    ok = (response.status == 200 and version in ("zd-v1", "zd-v2")
+                          and (self.path != "/version" or response.body.decode() == version))
+                    shown = version if ok else f"HTTP {response.status}: {response.raw[:200]!r}"
                     self.samples.append(Sample(started, ok, shown, connections))
                     if response.says_close and self.kind != "new":
                         self.reconnects += 1
@@ -841,11 +944,12 @@ def test_redeploy_and_rollback_under_load_fail_no_request(edge: Edge, apps: Apps
     api, name, host = edge.api, apps.zd, "zd.edge.test"
     clients = ([LoadClient("keepalive", edge.port, host, 0.005) for _ in range(3)]
                + [LoadClient("pipelined", edge.port, host, 0.01, depth=d) for d in (2, 4)]
-               + [LoadClient("new", edge.port, host, 0.02) for _ in range(2)])
+               + [LoadClient("new", edge.port, host, 0.02) for _ in range(2)]
+               + [LoadClient("slow", edge.port, host, 0.0)])
     for client in clients:
         client.start()
     try:
-        poll(lambda: (all(len(c.samples) >= 5 for c in clients), [len(c.samples) for c in clients]), 15,
+        poll(lambda: (all(len(c.samples) >= 2 for c in clients), [len(c.samples) for c in clients]), 15,
              "every load client to have had some answers")
         apps.repos[name].commit({"version.txt": "zd-v2\n"}, "v2")
         redeploy = api.expect(202, "POST", f"/api/apps/{name}/redeploy")

@@ -20,7 +20,8 @@
  *   GET  /ws             WebSocket (RFC 6455): echoes text and binary frames, answers pings,
  *                        returns the close frame and closes
  *
- * Every answer names the container in X-Served-By (its hostname). One process per connection
+ * Every answer names the container in X-Served-By (its hostname) and the version in X-App-Version,
+ * so a client can tell which container and version answered any request. One process per connection
  * (fork); SIGTERM exits at once (as PID 1 in a container it would otherwise be ignored), and the
  * children die with PID 1. Standard C and POSIX only: the tests build it with `cc -O2 -static`
  * and copy it into an image FROM the busybox base image.
@@ -281,8 +282,8 @@ static int body_drain(struct conn *c, struct body *b) {
 static int send_head(int fd, int status, const char *reason, const char *type, long long length, int keep_alive,
                      const char *extra) {
     char head[2048];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Served-By: %s\r\n%s", status, reason,
-                     type, hostname, extra ? extra : "");
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Served-By: %s\r\nX-App-Version: %s\r\n%s",
+                     status, reason, type, hostname, version, extra ? extra : "");
     if (length >= 0) n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %lld\r\n", length);
     if (!keep_alive) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");

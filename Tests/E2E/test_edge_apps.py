@@ -654,6 +654,73 @@ def test_an_upgrade_the_app_declines_is_an_ordinary_answer(edge: Edge, apps: App
         assert conn.read_response().body == b"main-v1", "the connection carries on as HTTP"
 
 
+def test_an_idempotent_request_on_a_connection_the_app_ended_is_retried(edge: Edge, apps: Apps):
+    # /bye says nothing of closing and then closes, so the edge pools a connection that is about
+    # to end; the next request often finds it still looking open. A request that fails on a
+    # pooled connection before any answer is sent again on a new one when it is idempotent and
+    # has no body (README, "The HTTP edge"), so none of these fails.
+    #
+    # A POST in its place fails with 502 now and then (about 2 in 600 here): it may not be
+    # repeated, as nginx and Go's transport do not repeat one either.
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        for i in range(100):
+            conn.send(request_bytes("GET", "/bye", host="app.edge.test"))
+            assert conn.read_response().body == b"bye"
+            method = "HEAD" if i % 4 == 3 else "GET"
+            conn.send(request_bytes(method, "/version", host="app.edge.test"))
+            response = conn.read_response(head=method == "HEAD")
+            assert response.status == 200, f"round {i}, {method}: {response.raw[:400]!r}"
+            assert method == "HEAD" or response.body == b"main-v1", f"round {i}: {response.raw[:400]!r}"
+
+
+def test_an_app_that_refuses_a_body_early_is_heard(edge: Edge, apps: Apps):
+    # 32 MiB: more than the socket buffers between the edge and the app hold, so the app's close
+    # with the body unread resets the edge's sending; its answer is still what the client gets.
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send(request_bytes("POST", "/early", [("Content-Length", str(32 << 20))], host="app.edge.test"))
+        block = b"e" * (1 << 20)
+
+        def send_body():
+            for _ in range(32):
+                conn.send(block)  # errors are left for the read to show
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        response = conn.read_response()
+        sender.join(RESPONSE_TIMEOUT_S)
+    assert (response.status, response.body) == (413, b"too big for the app\n"), response.raw[:400]
+    assert response.header("X-Served-By"), "the answer is the edge's, not the app's"
+    assert version_at(edge.port, "app.edge.test") == (200, "main-v1")
+
+
+def test_an_http10_client_may_keep_its_connection(edge: Edge, apps: Apps):
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        for _ in range(2):
+            conn.send(request_bytes("GET", "/version", [("Connection", "keep-alive")], version="HTTP/1.0",
+                                    host="app.edge.test"))
+            response = conn.read_response()
+            assert (response.status, response.body) == (200, b"main-v1"), response.raw[:300]
+            assert response.header_tokens("Connection") == {"keep-alive"}, response.raw[:300]
+
+
+def test_a_request_with_both_a_length_and_chunks_is_not_smuggled(edge: Edge, apps: Apps):
+    # RFC 9112 section 6.3: chunked wins, and the connection closes after (or the request is
+    # refused). Either way the bytes after the chunked body must not reach the app as a request.
+    smuggled = request_bytes("GET", "/headers", [("X-Smuggled", "1")], host="app.edge.test")
+    body = b"0\r\n\r\n" + smuggled
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send(request_bytes("POST", "/echo", [("Content-Length", str(len(body))), ("Transfer-Encoding", "chunked")],
+                                body, host="app.edge.test"))
+        first = conn.read_response()
+        assert first.status in (200, 400), first.raw[:400]
+        try:
+            second = conn.read_response(timeout=2)
+        except (ServerClosed, TimeoutError):
+            return
+        assert b"X-Smuggled" not in second.body, "a request hidden in a body reached the app"
+        assert first.status == 200 and first.body == b"" and first.says_close, (first.raw[:400], second.raw[:400])
+
+
 def test_a_client_that_leaves_mid_download_leaves_the_edge_serving(edge: Edge, apps: Apps):
     for _ in range(3):
         with socket.create_connection((HOST, edge.port), timeout=RESPONSE_TIMEOUT_S) as sock:
@@ -810,7 +877,7 @@ def test_requests_waiting_on_a_slow_app_do_not_hold_up_another(edge: Edge, apps:
 
     def slow():
         try:
-            response = edge.get("app.edge.test", "/sleep?ms=2000", timeout=15)
+            response = edge.get("app.edge.test", "/sleep?ms=3000", timeout=15)
             results.append((response.status, response.body))
         except Exception as exc:  # reported below
             results.append(exc)
@@ -826,12 +893,13 @@ def test_requests_waiting_on_a_slow_app_do_not_hold_up_another(edge: Edge, apps:
         assert version_at(edge.port, "x.w.test") == (200, "exact-v1")
         assert version_at(edge.port, "app.edge.test") == (200, "main-v1")
         took = time.monotonic() - quick
-        assert took < 1.0, f"two requests took {took:.2f}s while {waiting} waited on the app"
+        # Under 2 s, where waiting behind a slow request would take 3 s.
+        assert took < 2.0, f"two requests took {took:.2f}s while {waiting} waited on the app"
     finally:
         for t in threads:
             t.join(20)
-    assert results == [(200, b"slept 2000")] * waiting, results
-    assert time.monotonic() - started < 6, "the slow requests were served one after another"
+    assert results == [(200, b"slept 3000")] * waiting, results
+    assert time.monotonic() - started < 8, "the slow requests were not served side by side"
 
 
 def edge_connections(edge: Edge) -> list[str]:

@@ -17,6 +17,8 @@
  *   GET  /sleep?ms=N     answers after N milliseconds
  *   GET  /hop            an answer carrying hop-by-hop headers, which the edge must drop
  *   GET  /reset          closes the connection with a reset, answering nothing
+ *   GET  /bye            answers as if keeping the connection, then closes it
+ *   POST /early          answers 413 without reading the body, and closes
  *   GET  /ws             WebSocket (RFC 6455): echoes text and binary frames, answers pings,
  *                        returns the close frame and closes
  *
@@ -532,6 +534,13 @@ static int handle(struct conn *c, struct request *r) {
     int head_only = strcmp(r->method, "HEAD") == 0;
     if (strcmp(r->path, "/sink") == 0) return sink(c, r, &b);
     if (strcmp(r->path, "/echo") == 0) return echo(c, r, &b);
+    if (strcmp(r->path, "/early") == 0) {
+        /* Refuses the body unread, as an app with a size limit of its own does; closing with
+         * the body unread makes the kernel reset the connection. */
+        const char *msg = "too big for the app\n";
+        answer(c->fd, 413, "Content Too Large", "text/plain", msg, strlen(msg), 0, 0);
+        return 0;
+    }
     if (body_drain(c, &b) < 0) return 0;
 
     if (strcmp(r->path, "/ws") == 0) {
@@ -557,6 +566,11 @@ static int handle(struct conn *c, struct request *r) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
         len = snprintf(text, sizeof text, "slept %lld", ms);
+    } else if (strcmp(r->path, "/bye") == 0) {
+        /* Says nothing of closing, then closes: a kept-alive connection that the app ends, as
+         * one with an idle timeout of its own does. */
+        answer(c->fd, 200, "OK", "text/plain", "bye", 3, 1, head_only);
+        return 0;
     } else if (strcmp(r->path, "/hop") == 0) {
         const char *extra = "Connection: X-Hop-Secret\r\nX-Hop-Secret: 1\r\nKeep-Alive: timeout=99\r\n"
                             "Proxy-Connection: keep-alive\r\nX-Kept: 1\r\n";

@@ -11,7 +11,7 @@ module, with these apps, deployed together at the start:
 
     main    app.edge.test, *.w.test   most tests
     exact   x.w.test, b.edge.test     an exact name beating main's wildcard; stopped and started
-    zd      zd.edge.test              redeployed and rolled back under load
+    zd      zd.edge.test              redeployed and rolled back under load, then deleted
     failed  failed.edge.test          its first deployment fails (503)
     idle    idle.edge.test            never deployed (503)
 
@@ -55,7 +55,7 @@ from conftest import (
     start_server,
     tail,
 )
-from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
+from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, containers, remove_docker_objects
 from gitrepo import BASE_IMAGE, GitRepo
 from loopback import free_port
 
@@ -317,6 +317,29 @@ def read_frame(wire: Wire) -> tuple[bool, int, bytes]:
 
 def websocket_accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + RFC6455_GUID).encode()).digest()).decode()
+
+
+def open_websocket(port: int, host: str, key: Optional[str] = None) -> tuple[RawConnection, Wire, RawResponse]:
+    """The opening handshake on a new connection through the edge: the connection, a Wire for
+    its frames (holding whatever came after the 101), and the 101 itself."""
+    key = key or base64.b64encode(os.urandom(16)).decode()
+    conn = RawConnection(port, timeout=RESPONSE_TIMEOUT_S)
+    conn.send(request_bytes("GET", "/ws", [("Upgrade", "websocket"), ("Connection", "keep-alive, Upgrade"),
+                                          ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")], host=host))
+    response = conn.read_response()
+    assert response.status == 101, response.raw[:400]
+    assert response.header("Sec-WebSocket-Accept") == websocket_accept(key), response.raw[:400]
+    conn.sock.settimeout(RESPONSE_TIMEOUT_S)
+    wire = Wire(conn.sock, conn.buf)
+    conn.buf = b""
+    return conn, wire, response
+
+
+def websocket_echo(conn: RawConnection, wire: Wire, payload: bytes) -> bytes:
+    conn.sock.sendall(masked_frame(0x2, payload))
+    fin, opcode, echoed = read_frame(wire)
+    assert (fin, opcode) == (True, 0x2), (fin, opcode)
+    return echoed
 
 
 # --- Fixtures ------------------------------------------------------------------------------------
@@ -794,19 +817,11 @@ def test_a_body_over_the_limit_is_a_413_naming_the_app(edge: Edge, apps: Apps, t
 def test_a_websocket_echoes_through_the_edge(edge: Edge, apps: Apps):
     # RFC 6455 section 1.3's example key, then a random one.
     for key in ["dGhlIHNhbXBsZSBub25jZQ==", base64.b64encode(os.urandom(16)).decode()]:
-        conn = RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S)
+        conn, wire, response = open_websocket(edge.port, "app.edge.test", key)
         try:
-            conn.send(request_bytes("GET", "/ws", [("Upgrade", "websocket"), ("Connection", "keep-alive, Upgrade"),
-                                                  ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")],
-                                    host="app.edge.test"))
-            response = conn.read_response()
-            assert response.status == 101, response.raw[:400]
             assert response.header("Upgrade") == "websocket" and "upgrade" in response.header_tokens("Connection")
-            assert response.header("Sec-WebSocket-Accept") == websocket_accept(key), response.raw[:400]
             if key == "dGhlIHNhbXBsZSBub25jZQ==":
                 assert response.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-            wire = Wire(conn.sock, conn.buf)
-            conn.sock.settimeout(RESPONSE_TIMEOUT_S)
             messages = [(0x1, "hello through the edge ✓".encode()), (0x2, os.urandom(300)), (0x2, os.urandom(70000))]
             for opcode, payload in messages:
                 conn.sock.sendall(masked_frame(opcode, payload))
@@ -1001,6 +1016,21 @@ class LoadClient(threading.Thread):
         return f"{self.name}: {len(self.samples)} requests {counts}, {self.reconnects} reconnects{shown}"
 
 
+def websocket_end(conn: RawConnection, wire: Wire, timeout: float) -> float:
+    """Echoes on `conn` until the edge closes it; returns when (time.monotonic())."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                assert websocket_echo(conn, wire, b"still here") == b"still here"
+            except (ServerClosed, ConnectionResetError, BrokenPipeError):
+                return time.monotonic()
+            time.sleep(0.05)
+    finally:
+        conn.close()
+    raise AssertionError(f"a WebSocket to the old container stayed open {timeout:.0f}s after the swap")
+
+
 def hold(seconds: float, clients: list[LoadClient]) -> None:
     """Lets the load run for `seconds` (the load is the point; nothing is being waited for)."""
     end = time.monotonic() + seconds
@@ -1019,12 +1049,20 @@ def test_redeploy_and_rollback_under_load_fail_no_request(edge: Edge, apps: Apps
     try:
         poll(lambda: (all(len(c.samples) >= 2 for c in clients), [len(c.samples) for c in clients]), 15,
              "every load client to have had some answers")
+        held = open_websocket(edge.port, host)
+        assert held[2].header("X-App-Version") == "zd-v1" and websocket_echo(held[0], held[1], b"before") == b"before"
         apps.repos[name].commit({"version.txt": "zd-v2\n"}, "v2")
         redeploy = api.expect(202, "POST", f"/api/apps/{name}/redeploy")
         v2 = api.finish(redeploy["id"], why="the redeploy under load")
         v2_at = time.monotonic()
+        # A WebSocket opened now reaches v2; one opened before stays on v1 until the drain
+        # ends, and is then closed with its container.
+        fresh = open_websocket(edge.port, host)
+        assert fresh[2].header("X-App-Version") == "zd-v2" and websocket_echo(fresh[0], fresh[1], b"new") == b"new"
+        websocket_ended = websocket_end(held[0], held[1], DRAIN_TIMEOUT_S + 15)
+        fresh[0].close()
         # Past the drain and the old container's stop, which must fail nothing either.
-        hold(DRAIN_TIMEOUT_S + 1.5, clients)
+        hold(max(0.0, v2_at + DRAIN_TIMEOUT_S + 1.5 - time.monotonic()), clients)
         rollback_at = time.monotonic()
         rollback = api.expect(202, "POST", f"/api/apps/{name}/rollback")
         back = api.finish(rollback["id"], why="the rollback under load")
@@ -1035,7 +1073,7 @@ def test_redeploy_and_rollback_under_load_fail_no_request(edge: Edge, apps: Apps
             client.stop()
 
     report = "\n".join(c.summary() for c in clients)
-    print(report)
+    print(report, f"\nthe WebSocket held across the swap ended {websocket_ended - v2_at:.2f}s after it")
     assert back["source_deployment_id"] == apps.deployments[name]["id"], back
     assert not [s for c in clients for s in c.failures()], "requests failed during the swaps:\n" + report
     for client in clients:
@@ -1048,3 +1086,17 @@ def test_redeploy_and_rollback_under_load_fail_no_request(edge: Edge, apps: Apps
             assert client.reconnects == 0 and {s.connection for s in client.samples} == {1}, report
             assert client.versions() == ["zd-v1", "zd-v2", "zd-v1"], f"{client.name}: {client.versions()}\n{report}"
     assert api.app(name)["live_deployment_id"] == back["id"] and v2["id"] != back["id"]
+
+
+def test_a_deleted_app_s_domains_answer_404_and_its_containers_go(edge: Edge, apps: Apps):
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send(request_bytes("GET", "/version", host="zd.edge.test"))
+        assert conn.read_response().status == 200
+        edge.api.delete(apps.zd)
+        conn.send(request_bytes("GET", "/version", host="zd.edge.test"))
+        assert_edge_page(conn.read_response(), 404, "No app")
+    poll(lambda: (not (left := containers(f"slipway.app={apps.zd}")), left), 30, f"no container of {apps.zd}")
+    # The name is free for another app.
+    edge.api.expect(201, "POST", "/api/apps", {"repo_url": "https://example.com/o/x.git", "name": apps.prefix + "heir",
+                                               "deploy": False, "domains": ["zd.edge.test"]})
+    assert_edge_page(edge.get("zd.edge.test"), 503, f"{apps.prefix}heir has not been deployed yet")

@@ -415,7 +415,7 @@ static void websocket(struct conn *c, const struct request *r) {
     char head[512];
     snprintf(head, sizeof head,
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Accept: %s\r\nX-Served-By: %s\r\n\r\n", accept, hostname);
+             "Sec-WebSocket-Accept: %s\r\nX-Served-By: %s\r\nX-App-Version: %s\r\n\r\n", accept, hostname, version);
     if (send_text(c->fd, head) < 0) return;
 
     unsigned char *payload = malloc(MAX_WS_PAYLOAD);

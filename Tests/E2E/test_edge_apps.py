@@ -55,7 +55,7 @@ from conftest import (
     start_server,
     tail,
 )
-from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, containers, remove_docker_objects
+from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, containers, docker, remove_docker_objects
 from gitrepo import BASE_IMAGE, GitRepo
 from loopback import free_port
 
@@ -632,6 +632,21 @@ def test_an_answer_that_ends_with_the_close_is_rechunked_for_http11_and_closes_f
     assert "transfer-encoding" not in headers and "content-length" not in headers, headers
 
 
+@pytest.mark.parametrize("query", ["chunked=1&ext=1", "chunked=1&trailer=1", "chunked=1&both=1", "interim=1",
+                                   "chunked=1&interim=1", "http10=1"])
+def test_odd_but_legal_answers_reach_the_client_well_framed(edge: Edge, apps: Apps, query: str):
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send(request_bytes("GET", f"/bytes?n=70000&{query}", host="app.edge.test"))
+        interim, response = conn.read_final_response()
+        assert response.status == 200 and response.body == CYCLE[:70000], (query, response.raw[:300], len(response.body))
+        assert not interim, f"interim answers are not passed on: {[r.raw for r in interim]}"
+        framing = (response.header("Content-Length"), response.header("Transfer-Encoding"))
+        assert framing in [("70000", None), (None, "chunked")], f"{query}: the client got {framing}"
+        assert response.header("X-Trailer") is None
+        conn.send(request_bytes("GET", "/version", host="app.edge.test"))
+        assert conn.read_response().body == b"main-v1", f"{query}: the connection is out of step"
+
+
 def test_head_expect_continue_and_pipelined_posts_on_one_connection(edge: Edge, apps: Apps):
     with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
         for query in ("n=1000", "n=1000&chunked=1"):
@@ -742,6 +757,49 @@ def test_a_request_with_both_a_length_and_chunks_is_not_smuggled(edge: Edge, app
             return
         assert b"X-Smuggled" not in second.body, "a request hidden in a body reached the app"
         assert first.status == 200 and first.body == b"" and first.says_close, (first.raw[:400], second.raw[:400])
+
+
+def container_address(app: str) -> str:
+    """The bridge address of the app's running container, which the edge dials."""
+    running = containers(f"slipway.app={app}", running_only=True)
+    assert len(running) == 1, f"expected one running container of {app}: {running}"
+    return docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", running[0])
+
+
+def upstream_connections(edge: Edge, address: str) -> int:
+    """The server's established TCP connections to `address`:5000, the app's internal port (`ss -p`)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", f"( dst {address}:5000 )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return sum(1 for line in out.splitlines() if f"pid={edge.server.proc.pid}," in line)
+
+
+def test_connections_to_the_app_are_kept_reused_and_not_used_once_stale(edge: Edge, apps: Apps):
+    # One request after another, each on a new client connection: the edge carries them all on
+    # the connection it keeps to the app.
+    address = container_address(apps.exact)
+    served = [int(edge.get("b.edge.test").header("X-Connection-Request") or 0) for _ in range(20)]
+    assert served[-1] >= 15 and served == sorted(served), f"the app saw each request as the n-th on its connection: {served}"
+
+    # Many at once open many; at most 8 per app stay (IdleConnections.capacity).
+    barrier = threading.Barrier(16)
+
+    def at_once():
+        barrier.wait()
+        edge.get("b.edge.test", "/sleep?ms=300")
+
+    threads = [threading.Thread(target=at_once, daemon=True) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    poll(lambda: ((n := upstream_connections(edge, address)) <= 8, n), 5, "at most 8 idle connections to the app")
+
+    # Past the 4 s an idle connection is kept (IdleConnections.idleMilliseconds; the app may be
+    # closing it), the next request goes on a new one. The wait is that timeout itself, not a
+    # condition that could be polled: any request would reset it.
+    time.sleep(4.2)
+    assert edge.get("b.edge.test").header("X-Connection-Request") == "1", "a connection idle for over 4 s was reused"
+    poll(lambda: ((n := upstream_connections(edge, address)) == 1, n), 5, "the stale connections to be closed")
 
 
 def test_a_client_that_leaves_mid_download_leaves_the_edge_serving(edge: Edge, apps: Apps):

@@ -22,8 +22,9 @@
  *   GET  /ws             WebSocket (RFC 6455): echoes text and binary frames, answers pings,
  *                        returns the close frame and closes
  *
- * Every answer names the container in X-Served-By (its hostname) and the version in X-App-Version,
- * so a client can tell which container and version answered any request. One process per connection
+ * Every answer names the container in X-Served-By (its hostname), the version in X-App-Version,
+ * and in X-Connection-Request how many requests its connection has carried (so a client can
+ * tell which container and version answered, and whether a proxy reused its connection). One process per connection
  * (fork); SIGTERM exits at once (as PID 1 in a container it would otherwise be ignored), and the
  * children die with PID 1. Standard C and POSIX only: the tests build it with `cc -O2 -static`
  * and copy it into an image FROM the busybox base image.
@@ -57,6 +58,9 @@
 
 static char version[256] = "unknown";
 static char hostname[128] = "unknown";
+/* Requests served on this connection so far (each connection has a process of its own), sent as
+ * X-Connection-Request: 1 on a fresh connection, more on one a proxy kept and reused. */
+static long connection_requests;
 
 static void on_term(int sig) { (void)sig; _exit(0); }
 
@@ -284,8 +288,9 @@ static int body_drain(struct conn *c, struct body *b) {
 static int send_head(int fd, int status, const char *reason, const char *type, long long length, int keep_alive,
                      const char *extra) {
     char head[2048];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Served-By: %s\r\nX-App-Version: %s\r\n%s",
-                     status, reason, type, hostname, version, extra ? extra : "");
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Served-By: %s\r\nX-App-Version: %s\r\nX-Connection-Request: %ld\r\n%s",
+                     status, reason, type, hostname, version, connection_requests, extra ? extra : "");
     if (length >= 0) n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %lld\r\n", length);
     if (!keep_alive) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
@@ -298,12 +303,14 @@ static int answer(int fd, int status, const char *reason, const char *type, cons
     return head_only ? 0 : send_all(fd, body, len);
 }
 
-static int send_chunk(int fd, const char *data, size_t len) {
-    char size[32];
-    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+static int send_chunk_ext(int fd, const char *data, size_t len, const char *ext) {
+    char size[64];
+    int n = snprintf(size, sizeof size, "%zx%s\r\n", len, ext);
     if (send_all(fd, size, (size_t)n) < 0 || send_all(fd, data, len) < 0) return -1;
     return send_all(fd, "\r\n", 2);
 }
+
+static int send_chunk(int fd, const char *data, size_t len) { return send_chunk_ext(fd, data, len, ""); }
 
 /* --- CRC-32 (IEEE 802.3, as zlib.crc32 computes it) ------------------------------------------- */
 
@@ -458,23 +465,41 @@ static void websocket(struct conn *c, const struct request *r) {
 
 static char pattern[BUFFER_SIZE + PATTERN_PERIOD];
 
-/* GET /bytes: the pattern, N bytes of it, framed as asked. 1: keep the connection, 0: close it. */
+/* GET /bytes: the pattern, N bytes of it, framed as asked. 1: keep the connection, 0: close it.
+ * Legal oddities a proxy must cope with, each on request: `interim=1` sends a 103 first;
+ * `ext=1` adds chunk extensions, `trailer=1` a trailer field; `both=1` sends a Content-Length
+ * beside Transfer-Encoding: chunked (RFC 9112 section 6.3: the chunks win); `http10=1` answers
+ * with an HTTP/1.0 status line and ends the body with the close. */
 static int bytes(struct conn *c, const struct request *r) {
     long long n = query_number(r->query, "n", 0);
-    int chunked = query_number(r->query, "chunked", 0) && !r->http10;
-    int until_close = query_number(r->query, "close", 0) || (query_number(r->query, "chunked", 0) && r->http10);
+    int http10_answer = query_number(r->query, "http10", 0);
+    int chunked = query_number(r->query, "chunked", 0) && !r->http10 && !http10_answer;
+    int until_close = query_number(r->query, "close", 0) || http10_answer || (query_number(r->query, "chunked", 0) && r->http10);
     int keep = r->keep_alive && !until_close;
     int head_only = strcmp(r->method, "HEAD") == 0;
-    const char *extra = chunked ? "Transfer-Encoding: chunked\r\n" : NULL;
-    if (send_head(c->fd, 200, "OK", "application/octet-stream", chunked || until_close ? -1 : n, keep, extra) < 0) return 0;
+    const char *ext = query_number(r->query, "ext", 0) ? ";name=value;flag" : "";
+    if (query_number(r->query, "interim", 0) &&
+        send_text(c->fd, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n") < 0) return 0;
+    if (http10_answer) {
+        char head[256];
+        snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nX-App-Version: %s\r\n\r\n", version);
+        if (send_text(c->fd, head) < 0) return 0;
+    } else {
+        const char *extra = !chunked ? NULL
+            : query_number(r->query, "both", 0) ? "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n" : "Transfer-Encoding: chunked\r\n";
+        if (send_head(c->fd, 200, "OK", "application/octet-stream", chunked || until_close ? -1 : n, keep, extra) < 0) return 0;
+    }
     if (head_only) return keep;
     for (long long off = 0; off < n;) {
         size_t len = n - off < BUFFER_SIZE ? (size_t)(n - off) : BUFFER_SIZE;
         const char *p = pattern + off % PATTERN_PERIOD;
-        if ((chunked ? send_chunk(c->fd, p, len) : send_all(c->fd, p, len)) < 0) return 0;
+        if ((chunked ? send_chunk_ext(c->fd, p, len, ext) : send_all(c->fd, p, len)) < 0) return 0;
         off += (long long)len;
     }
-    if (chunked && send_text(c->fd, "0\r\n\r\n") < 0) return 0;
+    if (chunked) {
+        const char *last = query_number(r->query, "trailer", 0) ? "0\r\nX-Trailer: yes\r\n\r\n" : "0\r\n\r\n";
+        if (send_text(c->fd, last) < 0) return 0;
+    }
     return keep;
 }
 
@@ -602,6 +627,7 @@ static void serve(int fd) {
             answer(fd, 400, "Bad Request", "text/plain", msg, strlen(msg), 0, 0);
             return;
         }
+        connection_requests++;
         if (!handle(&c, &r)) return;
     }
 }

@@ -10,7 +10,8 @@ One server (`--http-port`, `--app-ports off`: apps are reached only at their dom
 module, with these apps, deployed together at the start:
 
     main    app.edge.test, *.w.test   most tests
-    exact   x.w.test, b.edge.test     an exact name beating main's wildcard; stopped and started
+    exact   x.w.test, b.edge.test     an exact name beating main's wildcard; stopped and started;
+                                      a redeploy of it fails
     zd      zd.edge.test              redeployed and rolled back under load, then deleted
     failed  failed.edge.test          its first deployment fails (503)
     idle    idle.edge.test            never deployed (503)
@@ -1005,9 +1006,11 @@ class LoadClient(threading.Thread):
     A kept-alive client that loses its connection counts it (`reconnects`) and opens another.
     """
 
-    def __init__(self, kind: str, port: int, host: str, pause: float, depth: int = 3):
+    def __init__(self, kind: str, port: int, host: str, pause: float, depth: int = 3,
+                 versions: tuple[str, ...] = ("zd-v1", "zd-v2")):
         super().__init__(daemon=True, name=f"load-{kind}")
         self.kind, self.port, self.host, self.pause, self.depth = kind, port, host, pause, depth
+        self.expected = versions
         self.path = "/sleep?ms=700" if kind == "slow" else "/version"
         self.samples: list[Sample] = []
         self.reconnects = 0
@@ -1032,7 +1035,7 @@ class LoadClient(threading.Thread):
                 for _ in range(count):
                     response = conn.read_response()
                     version = response.header("X-App-Version")
-                    ok = (response.status == 200 and version in ("zd-v1", "zd-v2")
+                    ok = (response.status == 200 and version in self.expected
                           and (self.path != "/version" or response.body.decode() == version))
                     shown = version if ok else f"HTTP {response.status}: {response.raw[:200]!r}"
                     self.samples.append(Sample(started, ok, shown, connections))
@@ -1146,6 +1149,31 @@ def test_redeploy_and_rollback_under_load_fail_no_request(edge: Edge, apps: Apps
             assert client.reconnects == 0 and {s.connection for s in client.samples} == {1}, report
             assert client.versions() == ["zd-v1", "zd-v2", "zd-v1"], f"{client.name}: {client.versions()}\n{report}"
     assert api.app(name)["live_deployment_id"] == back["id"] and v2["id"] != back["id"]
+
+
+def test_a_redeploy_whose_container_fails_changes_nothing_for_clients(edge: Edge, apps: Apps):
+    name, repo = apps.exact, apps.repos[apps.exact]
+    clients = [LoadClient(kind, edge.port, "x.w.test", 0.01, versions=("exact-v1",)) for kind in ("keepalive", "new")]
+    for client in clients:
+        client.start()
+    try:
+        # The new container exits at once (edgeapp without its arguments): its check fails.
+        repo.commit({"Dockerfile": DOCKERFILE.replace('CMD ["/edgeapp", "5000", "/version.txt"]', 'CMD ["/edgeapp"]'),
+                     "version.txt": "exact-v2\n"}, "a version that cannot start")
+        redeploy = edge.api.expect(202, "POST", f"/api/apps/{name}/redeploy")
+        failed = edge.api.finish(redeploy["id"], "failed", why="a redeploy whose container exits")
+        assert "build" in failed["steps"], f"it should fail after its build: {failed}"
+        hold(0.5, clients)
+    finally:
+        for client in clients:
+            client.stop()
+        repo.commit({"Dockerfile": DOCKERFILE, "version.txt": "exact-v1\n"}, "back to what runs")
+    report = "\n".join(c.summary() for c in clients)
+    assert all(c.samples for c in clients) and not [s for c in clients for s in c.failures()], report
+    assert clients[0].reconnects == 0, report
+    app = edge.api.app(name)
+    assert app["live_deployment_id"] == apps.deployments[name]["id"] != failed["id"], app
+    assert version_at(edge.port, "x.w.test") == (200, "exact-v1")
 
 
 def test_a_deleted_app_s_domains_answer_404_and_its_containers_go(edge: Edge, apps: Apps):

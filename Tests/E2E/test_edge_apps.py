@@ -926,6 +926,20 @@ def test_503_for_an_app_never_deployed_one_whose_deployment_failed_and_one_stopp
     poll(lambda: ((seen := version_at(edge.port, "x.w.test")) == (200, "exact-v1"), seen), 30,
          f"{apps.exact} to answer again once started")
 
+    # A restart stops and starts the same container, so requests in between fail (with 502: the
+    # restart leaves the upstream pointing at the stopped container, unlike a stop); then they
+    # come back, the edge's kept connections to the old process notwithstanding.
+    before = edge.get("x.w.test").header("X-Served-By")
+    edge.api.expect(200, "POST", f"/api/apps/{apps.exact}/restart")
+    poll(lambda: ((seen := version_at(edge.port, "x.w.test")) == (200, "exact-v1"), seen), 30,
+         f"{apps.exact} to answer again once restarted")
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        for _ in range(10):
+            conn.send(request_bytes("GET", "/version", host="x.w.test"))
+            response = conn.read_response()
+            assert (response.status, response.body) == (200, b"exact-v1"), response.raw[:300]
+    assert response.header("X-Served-By") == before, "a restart keeps the container"
+
 
 def test_502_when_the_app_drops_the_connection_and_the_client_carries_on(edge: Edge, apps: Apps):
     with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:

@@ -559,6 +559,14 @@ def test_the_app_sees_forwarded_headers_and_no_hop_by_hop_ones(edge: Edge, apps:
     assert line == "GET /headers?z=2 HTTP/1.1", line
     assert values(headers, "X-Forwarded-For") == ["127.0.0.1"], headers
 
+    # The target's host wins over the Host header (RFC 9112 section 3.2.2), as in nginx: the request
+    # goes to the app with that name, which sees it as its Host.
+    with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:
+        conn.send("GET http://app.edge.test/headers HTTP/1.1\r\nHost: unknown.example\r\n\r\n")
+        line, headers = app_saw(conn.read_response())
+    assert line == "GET /headers HTTP/1.1", line
+    assert values(headers, "Host") == ["app.edge.test"] and values(headers, "X-Forwarded-Host") == ["app.edge.test"], headers
+
 
 def test_a_request_id_is_kept_when_sane_else_generated_and_returned(edge: Edge, apps: Apps):
     _, headers = app_saw(response := edge.get("app.edge.test", "/headers"))
@@ -926,11 +934,33 @@ def test_503_for_an_app_never_deployed_one_whose_deployment_failed_and_one_stopp
     poll(lambda: ((seen := version_at(edge.port, "x.w.test")) == (200, "exact-v1"), seen), 30,
          f"{apps.exact} to answer again once started")
 
-    # A restart stops and starts the same container, so requests in between fail (with 502: the
-    # restart leaves the upstream pointing at the stopped container, unlike a stop); then they
-    # come back, the edge's kept connections to the old process notwithstanding.
+    # A restart stops and starts the same container, so requests in between cannot reach it: they
+    # get a 503 saying the app is restarting, with Retry-After, never a 502 from a container going
+    # away; then they come back, the edge's kept connections to the old process notwithstanding.
     before = edge.get("x.w.test").header("X-Served-By")
-    edge.api.expect(200, "POST", f"/api/apps/{apps.exact}/restart")
+    answers: list[int] = []
+    refusals: list = []
+    halt = threading.Event()
+
+    def ask_during_restart() -> None:
+        deadline = time.monotonic() + 60
+        while not halt.is_set() and time.monotonic() < deadline:
+            response = edge.get("x.w.test")
+            answers.append(response.status)
+            if response.status != 200:
+                refusals.append(response)
+
+    asker = threading.Thread(target=ask_during_restart, daemon=True)
+    asker.start()
+    try:
+        edge.api.expect(200, "POST", f"/api/apps/{apps.exact}/restart")
+    finally:
+        halt.set()
+        asker.join(30)
+    assert answers and set(answers) <= {200, 503}, f"answers during the restart: {sorted(set(answers))}"
+    for refused in refusals:
+        assert_edge_page(refused, 503, f"{apps.exact} is restarting", "try again")
+        assert refused.header("Retry-After") == "5", refused.raw[:300]
     poll(lambda: ((seen := version_at(edge.port, "x.w.test")) == (200, "exact-v1"), seen), 30,
          f"{apps.exact} to answer again once restarted")
     with RawConnection(edge.port, timeout=RESPONSE_TIMEOUT_S) as conn:

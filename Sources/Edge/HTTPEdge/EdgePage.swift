@@ -13,9 +13,10 @@ enum EdgePage {
         case .notDeployed: todo = "Its first deployment has not succeeded yet: deploy it, or see its last deployment's log."
         case .stopped: todo = "Start it from the dashboard or the API."
         case .starting: todo = "Slipway is bringing its container back; try again in a few seconds."
+        case .restarting: todo = "Its container is being restarted; try again in a few seconds."
         }
         var response = page(503, "\(app) is unavailable", why.message(app: app) + ". " + todo)
-        if why == .starting { response.headers.add("Retry-After", "5") }
+        if why == .starting || why == .restarting { response.headers.add("Retry-After", "5") }
         return response
     }
 

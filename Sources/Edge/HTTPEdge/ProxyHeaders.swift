@@ -26,7 +26,7 @@ enum ProxyHeaders {
 
     /// The request as the app receives it: origin-form target, HTTP/1.1, the client's headers
     /// without hop-by-hop ones, the edge's framing and the forwarding headers. Host is the
-    /// client's, unchanged, so the app sees the name it was asked by.
+    /// client's, unchanged (but for an absolute-form target's), so the app sees the name it was asked by.
     static func upstreamRequest(_ head: RequestHead, framing: BodyFraming, clientAddress: String, requestID: String,
                                 upgrade: Bool) -> [UInt8] {
         var headers = head.headers
@@ -41,7 +41,13 @@ enum ProxyHeaders {
         headers.remove("X-Forwarded-For")
         headers.add("X-Forwarded-For", (chain + [clientAddress]).joined(separator: ", "))
         headers.set("X-Forwarded-Proto", "http")
-        if let host = head.headers["Host"] { headers.set("X-Forwarded-Host", host) }
+        // The host the request was routed by: an absolute-form target's authority wins over the
+        // Host header (RFC 9112 section 3.2.2), and the app, given the origin form, sees it as Host.
+        let host = head.requestedHost
+        if !host.isEmpty {
+            if head.headers["Host"] != host { headers.set("Host", host) }
+            headers.set("X-Forwarded-Host", host)
+        }
         headers.set("X-Request-Id", requestID)
         switch framing {
         case .contentLength(let n): headers.add("Content-Length", String(n))

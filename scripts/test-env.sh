@@ -22,8 +22,10 @@ DOCKER_START_TIMEOUT=60
 # jq: docs/API.md pipes some examples through it, and test_api_docs.py runs them as written.
 # chromium, chromium-driver: the browser tests drive /usr/bin/chromium through /usr/bin/chromedriver
 # (Debian's own pair, so their versions match and Selenium never downloads a driver).
+# gcc, libc6-dev: the edge tests' app (Tests/E2E/edgeapp/edgeapp.c) and the benchmark's keep-alive
+# server are compiled with `cc -static` at run time, which needs libc.a.
 DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq
-              chromium chromium-driver)
+              chromium chromium-driver gcc libc6-dev)
 
 log() { printf 'test-env: %s\n' "$*"; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }

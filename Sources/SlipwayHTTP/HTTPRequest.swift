@@ -20,6 +20,18 @@ public struct RequestHead: Sendable {
 
     public var isHTTP10: Bool { versionMinor == 0 }
 
+    /// The host a request is for: the authority of an absolute-form target (`GET http://a.example/`),
+    /// which RFC 9112 section 3.2.2 says wins over the Host header, else the Host header.
+    public var requestedHost: String {
+        if !target.hasPrefix("/"), let schemeEnd = target.utf8.firstRange(of: "://".utf8) {
+            let rest = target[schemeEnd.upperBound...]
+            let authority = rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex)]
+            // Userinfo has no place in an http URI (RFC 9110 section 4.2.4); what follows it is the host.
+            return String(authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority)
+        }
+        return headers["Host"] ?? ""
+    }
+
     /// Whether the client wants the connection kept open after this exchange (RFC 9112 section 9.3).
     public var wantsKeepAlive: Bool {
         if headers.hasToken("Connection", "close") { return false }

@@ -35,7 +35,8 @@ def port_is_free(port: int) -> bool:
 def free_port_range(count: int, within: tuple[int, int], error: type[Exception] = AssertionError) -> tuple[int, int]:
     """`count` consecutive bindable ports inside `within`, from a random start; raises `error`
     when 300 tries find none. Each test module passes a range of its own, so modules never
-    compete for app ports."""
+    compete for app ports. Ranges stay below the kernel's ephemeral ports (32768 and up): the
+    load tests' client sockets take thousands of those, which left no 16 free in a row there."""
     low, high = within
     rng = random.SystemRandom()
     for _ in range(300):

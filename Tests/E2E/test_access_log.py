@@ -23,7 +23,7 @@ from conftest import ADMIN_PASSWORD, API_TOKEN, SERVE_FLAGS, STARTUP_TIMEOUT_S, 
 from deploykit import Api, free_port_range, server_flags
 
 # Apart from the other modules' ranges (see test_api_docs.py and test_security_*.py).
-APP_PORT_RANGE = (46000, 46999)
+APP_PORT_RANGE = (4000, 4999)
 
 ZERO_TRAFFIC = {
     "requests": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},

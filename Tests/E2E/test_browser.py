@@ -4,8 +4,10 @@ One server serves the whole module, with a real git repository and the real Dock
 behind it; the tests run in file order and share one app (its name, repository and
 deployment ids live in `state`): log in, deploy from the form and watch the live log, open
 the app on its port, redeploy, roll back, stop and start, the CSRF and origin checks, HTML
-escaping, delete from the dashboard, log out. Login throttling locks 127.0.0.1 out for a
-minute, so it runs on a second server of its own, last.
+escaping, delete from the dashboard, log out. Two tests start servers of their own: one with the
+HTTP edge (`--http-port`) opens an app at its domain, Chromium resolving the test names to
+loopback (`--host-resolver-rules`); and login throttling, which locks 127.0.0.1 out for a minute,
+runs last.
 
 Nothing is downloaded at run time: the Debian packages' /usr/bin/chromium and
 /usr/bin/chromedriver are used, and SE_OFFLINE keeps Selenium Manager from looking for
@@ -78,7 +80,7 @@ CHROME_FLAGS = [
 
 TEST_LABEL = "slipway.test=1"
 APP_LABEL = "slipway.app"
-APP_PORT_RANGE = (30000, 39999)
+APP_PORT_RANGE = (30000, 32767)
 APP_PORT_COUNT = 10
 ARTIFACT_DIR = REPO_ROOT / "test-artifacts" / "browser"
 
@@ -125,16 +127,17 @@ def app_files(run_id: str, body: str) -> dict[str, Optional[str]]:
 # --- Ports and the server ------------------------------------------------------------------------
 
 
-def start_slipway(work_dir: Path, log_name: str) -> SlipwayServer:
+def start_slipway(work_dir: Path, log_name: str, extra: tuple[str, ...] = ()) -> SlipwayServer:
     """`slipway serve` with the server's default HTTP timeouts (a browser keeps idle and
     preconnected sockets around; conftest's short test timeouts would cut those), local
-    repositories allowed and apps on a free range of ports; waits for GET /healthz."""
+    repositories allowed and apps on a free range of ports, plus the flags in `extra`; waits
+    for GET /healthz."""
     low, high = free_port_range(APP_PORT_COUNT)
     return SlipwayServer.start(
         require_binary(),
         data_dir=work_dir / f"{log_name}-data",
         flags=["--allow-local-repos", "--app-ports", f"{low}-{high}", "--container-label", TEST_LABEL,
-               "--health-timeout", "15", "--drain-timeout", "1", "--templates-dir", str(REPO_ROOT / "Templates")],
+               "--health-timeout", "15", "--drain-timeout", "1", "--templates-dir", str(REPO_ROOT / "Templates"), *extra],
         env=server_env(),
         cwd=work_dir,
         stdout_path=work_dir / f"{log_name}.stdout.log",
@@ -1003,6 +1006,71 @@ def test_logout_ends_the_session(server: SlipwayServer, driver: WebDriver, state
     assert resp.status == 303 and resp.headers.get("location") == "/login", (
         f"GET / with the logged-out session: expected 303 to /login, got {resp.status} {resp.headers.get('location')!r}")
     state.logged_in = False
+
+
+# --- Tests: an app at its domain, through the HTTP edge (a server of its own) ---------------------------
+
+# Chromium resolves every name under .test to loopback, so the browser asks for the app by name and
+# sends that name in Host, as it would for a real domain whose DNS points at the server.
+HOST_RESOLVER_RULES = "MAP *.test 127.0.0.1"
+
+
+def dump_dom(url: str, profile: Path, timeout: float = 60.0) -> str:
+    """The DOM headless Chromium ends up with at `url`, scripts run (`--dump-dom`)."""
+    proc = subprocess.run(
+        [CHROMIUM, *CHROME_FLAGS, "--no-proxy-server", f"--host-resolver-rules={HOST_RESOLVER_RULES}",
+         f"--user-data-dir={profile}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"chromium --dump-dom {url} exited {proc.returncode}:\n{tail(proc.stderr, 20)}"
+    return proc.stdout
+
+
+def test_an_app_opens_at_its_domain_through_the_edge(work: Path, state: State):
+    for path in (CHROMIUM,):
+        if not os.access(path, os.X_OK):
+            pytest.fail(f"{path} is missing; scripts/test-env.sh installs Debian's chromium", pytrace=False)
+    edge_port = loopback.free_port()
+    edge = start_slipway(work, "edge", ("--http-port", str(edge_port)))
+    name, domain = f"bt{state.run_id}-edge", f"web-{state.run_id}.bt.test"
+    page = (f'<!doctype html><html><body><h1 id="greeting">served at its domain {state.run_id}</h1>'
+            '<p id="where"></p><script>document.getElementById("where").textContent = "opened as " + location.host;'
+            "</script></body></html>")
+    problems = []
+    try:
+        repo = GitRepo.create(work / "edge-repo", {"Dockerfile": dockerfile(state.run_id), "index.html": page + "\n"},
+                              message="the edge's page")
+        resp = api(edge, "POST", "/api/apps", {"repo_url": repo.url, "name": name, "domains": [domain.upper()]})
+        assert resp.status == 201, f"POST /api/apps: {resp.status} {resp.body[:300]!r}"
+        dep_id = resp.json()["deployment_id"]
+
+        def finished():
+            dep = api(edge, "GET", f"/api/deployments/{dep_id}").json()
+            return dep["status"] not in IN_PROGRESS, dep["status"]
+
+        status = poll(finished, DEPLOY_TIMEOUT_S, f"deployment {dep_id} of {name} to finish", interval=0.2)
+        assert status == "succeeded", (f"deployment {dep_id} ended {status}; log tail:\n"
+                                       f"{tail(api(edge, 'GET', f'/api/deployments/{dep_id}/log').body.decode(), 20)}")
+
+        url = f"http://{domain}:{edge_port}/"
+        dom = dump_dom(url, work / "chromium-edge-profile")
+        assert f'<h1 id="greeting">served at its domain {state.run_id}</h1>' in dom, f"{url} showed:\n{dom[:1500]}"
+        assert f'<p id="where">opened as {domain}:{edge_port}</p>' in dom, f"the page's script saw another host:\n{dom[:1500]}"
+
+        # A name no app has: the edge's own page, naming no app.
+        other = dump_dom(f"http://nobody-{state.run_id}.bt.test:{edge_port}/", work / "chromium-edge-profile")
+        assert "No app here" in other and name not in other, other[:1500]
+    finally:
+        try:
+            resp = api(edge, "DELETE", f"/api/apps/{name}")
+            if resp.status not in (204, 404):
+                problems.append(f"DELETE /api/apps/{name}: {resp.status} {resp.body[:200]!r}")
+        except (OSError, http.client.HTTPException) as exc:
+            problems.append(f"DELETE /api/apps/{name}: {exc}")
+        code = stop_server(edge)
+        problems += remove_docker_objects(name)
+        if code != 0:
+            problems.append(f"the edge server exited with {code}; stderr tail:\n{tail(edge.stderr_text())}")
+    assert not problems, "cleanup: " + "; ".join(problems)
 
 
 # --- Tests: login throttling (its own server: it locks 127.0.0.1 out for a minute) ------------------

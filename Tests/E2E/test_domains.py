@@ -25,7 +25,7 @@ from gitrepo import GitRepo, web_app
 from loopback import free_port
 
 # Apart from every other module's range (test_security_web.py has 44000-44999).
-APP_PORT_RANGE = (45000, 45999)
+APP_PORT_RANGE = (3000, 3999)
 # The dashboard's own name, which no app may have.
 DASHBOARD_NAME = "deploy.example.com"
 

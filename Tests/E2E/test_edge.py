@@ -4,10 +4,10 @@ What runs now: the edge is off by default; the dashboard, API and webhooks on th
 `--dashboard-domain` (any case, with a port), with `--public-url` following it; an unknown host
 gets a small 404 page naming no app, with a request id; a malformed request an HTML 400 page.
 
-Routing to apps needs their domains (the domains work of issue 12); the proxying itself
-(headers, framing both ways, 502/503/504, 413, keep-alive pool, swaps at request boundaries,
-pipelining, WebSocket) is covered by Tests/EdgeTests/HTTPEdgeTests.swift over loopback until the
-app tests here can set domains through the API.
+The edge in front of real apps (routing by their domains, headers, framing both ways,
+502/503/504, 413, the keep-alive pool, swaps at request boundaries under load, pipelining,
+WebSocket) is test_edge_apps.py; Tests/EdgeTests/HTTPEdgeTests.swift covers the same over loopback
+without Docker.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from conftest import (
 from loopback import free_port_range
 
 # A range no other module uses, for the one app the webhook check makes (it is never deployed).
-APP_PORT_RANGE = (44000, 44999)
+APP_PORT_RANGE = (5100, 5999)
 CREDENTIALS_FILE = "initial-credentials"
 HSTS = "max-age=31536000"
 # Enough concurrent logins that, with each check taking about 0.14 s, more than two overlap.

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwaySystem
 import XCTest
 @testable import HookServer
 

@@ -23,10 +23,10 @@ public final class ServiceFixture {
 
     /// `appPorts: nil` is `--app-ports off`; `dashboardHostNames` are the names no app may have.
     public func makeService(git: FakeGit = FakeGit(), appPorts: ClosedRange<Int>? = 0...0,
-                            dashboardHostNames: Set<String> = []) throws -> AppService {
+                            dashboardHostNames: Set<String> = [], drainSeconds: Double = 0) throws -> AppService {
         // Port 0 lets the kernel choose, so parallel test runs never collide.
         var settings = PipelineSettings(dataDir: dir, bindHost: "127.0.0.1", appPorts: appPorts, allowLocalRepos: true, maxBuilds: 1,
-                                        keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: 0,
+                                        keepImages: 2, buildTimeoutSeconds: 10, healthTimeoutSeconds: 2, drainSeconds: drainSeconds,
                                         extraLabels: [], instanceID: "test")
         settings.dashboardHostNames = dashboardHostNames
         service = try AppService(store: store, runtime: runtime, git: git, settings: settings)

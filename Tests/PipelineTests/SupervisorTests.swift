@@ -1,3 +1,4 @@
+import Edge
 import Foundation
 import PipelineTestSupport
 import XCTest
@@ -55,6 +56,35 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
         live.setUpstream(port: 1, deploymentID: nil)
         _ = try service.restart(app)
+        XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
+    }
+
+    /// A restart tells new requests the app is restarting (503 with Retry-After at the edge), and
+    /// lets those already in its container finish before stopping it.
+    func testRestartDrainsRequestsInFlightBeforeTheStop() throws {
+        let service = try fx.makeService(drainSeconds: 10)
+        let app = try deployedApp(service)
+        let live = try XCTUnwrap(service.upstreams.upstream(for: app.id))
+        guard case .upstream(let inFlight) = live.acquire() else { return XCTFail("the deployed app has no upstream") }
+        let restarted = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? service.restart(app)
+            restarted.signal()
+        }
+        // What a new request is told, without holding the upstream (which the drain would wait for).
+        func admission() -> LiveUpstream.Admission {
+            let a = live.acquire()
+            if case .upstream(let u) = a { live.release(u) }
+            return a
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while admission() != .unavailable(.restarting) && Date() < deadline { usleep(2_000) }
+        XCTAssertEqual(admission(), .unavailable(.restarting))
+        usleep(100_000)
+        XCTAssertFalse(fx.runtime.calls.contains { $0.hasPrefix("stop ") }, "stopped while a request was in flight")
+        live.release(inFlight)
+        XCTAssertEqual(restarted.wait(timeout: .now() + 5), .success)
+        XCTAssertTrue(fx.runtime.calls.contains { $0.hasPrefix("stop ") })
         XCTAssertEqual(live.current?.deploymentID, app.liveDeploymentID)
     }
 

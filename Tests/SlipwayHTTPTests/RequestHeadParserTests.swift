@@ -37,6 +37,21 @@ final class RequestHeadParserTests: XCTestCase {
         XCTAssertTrue(head.wantsKeepAlive)
     }
 
+    /// An absolute-form target's authority wins over the Host header (RFC 9112 section 3.2.2),
+    /// which is what the HTTP edge routes by.
+    func testRequestedHostPrefersAnAbsoluteTargetsAuthority() throws {
+        let cases: [(String, String)] = [
+            ("GET / HTTP/1.1\r\nHost: Example.com:8080\r\n\r\n", "Example.com:8080"),
+            ("GET http://a.w.test/version HTTP/1.1\r\nHost: app.edge.test\r\n\r\n", "a.w.test"),
+            ("GET http://a.w.test:81?x=1 HTTP/1.1\r\nHost: app.edge.test\r\n\r\n", "a.w.test:81"),
+            ("GET HTTPS://user@b.test HTTP/1.1\r\nHost: app.edge.test\r\n\r\n", "b.test"),
+            ("OPTIONS * HTTP/1.1\r\nHost: c.test\r\n\r\n", "c.test"),
+        ]
+        for (text, host) in cases {
+            XCTAssertEqual(try parse(text).requestedHost, host, text)
+        }
+    }
+
     func testIncompleteUntilTheBlankLine() {
         XCTAssertEqual(scan("GET / HTTP/1.1\r\nHost: x\r\n"), .incomplete)
         XCTAssertEqual(scan("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), .complete(consumed: 27))

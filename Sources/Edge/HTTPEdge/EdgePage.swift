@@ -1,4 +1,5 @@
 import SlipwayHTTP
+import SlipwaySystem
 
 /// The short HTML pages the edge answers with itself: what went wrong, for which app, and what
 /// to do. An unknown host names no app, so a scan of host names learns nothing of which exist.
@@ -13,9 +14,10 @@ enum EdgePage {
         case .notDeployed: todo = "Its first deployment has not succeeded yet: deploy it, or see its last deployment's log."
         case .stopped: todo = "Start it from the dashboard or the API."
         case .starting: todo = "Slipway is bringing its container back; try again in a few seconds."
+        case .restarting: todo = "Its container is being restarted; try again in a few seconds."
         }
         var response = page(503, "\(app) is unavailable", why.message(app: app) + ". " + todo)
-        if why == .starting { response.headers.add("Retry-After", "5") }
+        if why == .starting || why == .restarting { response.headers.add("Retry-After", "5") }
         return response
     }
 
@@ -48,28 +50,12 @@ enum EdgePage {
 
     private static func page(_ status: Int, _ title: String, _ message: String) -> HTTPResponse {
         let html = """
-            <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title></head>
-            <body style="font-family:sans-serif;max-width:36em;margin:4em auto"><h1>\(escape(title))</h1><p>\(escape(message))</p>
-            <p style="color:#888">\(status) \(escape(HTTPStatus.reason(status)))</p></body></html>\n
+            <!doctype html><html><head><meta charset="utf-8"><title>\(HTML.escape(title))</title></head>
+            <body style="font-family:sans-serif;max-width:36em;margin:4em auto"><h1>\(HTML.escape(title))</h1><p>\(HTML.escape(message))</p>
+            <p style="color:#888">\(status) \(HTML.escape(HTTPStatus.reason(status)))</p></body></html>\n
             """
         var response = HTTPResponse.html(html, status: status)
         response.headers.add("Cache-Control", "no-store")
         return response
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 }

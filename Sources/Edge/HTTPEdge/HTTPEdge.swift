@@ -22,7 +22,7 @@ public struct HTTPEdge: RequestDispatcher {
     public func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
         let requestID = RequestID.accepted(head.headers["X-Request-Id"]) ?? RequestID.generate()
         // BodyFraming has refused a request with two Host headers, and an HTTP/1.1 one without.
-        switch routes.route(host: head.headers["Host"] ?? "") {
+        switch routes.route(host: head.requestedHost) {
         case .dashboard:
             if let dashboard { return dashboard.dispose(of: head, remoteAddress: remoteAddress) }
             return .takeOver { $0.respond(Self.identified(EdgePage.notFound(), requestID)) }

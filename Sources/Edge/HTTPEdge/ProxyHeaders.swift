@@ -32,7 +32,7 @@ enum ProxyHeaders {
 
     /// The request as the app receives it: origin-form target, HTTP/1.1, the client's headers
     /// without hop-by-hop ones, the edge's framing and the forwarding headers. Host is the
-    /// client's, unchanged, so the app sees the name it was asked by.
+    /// client's, unchanged (but for an absolute-form target's), so the app sees the name it was asked by.
     ///
     /// Written in one pass over the client's fields straight into bytes: per request, the
     /// copies, removals and string building of a header list cost more than the syscalls around
@@ -45,6 +45,10 @@ enum ProxyHeaders {
         out.append(originForm(head))
         out.append(" HTTP/1.1\r\n")
         let listed = connectionListed(head.headers)
+        // The host the request was routed by: an absolute-form target's authority wins over the
+        // Host header (RFC 9112 section 3.2.2), and the app, given the origin form, sees it as Host.
+        let host = head.requestedHost
+        let replacesHost = !host.isEmpty && head.headers["Host"] != host
         var sentLength = false
         var chain: [String] = []
         for field in head.headers.fields {
@@ -64,13 +68,17 @@ enum ProxyHeaders {
             // read the body.
             if name.caseInsensitiveEquals("X-Forwarded-Proto") || name.caseInsensitiveEquals("X-Forwarded-Host")
                 || name.caseInsensitiveEquals("X-Request-Id") || name.caseInsensitiveEquals("Expect") { continue }
+            if replacesHost && name.caseInsensitiveEquals("Host") { continue }
             out.field(name, field.value)
         }
         if upgrade { appendUpgrade(head.headers, to: &out) }
         chain.append(clientAddress)
         out.field("X-Forwarded-For", chain.joined(separator: ", "))
         out.field("X-Forwarded-Proto", "http")
-        if let host = head.headers["Host"] { out.field("X-Forwarded-Host", host) }
+        if !host.isEmpty {
+            if replacesHost { out.field("Host", host) }
+            out.field("X-Forwarded-Host", host)
+        }
         out.field("X-Request-Id", requestID)
         switch framing {
         case .contentLength(let n): out.field("Content-Length", String(n))

@@ -7,6 +7,8 @@ public enum Unavailability: Sendable, Equatable {
     case stopped
     /// Slipway has just started and is bringing the app's container back.
     case starting
+    /// Restarted from the dashboard or the API: its one container is stopped and started again.
+    case restarting
 
     /// One line naming the app, for the forwarder's plain-text answer.
     public func message(app: String) -> String {
@@ -14,6 +16,7 @@ public enum Unavailability: Sendable, Equatable {
         case .notDeployed: return "\(app) has not been deployed yet"
         case .stopped: return "\(app) is stopped"
         case .starting: return "\(app) is starting"
+        case .restarting: return "\(app) is restarting"
         }
     }
 }

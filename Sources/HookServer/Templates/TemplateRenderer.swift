@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SlipwaySystem
 
 /// Loads every template under the templates folder at start-up and renders them by name.
 struct TemplateRenderer: Sendable {

@@ -295,6 +295,11 @@ public final class AppService: Sendable {
         try locks.withLock(appID: app.id) {
             let app = try current(app)
             let (d, name) = try liveContainer(app)
+            // An app has one container, so a restart cannot be seamless; but its clients get a
+            // 503 that says so, with Retry-After, instead of a 502 from a container going away,
+            // and the requests already in it finish before it is stopped.
+            let live = upstreams.upstream(for: app.id)
+            if let live, let old = live.setUnavailable(.restarting) { live.drain(old, seconds: settings.drainSeconds) }
             try? runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
             try ensureRunning(app, deployment: d, name: name)
             try store.setStatus(appID: app.id, .running)

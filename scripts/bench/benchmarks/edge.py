@@ -239,6 +239,10 @@ def redeploys_under_load(s: Slipway, edge_port: int, sha: dict[int, str], sec: S
                 live = 2 if live == 1 else 1
                 dep = s.api("POST", "/api/apps/edge/deployments", {"ref": sha[live]}, expect=202)
                 s.wait_deployment(dep["id"], interval=0.05)
+            # And a rollback, which switches to the previous deployment's image without a build.
+            live = 2 if live == 1 else 1
+            dep = s.api("POST", "/api/apps/edge/rollback", expect=202)
+            s.wait_deployment(dep["id"], interval=0.05)
             # Until the old containers are drained, stopped and removed, and a second more.
             s.wait_single_container("edge", timeout=60)
             time.sleep(1.0)
@@ -257,7 +261,7 @@ def redeploys_under_load(s: Slipway, edge_port: int, sha: dict[int, str], sec: S
         containers = len(set().union(*(c.served_by for c in clients)))
         rows.append([mode, fmt_num(requests), fmt_num(failed), fmt_num(requests / elapsed), str(containers),
                      ", ".join(f"{k}: {v}" for k, v in sorted(failures.items())) or "none"])
-        sec.target(f"Edge: redeploys under load, {mode}", f"{failed} failed of {fmt_num(requests)}", "0 failed", failed == 0)
+        sec.target(f"Edge: redeploys and a rollback under load, {mode}", f"{failed} failed of {fmt_num(requests)}", "0 failed", failed == 0)
         log(f"edge redeploys, {mode}: {requests} requests, {failed} failed {failures}")
     return rows
 
@@ -379,7 +383,7 @@ def measure(ctx: Context, sec: Section) -> None:
         sec.table(["through Slipway's edge", "Slipway's CPU time per request"],
                   [[tests[t][0].split(" (")[0], f"{med(t, 'slipway', 'cpu_us'):.0f} µs"] for t in tests])
         # Last: the redeploys replace the container nginx was pointed at.
-        sec.table(["redeploys under load (Slipway edge)", "requests", "failed", "requests/s", "containers that answered",
+        sec.table(["redeploys and a rollback under load (Slipway edge)", "requests", "failed", "requests/s", "containers that answered",
                    "failures by kind"], redeploys_under_load(s, edge_port, sha, sec))
     else:
         sec.target("Edge against nginx", "not measured: this binary has no --http-port", "≥ nginx's requests/s, p99 ≤ nginx", None)

@@ -55,7 +55,8 @@ struct IdleConnections {
         }
     }
 
-    private mutating func closeExpired(now: Int) {
+    /// Closes the connections idle for `idleMilliseconds` or more.
+    mutating func closeExpired(now: Int) {
         entries.removeAll { entry in
             guard now - entry.since >= Self.idleMilliseconds else { return false }
             close(entry.fd)

@@ -124,6 +124,13 @@ public final class LiveUpstream: Sendable {
         }
     }
 
+    /// Closes idle connections past their time. Requests do so as they pass, but an app no request
+    /// reaches any more would keep its last few open to the container: the supervisor calls this
+    /// on each round, so they last seconds, not until the next request.
+    public func closeExpiredIdleConnections() {
+        state.withLock { $0.idle.closeExpired(now: monotonicMilliseconds()) }
+    }
+
     /// Idle connections kept, to every generation (for the tests).
     public var idleConnectionCount: Int { state.withLock { $0.idle.count } }
 }

@@ -16,4 +16,9 @@ public final class UpstreamRegistry: Sendable {
     public func remove(appID: Int) {
         upstreams.withLock { _ = $0.removeValue(forKey: appID) }
     }
+
+    /// Closes every app's idle edge connections past their time (the supervisor's round).
+    public func closeExpiredIdleConnections() {
+        for live in upstreams.withLock({ Array($0.values) }) { live.closeExpiredIdleConnections() }
+    }
 }

@@ -111,6 +111,7 @@ public final class AppSupervisor: Sendable {
     /// One look at Docker: recover on the first success, then reconcile statuses.
     public func tick() {
         service.store.checkpoint(truncate: false)
+        service.upstreams.closeExpiredIdleConnections()
         let available = service.runtime.isAvailable()
         let was = dockerAvailable.exchange(available, ordering: .acquiringAndReleasing)
         guard available else {

@@ -85,7 +85,7 @@ final class Application: Sendable {
         server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
         if let edgeOptions = config.edgeServerOptions {
             let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
-                                       accessLogs: accessLogs, maxRequestBody: config.maxRequestBody,
+                                       accessLogs: accessLogs, defaultMaxRequestBody: config.maxRequestBody,
                                        appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
         } else {

@@ -337,6 +337,7 @@ SCENES: dict[str, Callable[[Story], Scene]] = {
     "get-app": on_main(),
     "patch-app": on_main(),
     "domain-invalid": on_main(),
+    "body-limit-invalid": on_main(),
     "delete-app": lambda s: on(s, s.app("doomed", deploy=False)),
     "deploy": on_main(),
     "redeploy": on_main(),
@@ -513,7 +514,7 @@ def test_request_tables_name_every_field_the_server_reads():
     as much a disagreement as a documented field the server refuses as unknown.
     """
     source = "\n".join(path.read_text() for path in sorted(API_HANDLERS.glob("*.swift")))
-    read = set(re.findall(r'body\.(?:string|int|double|bool|stringMap|stringList|has|secretChange)\("([a-z_]+)"\)', source))
+    read = set(re.findall(r'body\.(?:string|int|double|bool|byteSize|stringMap|stringList|has|secretChange)\("([a-z_]+)"\)', source))
     queries = set(re.findall(r'request\.query\["([a-z_]+)"\]', source))
     queries |= set(re.findall(r'boundedQuery\(request, "([a-z_]+)"', source))
     assert read and queries, f"no body fields or query parameters found in {API_HANDLERS}: has the code changed shape?"

@@ -17,7 +17,7 @@ module, with these apps, deployed together at the start:
     idle    idle.edge.test            never deployed (503)
 
 A second server with a 1 s `--upstream-timeout` and a 64 KiB `--max-request-body` has one app,
-`slow` (504 and the chunked 413).
+`slow` (504, the chunked 413, and an app's own `max_request_body` above the server's).
 
 Cleaning up: the servers run with `--container-label slipway.test=1` and every app name starts with
 a prefix unique to this run; the teardown removes exactly the containers and images that carry
@@ -878,6 +878,38 @@ def test_a_body_over_the_limit_is_a_413_naming_the_app(edge: Edge, apps: Apps, t
         conn.send(b"0\r\n\r\n")
         assert_edge_page(conn.read_response(), 413, name)
     assert version_at(small.port, "slow.edge.test") == (200, "slow-v1")
+
+
+def test_an_apps_own_body_limit_counts_for_it_alone(edge: Edge, apps: Apps, tight):
+    """`max_request_body` per app: from the request after the PATCH, only for that app, above
+    the server's `--max-request-body` as well as below, and back to the server's once reset."""
+    path = f"/api/apps/{apps.exact}"
+    try:
+        assert edge.api.expect(200, "PATCH", path, {"max_request_body": 1000})["max_request_body"] == 1000
+        over, _ = upload(edge.port, "b.edge.test", 2000)
+        assert_edge_page(over, 413, apps.exact, "up to 1000 bytes")
+        other, expected = upload(edge.port, "app.edge.test", 2000)
+        assert (other.status, other.body.decode()) == (200, expected), "another app still takes the body"
+        exactly, expected = upload(edge.port, "b.edge.test", 1000)
+        assert (exactly.status, exactly.body.decode()) == (200, expected), "a body of exactly the limit passes"
+        chunked, _ = upload(edge.port, "b.edge.test", 2000, chunked=True)
+        assert_edge_page(chunked, 413, apps.exact)
+    finally:
+        edge.api.expect(200, "PATCH", path, {"max_request_body": None})
+    assert edge.api.app(apps.exact)["max_request_body"] is None
+    back, expected = upload(edge.port, "b.edge.test", 2000)
+    assert (back.status, back.body.decode()) == (200, expected), "reset: the server's limit again"
+
+    # Above the server's: the tight server passes 64 KiB, its app `slow` is given 1 MiB.
+    small, name = tight
+    try:
+        small.api.expect(200, "PATCH", f"/api/apps/{name}", {"max_request_body": "1m"})
+        big, expected = upload(small.port, "slow.edge.test", 4 * TIGHT_BODY_LIMIT)
+        assert (big.status, big.body.decode()) == (200, expected), big.raw[:300]
+    finally:
+        small.api.expect(200, "PATCH", f"/api/apps/{name}", {"max_request_body": None})
+    refused, _ = upload(small.port, "slow.edge.test", 4 * TIGHT_BODY_LIMIT)
+    assert_edge_page(refused, 413, name)
 
 
 # --- WebSocket -------------------------------------------------------------------------------------

@@ -24,6 +24,21 @@ final class LiveUpstreamTests: XCTestCase {
         XCTAssertEqual(Unavailability.stopped.message(app: live.appName), "web is stopped")
     }
 
+    /// The app's own body limit rides on its live upstream: nil (the server's) unless given, and
+    /// a switch of container leaves it as it is.
+    func testTheBodyLimitIsTheAppsOwnOrNone() {
+        XCTAssertNil(LiveUpstream(appName: "web").maxRequestBody)
+        let live = LiveUpstream(appName: "web", maxRequestBody: 1000)
+        XCTAssertEqual(live.maxRequestBody, 1000)
+        live.setUpstream(port: 9001, deploymentID: 1)
+        live.setUnavailable(.stopped)
+        XCTAssertEqual(live.maxRequestBody, 1000)
+        live.maxRequestBody = 1 << 30
+        XCTAssertEqual(live.maxRequestBody, 1 << 30)
+        live.maxRequestBody = nil
+        XCTAssertNil(live.maxRequestBody)
+    }
+
     func testRequestsAndConnectionsAreCountedAgainstTheGenerationTheyTook() {
         let live = LiveUpstream(appName: "web")
         live.setUpstream(port: 9001, deploymentID: nil)

@@ -128,7 +128,7 @@ final class StoreDomainsTests: XCTestCase {
             XCTAssertEqual(try database.read { try $0.queryOne("PRAGMA user_version")?.int(0) }, version)
         }
         let s = try Store(path: path)
-        XCTAssertEqual(s.schemaVersion, 7)
+        XCTAssertEqual(s.schemaVersion, Migrations.all.count)
         XCTAssertEqual(try s.database.read { try $0.queryOne("PRAGMA foreign_keys")?.int(0) }, 1, "foreign keys are on again")
         let web = try XCTUnwrap(try s.app(named: "web"))
         XCTAssertEqual(web, App(id: 7, name: "web", repoURL: "https://example.com/w", branch: "dev", port: 8001, internalPort: 8080,

@@ -109,6 +109,27 @@ final class ValidationTests: XCTestCase {
         XCTAssertNoThrow(try AppValidation.ref("v1.2.3"))
     }
 
+    /// max_request_body: 1 byte to 64 GiB; as text, what the size flags take. Each refusal names
+    /// the field and the value.
+    func testTheBodyLimit() {
+        for ok in [1, 1000, 64 << 30] { XCTAssertNoThrow(try AppValidation.maxRequestBody(ok), "\(ok)") }
+        for bad in [0, -1, (64 << 30) + 1, Int.max] {
+            XCTAssertThrowsError(try AppValidation.maxRequestBody(bad)) {
+                XCTAssertEqual($0 as? ValidationError, ValidationError("max_request_body",
+                               "max_request_body must be from 1 byte to 64g (68719476736 bytes), got \(bad)"))
+            }
+        }
+        XCTAssertEqual(try AppValidation.byteSize("10m", field: "max_request_body"), 10 << 20)
+        XCTAssertEqual(try AppValidation.byteSize("1000", field: "max_request_body"), 1000)
+        let long = String(repeating: "9", count: 50)
+        for (bad, shown) in [("10x", "10x"), ("", ""), ("1.5m", "1.5m"), (long, String(long.prefix(40)) + "...")] {
+            XCTAssertThrowsError(try AppValidation.byteSize(bad, field: "max_request_body")) {
+                XCTAssertEqual($0 as? ValidationError, ValidationError("max_request_body",
+                               "max_request_body must be a number of bytes, or one with a k, m or g suffix such as 10m; got '\(shown)'"))
+            }
+        }
+    }
+
     func testDeploymentStateTransitions() {
         XCTAssertTrue(DeploymentStatus.queued.canMove(to: .cloning))
         XCTAssertTrue(DeploymentStatus.queued.canMove(to: .starting)) // a rollback skips clone and build

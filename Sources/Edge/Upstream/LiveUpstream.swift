@@ -4,7 +4,8 @@ import Synchronization
 
 /// An app's live container, as everything in front of the app sees it: the port forwarder reads
 /// it for each new connection, the HTTP edge for each request. One per app, so one switch moves
-/// both, and one drain waits for both.
+/// both, and one drain waits for both. It also carries the app's own limit on request bodies,
+/// which the edge applies.
 ///
 /// Every connection or request takes the upstream with `acquire` and gives it back with
 /// `release`; the count per generation is what a swap drains before the old container is
@@ -30,10 +31,25 @@ public final class LiveUpstream: Sendable {
 
     public let appName: String
     private let state = Mutex(State())
+    /// The app's own request body limit; 0 is none (a limit is at least 1 byte).
+    private let bodyLimit = Atomic<Int>(0)
 
-    public init(appName: String, unavailability: Unavailability = .notDeployed) {
+    public init(appName: String, unavailability: Unavailability = .notDeployed, maxRequestBody: Int? = nil) {
         self.appName = appName
         state.withLock { $0.unavailability = unavailability }
+        self.maxRequestBody = maxRequestBody
+    }
+
+    /// The largest request body the app takes through the HTTP edge, nil for the server's
+    /// `--max-request-body`. Kept here because the edge holds this object for every request
+    /// anyway: reading it is one atomic load, with no lookup and no SQL. `AppService` sets it
+    /// when the app is made or edited, the supervisor when the server starts.
+    public var maxRequestBody: Int? {
+        get {
+            let bytes = bodyLimit.load(ordering: .relaxed)
+            return bytes > 0 ? bytes : nil
+        }
+        set { bodyLimit.store(max(newValue ?? 0, 0), ordering: .relaxed) }
     }
 
     /// Points new connections and requests at a container, that of `deploymentID` (which the

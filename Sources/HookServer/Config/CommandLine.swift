@@ -247,20 +247,10 @@ enum CommandLineParser {
 
     /// A size in bytes, or with a k, m or g suffix for KiB, MiB or GiB ("25m"), as nginx writes them.
     static func byteSize(_ v: String, flag: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
-        let text = v.lowercased()
-        let unit: Int
-        switch text.last {
-        case "k": unit = 1 << 10
-        case "m": unit = 1 << 20
-        case "g": unit = 1 << 30
-        default: unit = 1
-        }
-        let digits = unit == 1 ? Substring(text) : text.dropLast()
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), digits.count <= 12,
-              let n = Int(digits), range.contains(n * unit) else {
+        guard let n = ByteSize.parse(v), range.contains(n) else {
             throw UsageError(message: "\(flag): expected a size from \(range.lowerBound) to \(range.upperBound) bytes, such as 25m, got '\(v)'")
         }
-        return n * unit
+        return n
     }
 
     private static func boolean(_ v: String, flag: String) throws(UsageError) -> Bool {

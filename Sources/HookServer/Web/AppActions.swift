@@ -1,5 +1,6 @@
 import Pipeline
 import SlipwayHTTP
+import SlipwaySystem
 
 /// The dashboard's forms that change something: deploy, redeploy, roll back, stop/start/restart,
 /// delete, settings, env, the webhook secret and credentials. Each goes through `requireAction`
@@ -127,10 +128,11 @@ struct AppActions: Sendable {
     /// The deploy form again, with what was typed and the error beside its field.
     private func deployFormPage(_ session: Session, _ form: [String: String], field: String, message: String) throws -> HTTPResponse {
         var values = [String: TemplateValue]()
-        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "domains"] {
+        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "max_request_body", "domains"] {
             values[key] = .string(form[key] ?? "")
         }
-        return try web.page("deploy", ["form": .object(values), "errors": .object([field: .string(message)]), "has_errors": true],
+        return try web.page("deploy", ["form": .object(values), "errors": .object([field: .string(message)]), "has_errors": true,
+                                       "default_max_request_body": .string(ByteSize.text(web.config.maxRequestBody))],
                             session: session, title: "Deploy an app", status: 400)
     }
 }

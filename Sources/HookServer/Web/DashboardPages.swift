@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Pipeline
 import SlipwayHTTP
+import SlipwaySystem
 
 /// The pages to read: the app list, the deploy form, an app, a deployment and their logs, and
 /// the stylesheet and scripts they use.
@@ -27,7 +28,9 @@ struct DashboardPages: Sendable {
 
     func deployForm(_ request: HTTPRequest) throws -> HTTPResponse {
         let session = try web.requireSession(request)
-        return try web.page("deploy", ["form": ["branch": "main", "internal_port": "5000", "health_path": "/"]], session: session, title: "Deploy an app")
+        return try web.page("deploy", ["form": ["branch": "main", "internal_port": "5000", "health_path": "/"],
+                                       "default_max_request_body": .string(ByteSize.text(web.config.maxRequestBody))],
+                            session: session, title: "Deploy an app")
     }
 
     func app(_ request: HTTPRequest) throws -> HTTPResponse {

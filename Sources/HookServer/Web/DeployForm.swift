@@ -47,6 +47,10 @@ struct DeployForm {
                 s.cpus = n
             }
         }
+        if let b = form["max_request_body"]?.trimmingSpaces() {
+            // Blank: the server's --max-request-body.
+            s.maxRequestBody = b.isEmpty ? nil : try AppValidation.byteSize(String(b), field: "max_request_body")
+        }
         return s
     }
 

@@ -11,6 +11,8 @@ enum PageModel {
         let domains: [TemplateValue] = a.domains.map { domain in
             .object(["name": .string(domain.value), "href": .string(address.link(to: domain) ?? "")])
         }
+        // As the field takes it ("10m"); blank for the server's, which the field shows greyed.
+        let bodyLimit: String = a.maxRequestBody.map { ByteSize.text($0) } ?? ""
         return .object([
             "name": .string(a.name),
             "repo_url": .string(a.repoURL),
@@ -29,6 +31,8 @@ enum PageModel {
             "health_path": .string(a.healthPath),
             "memory_mb": .string(a.memoryMB.map(String.init) ?? ""),
             "cpus": .string(a.cpus.map { String($0) } ?? ""),
+            "max_request_body": .string(bodyLimit),
+            "default_max_request_body": .string(ByteSize.text(config.maxRequestBody)),
             "live": live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false),
             "created_at": .string(a.createdAt),
             "has_git_token": .bool(a.gitToken != nil),

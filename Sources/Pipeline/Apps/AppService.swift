@@ -2,6 +2,7 @@ import Edge
 import FoundationEssentials
 import Glibc
 import SlipwaySystem
+import Synchronization
 
 /// What the API and the dashboard do to apps: create, deploy, roll back, stop, start, delete.
 public final class AppService: Sendable {
@@ -17,6 +18,9 @@ public final class AppService: Sendable {
     public let domains = DomainDirectory()
     let deployer: Deployer
     let locks = AppLocks()
+    /// Held from storing an app's settings to handing its body limit to the edge: without it,
+    /// of two edits racing, the edge could keep the value the store did not.
+    private let publishingSettings = Mutex(())
 
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings,
                 statuses: any CommitStatusReporter = NoCommitStatus()) throws {
@@ -77,6 +81,7 @@ public final class AppService: Sendable {
         try AppValidation.healthPath(s.healthPath)
         if let m = s.memoryMB { try AppValidation.memoryMB(m) }
         if let c = s.cpus { try AppValidation.cpus(c) }
+        if let b = s.maxRequestBody { try AppValidation.maxRequestBody(b) }
     }
 
     /// The names as given, checked, in their stored form.
@@ -98,7 +103,7 @@ public final class AppService: Sendable {
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
-        let live = LiveUpstream(appName: name, unavailability: .notDeployed)
+        let live = LiveUpstream(appName: name, unavailability: .notDeployed, maxRequestBody: request.settings.maxRequestBody)
         let forwarder = try settings.appPorts.map { range in
             try PortAllocator.allocate(range: range, used: try store.usedPorts(), host: settings.bindHost,
                                        upstream: live, maxConnections: settings.maxAppConnections)
@@ -150,7 +155,11 @@ public final class AppService: Sendable {
             try store.replaceDomains(of: app, with: checkedDomains)
             republishDomains()
         }
-        try store.updateSettings(appID: app.id, s)
+        try publishingSettings.withLock { _ in
+            try store.updateSettings(appID: app.id, s)
+            // The edge reads the limit from the app's live upstream with each request; the next one has it.
+            upstreams.upstream(for: app.id)?.maxRequestBody = s.maxRequestBody
+        }
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)
         try apply(githubToken, to: .githubToken, of: app)

@@ -51,7 +51,8 @@ public final class AppSupervisor: Sendable {
             }
             // Every app has its live upstream, which the HTTP edge routes to, port or not.
             let live = LiveUpstream(appName: app.name, unavailability: app.status == .stopped ? .stopped
-                                    : app.liveDeploymentID == nil ? .notDeployed : .starting)
+                                    : app.liveDeploymentID == nil ? .notDeployed : .starting,
+                                    maxRequestBody: app.maxRequestBody)
             service.upstreams.set(live, for: app.id)
             guard let range = service.settings.appPorts else { continue }
             guard let port = app.port else {

@@ -35,6 +35,28 @@ public enum AppValidation {
         guard cpus > 0, cpus <= 256 else { throw ValidationError("cpus", "cpus must be greater than 0 and at most 256") }
     }
 
+    /// An app's limit on request bodies through the HTTP edge: 1 byte to 64 GiB. The top is
+    /// there to catch a slip (a byte count with digits too many, a g for an m), not to cap
+    /// uploads: 64 GiB is past any one request we know an app to take.
+    public static let maxRequestBodyRange = 1...(64 << 30)
+
+    public static func maxRequestBody(_ bytes: Int) throws(ValidationError) {
+        guard maxRequestBodyRange.contains(bytes) else {
+            throw ValidationError("max_request_body", "max_request_body must be from 1 byte to 64g (\(maxRequestBodyRange.upperBound) bytes), got \(bytes)")
+        }
+    }
+
+    /// A size given as text, as the size flags take it: "1000", "512k", "10m", "2g". Only read
+    /// here; the range is `maxRequestBody`'s check, made on the bytes.
+    public static func byteSize(_ text: String, field: String) throws(ValidationError) -> Int {
+        guard let bytes = ByteSize.parse(text) else {
+            // The text is the user's, and may be a whole request body: shown cut short.
+            let shown = text.utf8.count <= 40 ? text : String(text.prefix(40)) + "..."
+            throw ValidationError(field, "\(field) must be a number of bytes, or one with a k, m or g suffix such as 10m; got '\(shown)'")
+        }
+        return bytes
+    }
+
     /// Names per app: Let's Encrypt puts at most 100 on a certificate, and the edge will want
     /// one certificate to be able to cover an app.
     public static let maxDomains = 100

@@ -11,6 +11,9 @@ public struct App: Sendable, Equatable {
     public var healthPath: String
     public var memoryMB: Int?
     public var cpus: Double?
+    /// The largest request body the HTTP edge passes to the app; nil: the server's
+    /// `--max-request-body`.
+    public var maxRequestBody: Int?
     public var webhookSecret: String
     public var status: AppStatus
     public var liveDeploymentID: Int?
@@ -37,21 +40,23 @@ public struct AppSettings: Sendable, Equatable {
     public var healthPath: String = App.defaultHealthPath
     public var memoryMB: Int?
     public var cpus: Double?
+    public var maxRequestBody: Int?
 
     public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
-                healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil) {
+                healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil) {
         self.repoURL = repoURL
         self.branch = branch
         self.internalPort = internalPort
         self.healthPath = healthPath
         self.memoryMB = memoryMB
         self.cpus = cpus
+        self.maxRequestBody = maxRequestBody
     }
 
     /// The settings an app has now, as the base of an edit.
     public init(of app: App) {
         self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
-                  memoryMB: app.memoryMB, cpus: app.cpus)
+                  memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody)
     }
 }
 

@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -200,6 +200,12 @@ enum Migrations {
         DROP TABLE apps;
         ALTER TABLE apps_v7 RENAME TO apps;
         """)
+    }
+
+    /// An app's own limit on request bodies through the HTTP edge. NULL, which every existing
+    /// row gets, is the server's `--max-request-body`, so nothing changes for them.
+    private static func v8(_ conn: Connection) throws {
+        try conn.execute("ALTER TABLE apps ADD COLUMN max_request_body INTEGER")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

@@ -51,11 +51,12 @@ public final class Store: Sendable {
 
     // MARK: apps
 
-    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token"
+    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token, max_request_body"
 
     static func app(from row: Row) -> App {
         App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.optionalInt(4),
             internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
+            maxRequestBody: row.optionalInt(16),
             webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
             liveDeploymentID: row.optionalInt(11), createdAt: row.string(12), gitToken: row.optionalString(13),
             deployKeyPublic: row.optionalString(14), githubToken: row.optionalString(15))
@@ -103,10 +104,11 @@ public final class Store: Sendable {
         do {
             return try database.write { conn in
                 try conn.execute("""
-                    INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                    INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, max_request_body,
+                                      webhook_secret, status, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
                     """, name, settings.repoURL, settings.branch, port, settings.internalPort, settings.healthPath,
-                    settings.memoryMB, settings.cpus, Secrets.newWebhookSecret(), Timestamp.now())
+                    settings.memoryMB, settings.cpus, settings.maxRequestBody, Secrets.newWebhookSecret(), Timestamp.now())
                 let id = conn.lastInsertRowID
                 for (key, value) in env {
                     try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
@@ -133,8 +135,10 @@ public final class Store: Sendable {
     public func updateSettings(appID: Int, _ settings: AppSettings) throws {
         try database.write {
             try $0.execute("""
-                UPDATE apps SET repo_url = ?, branch = ?, internal_port = ?, health_path = ?, memory_mb = ?, cpus = ? WHERE id = ?
-                """, settings.repoURL, settings.branch, settings.internalPort, settings.healthPath, settings.memoryMB, settings.cpus, appID)
+                UPDATE apps SET repo_url = ?, branch = ?, internal_port = ?, health_path = ?, memory_mb = ?, cpus = ?,
+                    max_request_body = ? WHERE id = ?
+                """, settings.repoURL, settings.branch, settings.internalPort, settings.healthPath, settings.memoryMB, settings.cpus,
+                settings.maxRequestBody, appID)
         }
     }
 

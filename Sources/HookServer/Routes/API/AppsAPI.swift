@@ -20,6 +20,7 @@ struct AppsAPI: Sendable {
         if let v = try body.string("health_path") { settings.healthPath = v }
         settings.memoryMB = try body.int("memory_mb")
         settings.cpus = try body.double("cpus")
+        settings.maxRequestBody = try body.byteSize("max_request_body")
         let env = try body.stringMap("env") ?? []
         let deploy = try body.bool("deploy") ?? true
         let gitToken = try body.string("git_token")
@@ -56,6 +57,8 @@ struct AppsAPI: Sendable {
         // null clears a limit; absence keeps it.
         if body.has("memory_mb") { s.memoryMB = try body.int("memory_mb") }
         if body.has("cpus") { s.cpus = try body.double("cpus") }
+        // null goes back to the server's --max-request-body.
+        if body.has("max_request_body") { s.maxRequestBody = try body.byteSize("max_request_body") }
         let env = try body.stringMap("env")
         let gitToken = try body.secretChange("git_token")
         let githubToken = try body.secretChange("github_token")

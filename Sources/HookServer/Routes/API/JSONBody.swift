@@ -57,6 +57,16 @@ struct JSONBody {
         return b
     }
 
+    /// A size in bytes: an integer, or a string as the size flags take it ("512k", "10m", "2g").
+    mutating func byteSize(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        if let n = v.intValue { return n }
+        guard let text = v.stringValue else {
+            throw ValidationError(key, "\(key) must be an integer number of bytes, or a string such as \"10m\"")
+        }
+        return try AppValidation.byteSize(text, field: key)
+    }
+
     /// ["a", "b", ...]
     mutating func stringList(_ key: String) throws -> [String]? {
         guard let v = value(key) else { return nil }

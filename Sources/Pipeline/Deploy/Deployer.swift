@@ -169,7 +169,7 @@ public final class Deployer: Sendable {
                 // No published port usually means the container already died (and docker is
                 // between restarts); say that rather than docker's complaint about ports.
                 if let state = try? runtime.state(container: spec.name), !state.isRunning {
-                    throw DeployError("the container exited (exit code \(state.exitCode)) right after it started")
+                    throw DeployError("the container \(state.exitDescription) right after it started")
                 }
                 throw error
             }
@@ -184,7 +184,7 @@ public final class Deployer: Sendable {
                                            cancellation: cancellation, log: log)
             switch outcome {
             case .healthy(let status): log.line("health check passed (HTTP \(status))")
-            case .exited(let code): throw DeployError("the container exited (exit code \(code)) before passing its health check")
+            case .exited(let state): throw DeployError("the container \(state.exitDescription) before passing its health check")
             case .timedOut(let problem): throw DeployError("health check failed: GET \(app.healthPath) did not answer below 500 within \(Int(settings.healthTimeoutSeconds)) s (\(problem))")
             case .cancelled: throw DeploymentCancelled()
             }

@@ -7,7 +7,7 @@ import SlipwaySystem
 public enum HealthCheck {
     public enum Outcome: Equatable {
         case healthy(status: Int)
-        case exited(code: Int)
+        case exited(ContainerState)
         case timedOut(lastProblem: String)
         case cancelled
     }
@@ -66,7 +66,7 @@ public enum HealthCheck {
             if Date().timeIntervalSince(lastStateCheck) >= 0.5 || attempt == 3 {
                 lastStateCheck = Date()
                 if let state = containerState(), state.status != .running && state.status != .created {
-                    return .exited(code: state.exitCode)
+                    return .exited(state)
                 }
             }
             if attempt % 40 == 0 { log.output("health check: still waiting (\(lastProblem))") }

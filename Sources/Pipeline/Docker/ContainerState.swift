@@ -22,14 +22,19 @@ public struct ContainerState: Sendable, Equatable {
     }
 
     public var status: Status
-    public var exitCode: Int
+    /// How it last exited; nil when that is no longer known: Docker resets it when a restart
+    /// policy starts the container again, and a 0 then would be a wrong answer.
+    public var exitCode: Int?
 
-    public init(status: Status, exitCode: Int) {
+    public init(status: Status, exitCode: Int?) {
         self.status = status
         self.exitCode = exitCode
     }
 
     public var isRunning: Bool { status == .running }
+
+    /// "exited (exit code 2)", or "exited" when the code is not known, for deployment logs.
+    public var exitDescription: String { exitCode.map { "exited (exit code \($0))" } ?? "exited" }
 }
 
 /// What removing an image did: the deployer logs only what it really removed.

@@ -106,10 +106,11 @@ public struct DockerCLI: ContainerRuntime {
         let parts = result.output.trimmingWhitespaceAndNewlines().split(separator: " ")
         guard parts.count >= 2 else { return nil }
         // A container its restart policy brought back has exited at least once: report it as
-        // restarting, since for a new deployment that is a failure, not health.
-        let exitCode = Int(parts[1]) ?? -1
+        // restarting, since for a new deployment that is a failure, not health. Its exit code
+        // was reset to 0 by the restart, so it is not known any more.
+        let exitCode = Int(parts[1])
         if parts[0] == "running", parts.count > 2, let restarts = Int(parts[2]), restarts > 0 {
-            return ContainerState(status: .restarting, exitCode: exitCode)
+            return ContainerState(status: .restarting, exitCode: nil)
         }
         return ContainerState(status: .init(engine: parts[0]), exitCode: exitCode)
     }

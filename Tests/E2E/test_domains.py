@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import urllib.parse
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, RawConnection, SlipwayServer, assert_json_error, start_server, tail
+from conftest import RawConnection, SlipwayServer, assert_json_error, start_server, tail
+from dashboard_session import form_post, login, page
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, containers, free_port_range, remove_docker_objects, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
@@ -73,27 +73,6 @@ def listening_ports(pid: int) -> set[int]:
                     ports.add(int(local.rsplit(":", 1)[1], 16))
     return ports
 
-
-def login(server: SlipwayServer) -> str:
-    """The session cookie of a dashboard login with the test admin password."""
-    resp = form_post(server, "/login", {"password": ADMIN_PASSWORD})
-    assert resp.status == 303, f"POST /login: {resp.status} {resp.body[:200]!r}"
-    match = re.match(r"slipway_session=([^;]+)", resp.headers.get("set-cookie", ""))
-    assert match, f"no session cookie: {resp.headers!r}"
-    return match.group(1)
-
-
-def form_post(server: SlipwayServer, path: str, fields: dict[str, str], cookie: Optional[str] = None):
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if cookie:
-        headers["Cookie"] = f"slipway_session={cookie}"
-    return server.request("POST", path, headers=headers, body=urllib.parse.urlencode(fields).encode(), timeout=20.0)
-
-
-def page(server: SlipwayServer, path: str, cookie: str) -> str:
-    resp = server.request("GET", path, headers={"Cookie": f"slipway_session={cookie}"}, timeout=20.0)
-    assert resp.status == 200, f"GET {path}: {resp.status}"
-    return resp.body.decode()
 
 
 def csrf_of(html: str) -> str:

@@ -24,13 +24,13 @@ import re
 import secrets
 import shutil
 import stat
-import urllib.parse
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, HOST, SERVE_FLAGS, STARTUP_TIMEOUT_S, SlipwayServer, poll, require_binary, server_env, tail
+from conftest import HOST, SERVE_FLAGS, STARTUP_TIMEOUT_S, SlipwayServer, poll, require_binary, server_env, tail
+from dashboard_session import form_post, login, page
 from deploykit import Api, containers, docker, free_port_range, remove_docker_objects, server_flags
 from gitrepo import GitRepo, dockerfile_with_cmd, web_app
 from githttp import GitHttpServer
@@ -328,27 +328,6 @@ def test_an_existing_data_dir_is_made_private_at_start(tmp_path: Path, cleanup):
 
 # --- 9: tokens over cleartext --------------------------------------------------------------
 
-
-def login(server: SlipwayServer) -> str:
-    """The session cookie of a dashboard login with the test admin password."""
-    resp = form_post(server, "/login", {"password": ADMIN_PASSWORD})
-    assert resp.status == 303, f"POST /login: {resp.status} {resp.body[:200]!r}"
-    match = re.match(r"slipway_session=([^;]+)", resp.headers.get("set-cookie", ""))
-    assert match, f"no session cookie: {resp.headers!r}"
-    return match.group(1)
-
-
-def form_post(server: SlipwayServer, path: str, fields: dict[str, str], cookie: Optional[str] = None):
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if cookie:
-        headers["Cookie"] = f"slipway_session={cookie}"
-    return server.request("POST", path, headers=headers, body=urllib.parse.urlencode(fields).encode(), timeout=20.0)
-
-
-def page(server: SlipwayServer, path: str, cookie: str) -> str:
-    resp = server.request("GET", path, headers={"Cookie": f"slipway_session={cookie}"}, timeout=20.0)
-    assert resp.status == 200, f"GET {path}: {resp.status}"
-    return resp.body.decode()
 
 
 def assert_refused(resp, code: str, token: str) -> None:

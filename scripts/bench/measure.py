@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -19,6 +19,15 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def merged_failures(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Load clients' failure counts by kind, added up."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for kind, n in one.items():
+            total[kind] = total.get(kind, 0) + n
+    return total
 
 
 def fmt_ms(seconds: float) -> str:

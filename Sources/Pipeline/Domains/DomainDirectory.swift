@@ -3,10 +3,11 @@ import Synchronization
 
 /// The current host-name table, app domains to app ids, for the HTTP edge to route by.
 ///
-/// The edge looks a name up on every request, so reading must be cheap: `version` is one atomic
-/// load, and a reader keeps the `Snapshot` it took until the version moves, taking the lock only
-/// then. `AppService` rebuilds the table from the store when it starts and after every create,
-/// domain change and delete.
+/// The edge looks a name up on every request through `resolve(host:)`: one short, uncontended
+/// lock around a copy of the table (a reference count, not the dictionaries). `version` moves
+/// with each publication, which is how the tests see that a change republished the table.
+/// `AppService` rebuilds the table from the store when it starts and after every create, domain
+/// change and delete.
 public final class DomainDirectory: Sendable {
     /// One table and the version it was published as.
     public struct Snapshot: Sendable {

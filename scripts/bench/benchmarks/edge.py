@@ -18,7 +18,7 @@ from ..docker_cli import docker
 from ..harness import DEVNULL, BenchError, Context, Section, check_deadline, log, run, stop_process, wait_listening
 from ..http_client import wait_body
 from ..keepalive_app import keepalive_repo
-from ..measure import fmt_num, median, rss_kb
+from ..measure import fmt_num, median, merged_failures, rss_kb
 from ..server import Slipway
 from ..settings import HOST, RUNS
 from ..wrk import wrk
@@ -253,10 +253,7 @@ def redeploys_under_load(s: Slipway, edge_port: int, sha: dict[int, str], sec: S
         elapsed = time.monotonic() - t0
         s.assert_alive()
         requests = sum(c.requests for c in clients)
-        failures: dict[str, int] = {}
-        for c in clients:
-            for k, v in c.failures.items():
-                failures[k] = failures.get(k, 0) + v
+        failures = merged_failures(c.failures for c in clients)
         failed = sum(failures.values())
         containers = len(set().union(*(c.served_by for c in clients)))
         rows.append([mode, fmt_num(requests), fmt_num(failed), fmt_num(requests / elapsed), str(containers),

@@ -13,7 +13,7 @@ from ..docker_cli import docker
 from ..harness import Context, Section, check_deadline, log
 from ..http_client import wait_body
 from ..keepalive_app import keepalive_repo
-from ..measure import fmt_num
+from ..measure import fmt_num, merged_failures
 from ..server import Slipway
 from ..settings import HOST
 
@@ -128,10 +128,7 @@ def measure(ctx: Context, sec: Section) -> None:
         elapsed = time.monotonic() - t0
         s.assert_alive()
         requests = sum(c.requests for c in clients)
-        failures: dict[str, int] = {}
-        for c in clients:
-            for k, v in c.failures.items():
-                failures[k] = failures.get(k, 0) + v
+        failures = merged_failures(c.failures for c in clients)
         failed = sum(failures.values())
         connections = sum(c.connections for c in clients)
         seen = sorted(x for c in clients for x in c.seen)

@@ -21,6 +21,11 @@ import Synchronization
 /// A connection whose response is deferred (a webhook delivery waiting for its batch to commit)
 /// is neither parked nor on a worker; its `DeferredResponse` brings it back through
 /// `resume(deferred:)`, and the next free worker writes the response.
+///
+/// A connection whose handler waits for a descriptor of its own (the edge waiting for an app's
+/// answer, `Exchange.waitForReadable`) is parked on that descriptor instead of its client's,
+/// under its token with `waitBit` set; a worker runs the handler's continuation when it is
+/// readable, or the monitor hands it to a worker as timed out.
 final class ConnectionPool: Sendable {
     private final class Worker: Sendable {
         /// Monotonic milliseconds when the worker took its current connection; 0 while it waits.
@@ -46,6 +51,8 @@ final class ConnectionPool: Sendable {
     private let deferredReady = Mutex<[HTTPConnection]>([])
     private let ready: EventSignal
     private static let readyToken: UInt64 = 0
+    /// Set in the token of a handler's descriptor (connection tokens count up from 1 and never reach it).
+    private static let waitBit: UInt64 = 1 << 63
     private let openConnections = Atomic<Int>(0)
     /// What each new connection is given; the pool reads the shutdown flag in it too.
     private let context: ConnectionContext
@@ -117,9 +124,16 @@ final class ConnectionPool: Sendable {
                 serveDeferred(worker, scratch: scratch, spare: spare)
                 continue
             }
-            guard let connection = connections.withLock({ $0[token] }), connection.claim() else { continue }
+            let forWait = token & Self.waitBit != 0
+            guard let connection = connections.withLock({ $0[token & ~Self.waitBit] }), connection.claim(forWait: forWait) else { continue }
             worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
-            let step = connection.resume(scratch: scratch, spare: spare)
+            let step: HTTPConnection.Step
+            if forWait {
+                connection.stopWaiting(in: epoll)
+                step = connection.wake(.readable, scratch: scratch, spare: spare)
+            } else {
+                step = connection.resume(scratch: scratch, spare: spare)
+            }
             worker.busySince.store(0, ordering: .relaxed)
             settle(connection, step)
         }
@@ -166,6 +180,10 @@ final class ConnectionPool: Sendable {
             // Neither parked nor on a worker: the deferred response brings it back. Until then
             // only this closure (held by the deferred response) knows the connection and the pool.
             deferred.whenReady { [weak self] in self?.resume(deferred: connection) }
+        case .wait:
+            if !connection.parkWaiting(in: epoll, token: connection.token | Self.waitBit) { resume(deferred: connection) }
+        case .wakeOnWorker:
+            resume(deferred: connection)
         case .detach:
             // The socket is the handler's now: out of the epoll set and the table, not closed.
             connection.forget(in: epoll)
@@ -212,6 +230,7 @@ final class ConnectionPool: Sendable {
             table.values.filter { shuttingDown || $0.deadline.load(ordering: .relaxed) <= now }
         }
         for connection in candidates where connection.claimIfExpired(now: now, shuttingDown: shuttingDown) {
+            connection.stopWaiting(in: epoll)
             settle(connection, connection.expire())
         }
     }

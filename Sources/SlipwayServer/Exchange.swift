@@ -5,10 +5,17 @@ import SlipwaySystem
 /// One request that a dispatcher took over (`Disposition.takeOver`): its head, its body as it
 /// arrives, and the client to answer. The handler runs on the worker serving the connection and
 /// may block (on an upstream, say); the pool's monitor starts another worker meanwhile, as it
-/// does for any handler that blocks. Valid only until the handler returns.
+/// does for any handler that blocks.
 ///
-/// The handler must end by returning one of the `Outcome`s the exchange gives it, which is how
-/// the connection learns whether it can read the next request.
+/// A handler that would block only to wait for an answer (the app's response head) gives its
+/// worker back instead (`waitForReadable`): the connection waits in the pool's epoll set, and a
+/// worker runs the continuation when the descriptor is readable or the wait times out. Blocking
+/// there cost a sleep and a wake-up, two context switches, per proxied request; nginx's event
+/// loop pays neither.
+///
+/// The handler (or its last continuation) must end by returning one of the `Outcome`s the
+/// exchange gives it, which is how the connection learns whether it can read the next request.
+/// The exchange is valid until then.
 public final class Exchange {
     /// How the exchange ended, as only the exchange can say.
     public struct Outcome {
@@ -22,17 +29,34 @@ public final class Exchange {
             case draining
             /// The handler owns the client's socket from now on.
             case detached
+            /// Nothing is decided yet: resume the handler when a descriptor is readable.
+            case waiting(Wait)
         }
 
         let kind: Kind
+    }
+
+    /// Why a wait's continuation runs.
+    public enum Wake: Sendable {
+        case readable
+        /// The timeout passed first (or the descriptor could not be waited on).
+        case timedOut
+    }
+
+    /// A handler waiting for a descriptor of its own, with what to do next.
+    struct Wait {
+        let descriptor: Int32
+        let timeoutMilliseconds: Int
+        let then: (Wake) -> Outcome
     }
 
     public let head: RequestHead
     public let framing: BodyFraming
     public let remoteAddress: String
     /// A buffer of the worker's for the handler's own reads (an upstream's answer), valid until
-    /// the handler returns. Request body pieces come in another buffer.
-    public let buffer: UnsafeMutableRawBufferPointer
+    /// the handler (or a wait's continuation) returns; a continuation may run on another worker,
+    /// and finds that worker's buffer here. Request body pieces come in another buffer.
+    public internal(set) var buffer: UnsafeMutableRawBufferPointer
     /// The request body may not exceed this (set it before reading); a chunked body that grows
     /// past it makes `nextBodyPiece` throw 413.
     public var bodyLimit = Int.max
@@ -150,6 +174,16 @@ public final class Exchange {
     public func detach() -> (fd: Int32, pending: [UInt8], outcome: Outcome) {
         let pending = connection.takeBufferedInput()
         return (connection.fd, pending, end { Outcome(kind: .detached) })
+    }
+
+    /// Gives the worker back until `descriptor` (non-blocking, the handler's own) is readable, at
+    /// most `timeoutMilliseconds`; then `then` runs on a worker and returns how the exchange goes
+    /// on (it may wait again). The client's connection is neither read nor written meanwhile.
+    /// `then` runs exactly once, whatever happens, so what the handler holds is always let go.
+    public func waitForReadable(_ descriptor: Int32, timeoutMilliseconds: Int,
+                                then: @escaping (Wake) -> Outcome) -> Outcome {
+        precondition(!finished, "a wait after the exchange ended")
+        return Outcome(kind: .waiting(Wait(descriptor: descriptor, timeoutMilliseconds: timeoutMilliseconds, then: then)))
     }
 
     private func end(_ body: () -> Outcome) -> Outcome {

@@ -16,15 +16,21 @@ import Synchronization
 /// parked connection and unparks it). Everything but `custody` and `deadline` is touched only
 /// by the owner, and parking again is the owner's last act before it lets go.
 final class HTTPConnection: @unchecked Sendable {
-    /// What the owner does with the connection after `resume`, `finishDeferred` or `expire`:
-    /// park it for more bytes, close it, or set it aside until the deferred response is ready
-    /// (then `finishDeferred`).
+    /// What the owner does with the connection after `resume`, `finishDeferred`, `wake` or
+    /// `expire`: park it for more bytes, close it, or set it aside until the deferred response
+    /// is ready (then `finishDeferred`).
     enum Step {
         case park
         case close
         case suspend(DeferredResponse)
         /// A handler took the socket over (`Exchange.detach`): forget the connection, leave the socket open.
         case detach
+        /// A handler waits for a descriptor of its own (`Exchange.waitForReadable`): park the
+        /// connection on that descriptor (`parkWaiting`), then `wake` it.
+        case wait
+        /// Hand the connection to the next free worker, which calls `finishDeferred` (a wait
+        /// that timed out: its continuation may write to the client, which the monitor must not).
+        case wakeOnWorker
     }
 
     /// A request whose response is deferred, kept until the response is ready.
@@ -43,6 +49,9 @@ final class HTTPConnection: @unchecked Sendable {
         case readingHead
         /// A handler's response is deferred; the connection is off the epoll set until it is ready.
         case awaitingResponse(Suspended)
+        /// A handler that took an exchange over waits for its own descriptor (the app's answer);
+        /// the deadline is the wait's timeout.
+        case waiting(Exchange, Exchange.Wait)
         /// An error was answered and our side shut: what the client still sends is read and
         /// dropped for a moment, so unread bytes do not turn into a reset that destroys the answer.
         case draining
@@ -55,6 +64,9 @@ final class HTTPConnection: @unchecked Sendable {
         /// Parked with nothing begun: shutdown may close it at once.
         var parkedIdle = true
         var registered = false
+        /// Parked on a handler's descriptor rather than the client's: only an event of that
+        /// descriptor's may claim it.
+        var waiting = false
     }
 
     /// The client's bytes not yet consumed, and whether it has closed its side.
@@ -107,7 +119,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func finishRequest() {
         switch state {
         case .readingHead, .awaitingResponse: break
-        case .idle, .draining: preconditionFailure("a request finished in state \(state)")
+        case .idle, .draining, .waiting: preconditionFailure("a request finished in state \(state)")
         }
         state = .idle
         deadline.store(monotonicMilliseconds() + options.idleTimeoutMilliseconds, ordering: .relaxed)
@@ -136,6 +148,7 @@ final class HTTPConnection: @unchecked Sendable {
         return custody.withLock { c in
             c.holder = .epoll
             c.parkedIdle = idle
+            c.waiting = false
             do {
                 if c.registered {
                     try epoll.rearm(fd, events: Epoll.readable | Epoll.oneShot, token: token)
@@ -151,13 +164,42 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// Takes a parked connection whose bytes arrived. False when someone else holds it.
-    func claim() -> Bool {
+    /// Arms the descriptor a handler waits for (`Step.wait`) under `token`, and lets go of the
+    /// connection. False when it could not be armed: the owner then wakes it as timed out.
+    func parkWaiting(in epoll: Epoll, token: UInt64) -> Bool {
+        guard case .waiting(_, let wait) = state else { preconditionFailure("a wait parked in state \(state)") }
+        return custody.withLock { c in
+            c.holder = .epoll
+            c.parkedIdle = false
+            c.waiting = true
+            do {
+                try epoll.add(wait.descriptor, events: Epoll.readable | Epoll.oneShot, token: token)
+                return true
+            } catch {
+                c.holder = .owner
+                c.waiting = false
+                return false
+            }
+        }
+    }
+
+    /// Takes a parked connection whose bytes arrived (`forWait`: whose handler's descriptor is
+    /// readable). False when someone else holds it, or it waits for the other kind of event (a
+    /// late event of a wait the monitor already ended).
+    func claim(forWait: Bool = false) -> Bool {
         custody.withLock { c in
-            guard c.holder == .epoll else { return false }
+            guard c.holder == .epoll, c.waiting == forWait else { return false }
             c.holder = .owner
             return true
         }
+    }
+
+    /// Takes a handler's descriptor out of the epoll set once the connection is claimed, so it
+    /// can be waited on again, or handed on, or closed by the handler.
+    func stopWaiting(in epoll: Epoll) {
+        guard case .waiting(_, let wait) = state else { return }
+        epoll.remove(wait.descriptor)
+        custody.withLock { $0.waiting = false }
     }
 
     /// Takes a parked connection whose deadline has passed, or, at shutdown, one waiting idle.
@@ -200,8 +242,10 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// Writes the response a suspended request was waiting for, then goes on as `resume` does.
+    /// Writes the response a suspended request was waiting for, then goes on as `resume` does;
+    /// or, for a wait the monitor ended (`Step.wakeOnWorker`), runs its continuation.
     func finishDeferred(scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) -> Step {
+        if case .waiting = state { return wake(.timedOut, scratch: scratch, spare: spare) }
         lend(scratch, spare)
         defer { lend(UnsafeMutableRawBufferPointer(start: nil, count: 0), UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
         guard case .awaitingResponse(let waiting) = state, let make = waiting.deferred.take() else { return .close }
@@ -212,6 +256,40 @@ final class HTTPConnection: @unchecked Sendable {
             return try serveBuffered()
         } catch {
             return .close
+        }
+    }
+
+    /// Runs the continuation of the wait the connection is parked on (its descriptor already out
+    /// of the epoll set: `stopWaiting`), then goes on as `resume` does once the request is done.
+    func wake(_ why: Exchange.Wake, scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) -> Step {
+        // A stale event that claimed a connection no longer waiting: nothing to run.
+        guard case .waiting(let exchange, let wait) = state else { return .park }
+        lend(scratch, spare)
+        defer { lend(UnsafeMutableRawBufferPointer(start: nil, count: 0), UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
+        state = .readingHead
+        exchange.buffer = spare
+        do {
+            guard let step = after(wait.then(why), of: exchange) else {
+                finishRequest()
+                return try serveBuffered()
+            }
+            return step
+        } catch {
+            return .close
+        }
+    }
+
+    /// What follows a taken-over exchange's outcome: nil when the client may send its next request.
+    private func after(_ outcome: Exchange.Outcome, of exchange: Exchange) -> Step? {
+        switch outcome.kind {
+        case .carryOn: return nil
+        case .close: return .close
+        case .draining: return .park
+        case .detached: return .detach
+        case .waiting(let wait):
+            state = .waiting(exchange, wait)
+            deadline.store(monotonicMilliseconds() + wait.timeoutMilliseconds, ordering: .relaxed)
+            return .wait
         }
     }
 
@@ -245,6 +323,8 @@ final class HTTPConnection: @unchecked Sendable {
         switch state {
         case .idle, .draining, .awaitingResponse:
             return .close
+        case .waiting:
+            return .wakeOnWorker
         case .readingHead:
             let path = RequestHeadParser.peekPath(input.bytes[...])
             var response = dispatcher.errorResponse(HTTPError.framing(408, "request headers not received in time"), path: path ?? "")
@@ -312,12 +392,7 @@ final class HTTPConnection: @unchecked Sendable {
         case .takeOver(let handler):
             guard try expectationIsMet(head) else { return .park }
             let exchange = Exchange(connection: self, head: head, framing: framing, remoteAddress: remoteAddress, buffer: spare)
-            switch handler(exchange).kind {
-            case .carryOn: return nil
-            case .close: return .close
-            case .draining: return .park
-            case .detached: return .detach
-            }
+            return after(handler(exchange), of: exchange)
         }
     }
 

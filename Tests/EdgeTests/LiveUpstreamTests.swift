@@ -73,4 +73,32 @@ final class LiveUpstreamTests: XCTestCase {
         live.drain(held, seconds: 0.1)
         XCTAssertGreaterThanOrEqual(monotonicMilliseconds() - started, 100, "a holder that never lets go is waited for until the deadline")
     }
+
+    /// The edge's hot path: one lock to take the upstream with an idle connection, one to let
+    /// both go. A connection kept for a container that is no longer live is closed, not kept.
+    func testAnIdleConnectionComesWithTheUpstreamAndGoesBackWithItsRelease() throws {
+        let live = LiveUpstream(appName: "web")
+        XCTAssertNil(live.acquireWithIdleConnection().idle, "nothing taken when the app has no container")
+        live.setUpstream(port: 9001, deploymentID: 1)
+        let first = live.acquireWithIdleConnection()
+        guard case .upstream(let upstream) = first.admission else { return XCTFail("no upstream") }
+        XCTAssertNil(first.idle, "an empty pool: dial")
+        var ends: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&ends), 0)
+        close(ends[1])
+        live.release(upstream, keepingIdle: ends[0])
+        XCTAssertEqual(live.inFlight(to: upstream.generation), 0)
+        XCTAssertEqual(live.idleConnectionCount, 1)
+
+        let second = live.acquireWithIdleConnection()
+        XCTAssertEqual(second.idle?.fd, ends[0], "the kept connection comes with the next request's upstream")
+        XCTAssertEqual(live.idleConnectionCount, 0)
+        XCTAssertEqual(live.inFlight(to: upstream.generation), 1)
+        live.setUpstream(port: 9002, deploymentID: 2)
+        live.release(upstream, keepingIdle: ends[0])
+        XCTAssertEqual(live.inFlight(to: upstream.generation), 0)
+        XCTAssertEqual(live.idleConnectionCount, 0, "not kept for the old container")
+        XCTAssertEqual(fcntl(ends[0], F_GETFD), -1, "closed")
+        XCTAssertEqual(errno, EBADF)
+    }
 }

@@ -7,8 +7,12 @@ import SlipwaySystem
 /// the last byte of the answer: the request streams to the container, the answer streams back,
 /// and neither is ever held whole (a body passes through one buffer of the worker's).
 ///
-/// Runs on the server worker that serves the client's connection and blocks on both sockets,
-/// each wait with its own deadline (`EdgeSettings`); the pool starts another worker meanwhile.
+/// Runs on the server worker that serves the client's connection. While the app works on its
+/// answer the worker is given back (`Exchange.waitForReadable`) and the request goes on, on
+/// whichever worker is free, when the answer's first bytes arrive: that wait is most of a small
+/// request's life, and blocking a thread through it cost two context switches per request.
+/// Sending the request and streaming a long answer still block, each wait with its own
+/// deadline (`EdgeSettings`); the pool starts another worker meanwhile.
 ///
 /// Every request is recorded once in the app's access log when it ends, the edge's own answers
 /// included; an upgraded connection is recorded by its relay when it closes.
@@ -39,15 +43,32 @@ struct ProxiedRequest {
         let status: Int
         /// The edge's own 502/504, or an answer the app broke off midway.
         var upstreamFailed = false
+        /// The upstream was let go already, with the answer in hand (`relay`).
+        var released = false
     }
 
-    /// Where a forward attempt ended.
+    /// Where a forward attempt ended, or paused.
     private enum Ending {
         case finished(Served)
         /// The connection became a byte relay, which now holds the upstream and releases it.
         case upgraded(Exchange.Outcome)
         /// A kept-alive connection turned out dead before any answer: try a new one.
         case retry
+        /// Waiting for the app's answer; the continuation concludes the attempt.
+        case waiting(Exchange.Outcome)
+    }
+
+    /// One attempt's state while its answer is awaited.
+    private struct Attempt {
+        let upstream: Upstream
+        let connection: UpstreamConnection
+        let upgrade: Bool
+        /// A failure before any answer may be retried on a new connection.
+        let mayRetry: Bool
+        /// The whole request body went out (else the app stopped taking it).
+        let bodySent: Bool
+        /// Interim answers skipped so far.
+        var interim = 0
     }
 
     func run() -> Exchange.Outcome {
@@ -59,24 +80,28 @@ struct ProxiedRequest {
         // An upgraded connection is relayed on a thread of its own, so it needs one from the
         // budget the port forwarders' bulk transfers share before it is let through.
         if upgrade, !ByteRelay.threads.take() { return record(respond(EdgePage.upgradesBusy(app: app.name)), deploymentID: nil) }
-        switch app.live.acquire() {
+        let (admission, idle) = upgrade ? (app.live.acquire(), nil) : app.live.acquireWithIdleConnection()
+        switch admission {
         case .unavailable(let why):
             if upgrade { ByteRelay.threads.give() }
             return record(respond(EdgePage.unavailable(app: app.name, why: why)), deploymentID: nil)
         case .upstream(let upstream):
-            var fresh = upgrade
-            while true {
-                switch forward(to: upstream, upgrade: upgrade, fresh: fresh) {
-                case .retry:
-                    fresh = true
-                case .finished(let served):
-                    if upgrade { ByteRelay.threads.give() }
-                    app.live.release(upstream)
-                    return record(served, deploymentID: upstream.deploymentID)
-                case .upgraded(let outcome):
-                    return outcome
-                }
-            }
+            return conclude(forward(to: upstream, upgrade: upgrade, fresh: upgrade, taken: idle), upstream: upstream, upgrade: upgrade)
+        }
+    }
+
+    /// What an attempt's ending means for the exchange: the upstream let go and the request
+    /// recorded when it finished; another attempt on a new connection when it may be retried.
+    private func conclude(_ ending: Ending, upstream: Upstream, upgrade: Bool) -> Exchange.Outcome {
+        switch ending {
+        case .retry:
+            return conclude(forward(to: upstream, upgrade: upgrade, fresh: true), upstream: upstream, upgrade: upgrade)
+        case .finished(let served):
+            if upgrade { ByteRelay.threads.give() }
+            if !served.released { app.live.release(upstream) }
+            return record(served, deploymentID: upstream.deploymentID)
+        case .upgraded(let outcome), .waiting(let outcome):
+            return outcome
         }
     }
 
@@ -88,10 +113,12 @@ struct ProxiedRequest {
     }
 
     /// One attempt: a connection (idle, unless `fresh`, or new), the request, the answer.
-    private func forward(to upstream: Upstream, upgrade: Bool, fresh: Bool) -> Ending {
+    /// `taken` is an idle connection that came with the upstream, to try first.
+    private func forward(to upstream: Upstream, upgrade: Bool, fresh: Bool,
+                         taken: (fd: Int32, idleMilliseconds: Int)? = nil) -> Ending {
         let mayRetry = !fresh && exchange.framing == .none && Self.idempotent.contains(exchange.head.method)
         let connection: UpstreamConnection
-        if !fresh, let idle = nextIdleConnection(to: upstream, mayRetry: mayRetry) {
+        if !fresh, let idle = nextIdleConnection(to: upstream, mayRetry: mayRetry, taken: taken) {
             connection = idle
         } else {
             do {
@@ -118,19 +145,77 @@ struct ProxiedRequest {
             return .finished(Served(outcome: exchange.abandon(), status: Self.clientClosedRequest))
         }
 
-        let response: ResponseHead
-        do {
-            response = try readFinalHead(from: connection)
-        } catch {
-            if connection.reused && mayRetry && !connection.receivedAny { return .retry }
-            return .finished(fail(error))
+        return receiveHead(Attempt(upstream: upstream, connection: connection, upgrade: upgrade, mayRetry: mayRetry, bodySent: bodySent))
+    }
+
+    /// Reads the app's answer's head as far as it has come, skipping interim ones (their hints
+    /// are not passed on), and answers the client once it is whole. Until then the worker is
+    /// given back, and this runs again when more arrives.
+    private func receiveHead(_ attempt: Attempt) -> Ending {
+        var attempt = attempt
+        let connection = attempt.connection
+        while true {
+            switch ResponseHeadParser.parse(connection.input[connection.consumed...], limits: HTTPLimits()) {
+            case .failed(let reason):
+                return .finished(fail(.malformed(reason)))
+            case .complete(let head, let length):
+                connection.consumed += length
+                if head.isInterim {
+                    attempt.interim += 1
+                    if attempt.interim > Self.maximumInterimResponses {
+                        return .finished(fail(.malformed("more than \(Self.maximumInterimResponses) interim answers")))
+                    }
+                    continue
+                }
+                return answer(head, attempt)
+            case .incomplete:
+                let arrival: UpstreamConnection.Arrival
+                do {
+                    arrival = try connection.receiveAvailable(through: exchange.buffer)
+                } catch {
+                    return brokeBeforeAnswer(error, attempt)
+                }
+                switch arrival {
+                case .bytes:
+                    continue
+                case .closed:
+                    if connection.buffered > 0 { return .finished(fail(.malformed("the app closed the connection in the middle of its answer's head"))) }
+                    return brokeBeforeAnswer(.broken(function: "recv", errno: 0), attempt)
+                case .nothingYet:
+                    let waited = attempt
+                    let outcome = exchange.waitForReadable(connection.fd, timeoutMilliseconds: settings.readTimeoutMilliseconds) { wake in
+                        let ending: Ending
+                        switch wake {
+                        case .readable: ending = receiveHead(waited)
+                        case .timedOut:
+                            waited.connection.close()
+                            ending = .finished(fail(.timedOut(milliseconds: settings.readTimeoutMilliseconds)))
+                        }
+                        return conclude(ending, upstream: waited.upstream, upgrade: waited.upgrade)
+                    }
+                    return .waiting(outcome)
+                }
+            }
         }
+    }
+
+    /// The app's connection broke before any byte of an answer: a kept-alive one it may have
+    /// closed meanwhile is retried on a new one when the request allows.
+    private func brokeBeforeAnswer(_ failure: UpstreamFailure, _ attempt: Attempt) -> Ending {
+        attempt.connection.close()
+        if attempt.connection.reused && attempt.mayRetry && !attempt.connection.receivedAny { return .retry }
+        return .finished(fail(failure))
+    }
+
+    /// The final answer's head is in: an upgrade becomes a relay, anything else streams back.
+    private func answer(_ response: ResponseHead, _ attempt: Attempt) -> Ending {
+        let connection = attempt.connection
         if response.status == 101 {
-            guard upgrade else { return .finished(fail(.malformed("101 Switching Protocols to a request that asked for no upgrade"))) }
+            guard attempt.upgrade else { return .finished(fail(.malformed("101 Switching Protocols to a request that asked for no upgrade"))) }
             return .upgraded(UpgradedConnection.start(exchange: exchange, upstream: connection, response: response,
-                                                     requestID: requestID, app: app, held: upstream, access: access))
+                                                     requestID: requestID, app: app, held: attempt.upstream, access: access))
         }
-        return .finished(relay(response, from: connection, to: upstream, bodySent: bodySent && !upgrade))
+        return .finished(relay(response, from: connection, to: attempt.upstream, bodySent: attempt.bodySent && !attempt.upgrade))
     }
 
     /// An idle connection to the app, looked at first (a poll) unless the request may be retried
@@ -138,10 +223,14 @@ struct ProxiedRequest {
     /// look was a system call per request, and a connection the app closed meanwhile fails that
     /// request before any answer, which the retry covers. nginx does not look either; it closes
     /// an idle connection when its epoll says the app closed it.
-    private func nextIdleConnection(to upstream: Upstream, mayRetry: Bool) -> UpstreamConnection? {
-        while let idle = app.live.takeIdleConnection(to: upstream) {
+    private func nextIdleConnection(to upstream: Upstream, mayRetry: Bool,
+                                    taken: (fd: Int32, idleMilliseconds: Int)?) -> UpstreamConnection? {
+        // None came with the upstream: the pool was empty a moment ago, so no second look.
+        var next = taken
+        while let idle = next {
             let probe = !mayRetry || idle.idleMilliseconds >= Self.unprobedIdleMilliseconds
             if let connection = UpstreamConnection.idle(idle.fd, probe: probe) { return connection }
+            next = app.live.takeIdleConnection(to: upstream)
         }
         return nil
     }
@@ -185,27 +274,6 @@ struct ProxiedRequest {
         return poll(&probe, 1, 0) > 0 && probe.revents & Int16(POLLIN) != 0
     }
 
-    /// Reads the app's answer's head, skipping interim ones (their hints are not passed on).
-    private func readFinalHead(from connection: UpstreamConnection) throws(UpstreamFailure) -> ResponseHead {
-        var interim = 0
-        while true {
-            switch ResponseHeadParser.parse(connection.input[connection.consumed...], limits: HTTPLimits()) {
-            case .failed(let reason):
-                throw .malformed(reason)
-            case .complete(let head, let length):
-                connection.consumed += length
-                guard head.isInterim else { return head }
-                interim += 1
-                if interim > Self.maximumInterimResponses { throw .malformed("more than \(Self.maximumInterimResponses) interim answers") }
-            case .incomplete:
-                guard try connection.receiveMore(through: exchange.buffer, timeoutMilliseconds: settings.readTimeoutMilliseconds) else {
-                    if connection.buffered > 0 { throw .malformed("the app closed the connection in the middle of its answer's head") }
-                    throw .broken(function: "recv", errno: 0)
-                }
-            }
-        }
-    }
-
     /// Sends the answer's head to the client and streams its body after it.
     private func relay(_ response: ResponseHead, from connection: UpstreamConnection, to upstream: Upstream, bodySent: Bool) -> Served {
         let framing: ResponseFraming
@@ -234,17 +302,18 @@ struct ProxiedRequest {
         }
         let reusable = bodySent && response.keepsAlive && framing != .untilClose
         // With the whole answer in hand, the app's connection goes back to the pool before the
-        // client is written to, so the client's next request finds it there.
+        // client is written to, so the client's next request finds it there; and the container
+        // is needed no more, so the upstream is let go too (one lock for both).
         let inHand = rest == .none || rest == .contentLength(0)
         if inHand {
-            returnOrClose(connection, to: upstream, reusable: reusable)
+            app.live.release(upstream, keepingIdle: keepable(connection, reusable: reusable))
         }
         do {
             try exchange.write(head)
         } catch {
-            return Served(outcome: exchange.abandon(), status: response.status)
+            return Served(outcome: exchange.abandon(), status: response.status, released: inHand)
         }
-        guard !inHand else { return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status) }
+        guard !inHand else { return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status, released: true) }
         var body = ResponseBodyStream(exchange: exchange, connection: connection, chunkedToClient: clientFraming == .chunked,
                                       readTimeoutMilliseconds: settings.readTimeoutMilliseconds)
         switch body.copy(rest) {
@@ -257,18 +326,16 @@ struct ProxiedRequest {
             connection.close()
             return Served(outcome: exchange.abandon(), status: response.status)
         }
-        returnOrClose(connection, to: upstream, reusable: reusable)
-        return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status)
+        app.live.release(upstream, keepingIdle: keepable(connection, reusable: reusable))
+        return Served(outcome: exchange.finish(keepAlive: keepAlive), status: response.status, released: true)
     }
 
-    /// After its answer: kept for the next request when it may carry one and nothing past the
-    /// answer came on it, else closed.
-    private func returnOrClose(_ connection: UpstreamConnection, to upstream: Upstream, reusable: Bool) {
-        if reusable && connection.buffered == 0 {
-            app.live.putIdleConnection(connection.release(), to: upstream)
-        } else {
-            connection.close()
-        }
+    /// After its answer, the connection's socket to keep for the next request when it may carry
+    /// one and nothing past the answer came on it; else it is closed, and nil.
+    private func keepable(_ connection: UpstreamConnection, reusable: Bool) -> Int32? {
+        if reusable && connection.buffered == 0 { return connection.release() }
+        connection.close()
+        return nil
     }
 
     /// An error page for a request the app did not answer, logged with the reason.

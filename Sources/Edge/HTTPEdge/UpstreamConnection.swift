@@ -107,6 +107,33 @@ final class UpstreamConnection {
         }
     }
 
+    /// What one read that does not wait found.
+    enum Arrival {
+        case bytes
+        /// The app closed its side.
+        case closed
+        /// Nothing yet: wait for the socket to be readable.
+        case nothingYet
+    }
+
+    /// Reads what the app has sent into `input`, through `buffer`, without waiting.
+    func receiveAvailable(through buffer: UnsafeMutableRawBufferPointer) throws(UpstreamFailure) -> Arrival {
+        while true {
+            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+            if n > 0 {
+                receivedAny = true
+                compact()
+                input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                return .bytes
+            }
+            if n == 0 { return .closed }
+            let code = errno
+            if code == EINTR { continue }
+            guard code == EAGAIN || code == EWOULDBLOCK else { throw .broken(function: "recv", errno: code) }
+            return .nothingYet
+        }
+    }
+
     /// Reads once more into `input`, through `buffer`; false when the app closed its side.
     func receiveMore(through buffer: UnsafeMutableRawBufferPointer, timeoutMilliseconds: Int) throws(UpstreamFailure) -> Bool {
         let n = try receive(into: buffer, timeoutMilliseconds: timeoutMilliseconds)

@@ -39,7 +39,7 @@ struct IdleConnections {
     /// Keeps `fd` for the next request to `generation`, or closes it when the pool is full.
     mutating func put(_ fd: Int32, generation: Int, now: Int) {
         closeExpired(now: now)
-        guard entries.filter({ $0.generation == generation }).count < Self.capacity else {
+        guard entries.count(where: { $0.generation == generation }) < Self.capacity else {
             close(fd)
             return
         }
@@ -57,6 +57,9 @@ struct IdleConnections {
 
     /// Closes the connections idle for `idleMilliseconds` or more.
     mutating func closeExpired(now: Int) {
+        // Entries are kept in the order they were put, so the first is the oldest: most calls
+        // (one per request) end here.
+        guard let oldest = entries.first, now - oldest.since >= Self.idleMilliseconds else { return }
         entries.removeAll { entry in
             guard now - entry.since >= Self.idleMilliseconds else { return false }
             close(entry.fd)

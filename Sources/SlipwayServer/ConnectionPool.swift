@@ -6,6 +6,11 @@ import Synchronization
 
 /// Runs the server's connections on a few worker threads instead of a thread each.
 ///
+/// The workers also accept them: the listener sits in the same epoll set, and the worker that
+/// takes a new connection serves its first request at once, with the bytes that usually came
+/// with it. A separate accept thread cost a wake-up of its own and a hand-over through the
+/// epoll set per connection (benchmark 9's new-connection clients); nginx's workers accept too.
+///
 /// Connections waiting for bytes sit in one epoll set (one-shot, so exactly one worker takes
 /// each readiness); a worker takes a ready connection, serves what it has sent and parks it
 /// again. Under load a worker goes from connection to connection without sleeping, where a
@@ -53,6 +58,15 @@ final class ConnectionPool: Sendable {
     private static let readyToken: UInt64 = 0
     /// Set in the token of a handler's descriptor (connection tokens count up from 1 and never reach it).
     private static let waitBit: UInt64 = 1 << 63
+    private static let listenerToken: UInt64 = 1 << 62
+    /// The listening socket the workers accept from (non-blocking), -1 before `accept(from:)` and
+    /// after `stopAccepting`. Accepting happens under this lock, so a listener is never used
+    /// after it is closed (its number may be another socket's by then).
+    private let listener = Mutex<Int32>(-1)
+    /// What a client past `maximumConnections` is told before the close, instead of being left
+    /// hanging in the backlog.
+    private static let tooManyConnections = Array(("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        + "Content-Length: 21\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n").utf8)
     private let openConnections = Atomic<Int>(0)
     /// What each new connection is given; the pool reads the shutdown flag in it too.
     private let context: ConnectionContext
@@ -80,18 +94,71 @@ final class ConnectionPool: Sendable {
     var connectionCount: Int { openConnections.load(ordering: .relaxed) }
     var isShuttingDown: Bool { context.shutdown.isRaised }
 
-    /// Takes a freshly accepted connection and parks it until its first bytes arrive. False,
-    /// leaving the descriptor to the caller, when `maximumConnections` are open already.
-    func admit(fd: Int32, remoteAddress: String) -> Bool {
+    /// From now on the workers accept connections from `fd`, a listening socket.
+    func accept(from fd: Int32) throws(IOError) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        try listener.withLock { listening throws(IOError) in
+            listening = fd
+            try epoll.add(fd, events: Epoll.input | Epoll.oneShot, token: Self.listenerToken)
+        }
+    }
+
+    /// No connection is accepted once this returns, and the listener may be closed.
+    func stopAccepting() {
+        listener.withLock { fd in
+            if fd >= 0 { epoll.remove(fd) }
+            fd = -1
+        }
+    }
+
+    /// Accepts one connection and serves what it has sent, on this worker. The listener is armed
+    /// again first, so the next connection goes to another worker meanwhile.
+    private func acceptAndServe(_ worker: Worker, scratch: UnsafeMutableRawBufferPointer, spare: UnsafeMutableRawBufferPointer) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let (fd, code) = listener.withLock { listening -> (Int32, Int32) in
+            guard listening >= 0 else { return (-1, EINVAL) }
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept4(listening, $0, &length, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+                }
+            }
+            let code = fd < 0 ? errno : 0
+            // Out of descriptors, the listener stays readable: armed again only after a pause
+            // (below), never to spin. Shut down (EINVAL), it is not armed again at all.
+            if code != EMFILE && code != ENFILE && code != EINVAL {
+                do {
+                    try epoll.rearm(listening, events: Epoll.input | Epoll.oneShot, token: Self.listenerToken)
+                } catch {
+                    Log.error("http: the listener cannot be armed again: \(error)")
+                }
+            }
+            return (fd, code)
+        }
+        guard fd >= 0 else {
+            if code == EMFILE || code == ENFILE {
+                Log.warning("accept: out of file descriptors")
+                usleep(50_000)
+                listener.withLock { listening in
+                    if listening >= 0 { try? epoll.rearm(listening, events: Epoll.input | Epoll.oneShot, token: Self.listenerToken) }
+                }
+            }
+            return
+        }
         if openConnections.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue > maximumConnections {
             openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
-            return false
+            _ = Self.tooManyConnections.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+            return
         }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: remoteAddress, context: context)
+        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: Socket.address(of: storage), context: context)
         connections.withLock { $0[token] = connection }
-        if !connection.park(in: epoll) { finish(connection) }
-        return true
+        // Owned from the start (never parked yet): served here; parked if nothing has come yet.
+        worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
+        let step = connection.resume(scratch: scratch, spare: spare)
+        worker.busySince.store(0, ordering: .relaxed)
+        settle(connection, step)
     }
 
     // MARK: workers
@@ -124,12 +191,16 @@ final class ConnectionPool: Sendable {
                 serveDeferred(worker, scratch: scratch, spare: spare)
                 continue
             }
+            if token == Self.listenerToken {
+                acceptAndServe(worker, scratch: scratch, spare: spare)
+                continue
+            }
             let forWait = token & Self.waitBit != 0
             guard let connection = connections.withLock({ $0[token & ~Self.waitBit] }), connection.claim(forWait: forWait) else { continue }
             worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)
             let step: HTTPConnection.Step
             if forWait {
-                connection.stopWaiting(in: epoll)
+                connection.stopWaiting(in: epoll, fired: true)
                 step = connection.wake(.readable, scratch: scratch, spare: spare)
             } else {
                 step = connection.resume(scratch: scratch, spare: spare)
@@ -230,7 +301,7 @@ final class ConnectionPool: Sendable {
             table.values.filter { shuttingDown || $0.deadline.load(ordering: .relaxed) <= now }
         }
         for connection in candidates where connection.claimIfExpired(now: now, shuttingDown: shuttingDown) {
-            connection.stopWaiting(in: epoll)
+            connection.stopWaiting(in: epoll, fired: false)
             settle(connection, connection.expire())
         }
     }

@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import SlipwayHTTP
 import SlipwaySystem
@@ -166,6 +167,10 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Arms the descriptor a handler waits for (`Step.wait`) under `token`, and lets go of the
     /// connection. False when it could not be armed: the owner then wakes it as timed out.
+    ///
+    /// A descriptor stays in the epoll set after its wait, disarmed (one-shot), until it is
+    /// closed, which takes it out: the next wait on it (a kept-alive connection to the app, the
+    /// next request) arms it again with one call instead of an add and a remove per request.
     func parkWaiting(in epoll: Epoll, token: UInt64) -> Bool {
         guard case .waiting(_, let wait) = state else { preconditionFailure("a wait parked in state \(state)") }
         return custody.withLock { c in
@@ -173,7 +178,11 @@ final class HTTPConnection: @unchecked Sendable {
             c.parkedIdle = false
             c.waiting = true
             do {
-                try epoll.add(wait.descriptor, events: Epoll.readable | Epoll.oneShot, token: token)
+                do {
+                    try epoll.rearm(wait.descriptor, events: Epoll.readable | Epoll.oneShot, token: token)
+                } catch let error as IOError where error.errno == ENOENT {
+                    try epoll.add(wait.descriptor, events: Epoll.readable | Epoll.oneShot, token: token)
+                }
                 return true
             } catch {
                 c.holder = .owner
@@ -194,11 +203,12 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// Takes a handler's descriptor out of the epoll set once the connection is claimed, so it
-    /// can be waited on again, or handed on, or closed by the handler.
-    func stopWaiting(in epoll: Epoll) {
+    /// Ends the wait of a connection just claimed. Its descriptor's event disarmed it (it stays
+    /// in the set for the next wait, `parkWaiting`); a wait ended otherwise (`fired` false: the
+    /// monitor's timeout) leaves it armed, so it is taken out of the set.
+    func stopWaiting(in epoll: Epoll, fired: Bool) {
         guard case .waiting(_, let wait) = state else { return }
-        epoll.remove(wait.descriptor)
+        if !fired { epoll.remove(wait.descriptor) }
         custody.withLock { $0.waiting = false }
     }
 

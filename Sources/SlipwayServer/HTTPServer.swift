@@ -4,7 +4,7 @@ import SlipwayHTTP
 import SlipwaySystem
 import Synchronization
 
-/// The HTTP/1.1 server: an accept loop, and a pool of workers that serve the connections
+/// The HTTP/1.1 server: a listener, and a pool of workers that accept and serve the connections
 /// (`ConnectionPool`). Idle and slow clients wait in an epoll set, not on a thread, so they
 /// can never delay another; handlers may block on SQLite or a process, and the pool starts
 /// more workers when they do.
@@ -16,11 +16,14 @@ public final class HTTPServer: Sendable {
     /// may belong to another socket by then.
     private let listenerClosed = Mutex(false)
     private let pool: ConnectionPool
+    /// Signalled by `shutdown`, which `run` waits for.
+    private let stopped: EventSignal
 
     /// Listens at once (so a port taken is an error here); serves once `run` is called.
     public init(options: ServerOptions, dispatcher: any RequestDispatcher) throws {
         self.options = options
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
+        self.stopped = try EventSignal()
         // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one setsockopt here
         // rather than one per connection.
         var one: Int32 = 1
@@ -37,35 +40,16 @@ public final class HTTPServer: Sendable {
     public var connectionCount: Int { pool.connectionCount }
     public var workerCount: Int { pool.workerCount }
 
-    /// Accepts until shutdown, then waits for in-flight requests (up to the grace period).
-    ///
-    /// The accept blocks on the (blocking) listener, with no poll before it: a system call per
-    /// connection fewer. `shutdown` wakes it by shutting the listener's reading side, which makes
-    /// a blocked accept fail at once (EINVAL) and new connections be refused.
+    /// Serves until shutdown, then waits for in-flight requests (up to the grace period). The
+    /// pool's workers accept (`ConnectionPool`); this thread only waits for the end.
     public func run() {
-        while !isShuttingDown {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    accept4(listenFD, $0, &length, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
-                }
-            }
-            if fd < 0 {
-                let code = errno
-                if code == EMFILE || code == ENFILE {
-                    // Out of descriptors: back off instead of spinning on a listener that stays readable.
-                    Log.warning("accept: out of file descriptors")
-                    usleep(50_000)
-                } else if code == EINVAL && !isShuttingDown {
-                    // Only a shut-down listener fails so; never spin on one.
-                    Log.error("accept: the listener is no longer listening")
-                    usleep(10_000)
-                }
-                continue
-            }
-            admit(fd, remoteAddress: Socket.address(of: storage))
+        do {
+            try pool.accept(from: listenFD)
+            while !isShuttingDown { stopped.wait(timeoutMilliseconds: 60_000) }
+        } catch {
+            Log.error("http: cannot accept connections: \(error)")
         }
+        pool.stopAccepting()
         listenerClosed.withLock { closed in
             closed = true
             close(listenFD)
@@ -74,21 +58,13 @@ public final class HTTPServer: Sendable {
         while connectionCount > 0 && monotonicMilliseconds() < deadline { usleep(10_000) }
     }
 
-    private func admit(_ fd: Int32, remoteAddress: String) {
-        guard pool.admit(fd: fd, remoteAddress: remoteAddress) else {
-            // Over the limit: a short 503 instead of leaving the client hanging in the backlog.
-            let reply = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n".utf8)
-            _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            close(fd)
-            return
-        }
-    }
-
     /// Stops accepting and wakes idle connections; in-flight requests finish.
     public func shutdown() {
         shutdownFlag.raise()
         listenerClosed.withLock { closed in
+            // Refuses new connections at once, before `run` closes the listener.
             if !closed { Glibc.shutdown(listenFD, Int32(SHUT_RD)) }
         }
+        stopped.signal()
     }
 }

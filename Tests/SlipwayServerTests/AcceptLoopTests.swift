@@ -5,8 +5,9 @@ import SlipwaySystem
 import XCTest
 @testable import SlipwayServer
 
-/// The accept loop: it blocks in accept with no poll before it, so `shutdown` must wake it, and
-/// it sets no option per connection, so the listener's TCP_NODELAY must reach every connection.
+/// Accepting: the pool's workers accept from the listener, so `shutdown` must end `run` and stop
+/// them accepting; and they set no option per connection, so the listener's TCP_NODELAY must
+/// reach every connection.
 final class AcceptLoopTests: XCTestCase {
     private struct Answering: RequestDispatcher {
         func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
@@ -18,7 +19,7 @@ final class AcceptLoopTests: XCTestCase {
         }
     }
 
-    func testShutdownWakesABlockedAcceptAndRefusesNewConnections() throws {
+    func testShutdownEndsRunAndRefusesNewConnections() throws {
         var options = ServerOptions()
         options.port = 0
         let server = try HTTPServer(options: options, dispatcher: Answering())
@@ -30,7 +31,7 @@ final class AcceptLoopTests: XCTestCase {
         }
         usleep(100_000)
         server.shutdown()
-        XCTAssertEqual(stopped.wait(timeout: .now() + 2), .success, "run() returned: the blocked accept woke")
+        XCTAssertEqual(stopped.wait(timeout: .now() + 2), .success, "run() returned")
         XCTAssertThrowsError(try Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: 1000))
         server.shutdown()  // again, after run closed the listener: touches no descriptor
     }

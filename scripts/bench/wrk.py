@@ -108,17 +108,19 @@ end
 
 
 def wrk(ctx: Context, url: str, connections: int, requests: int, expect: int = 200, max_seconds: int = 60,
-        extra_env: Optional[dict] = None, allow_errors: bool = False, pid: Optional[int] = None,
+        extra_env: Optional[dict] = None, allow_errors: bool = False, pid: Optional[int | list[int]] = None,
         headers: tuple[str, ...] = ()) -> dict:
     """wrk with one thread and `connections` keep-alive connections, stopped after `requests` responses
-    (or `max_seconds`, then it is an error). With `pid`, also the CPU time that process used.
+    (or `max_seconds`, then it is an error). With `pid`, also the CPU time that process used (or those
+    processes together, given a list).
     `headers` ("Name: value") go on every request (`-H`): `Connection: close` makes every request
     open a connection of its own."""
     script = ctx.work / "bench.lua"
     if not script.exists():
         script.write_text(WRK_LUA)
     env = dict(os.environ, BENCH_REQUESTS=str(requests), BENCH_EXPECT_STATUS=str(expect), **(extra_env or {}))
-    cpu_before = cpu_seconds(pid) if pid else 0.0
+    pids = ([pid] if isinstance(pid, int) else pid) if pid else []
+    cpu_before = sum(map(cpu_seconds, pids))
     cpu_after = cpu_before
     header_args = [a for h in headers for a in ("-H", h)]
     proc = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s", *header_args, "-s", str(script), url],
@@ -131,7 +133,7 @@ def wrk(ctx: Context, url: str, connections: int, requests: int, expect: int = 2
             line = raw.decode(errors="replace")
             lines.append(line)
             if line.startswith("BENCH_THREAD_DONE"):
-                cpu_after = cpu_seconds(pid) if pid else 0.0
+                cpu_after = sum(map(cpu_seconds, pids))
                 proc.send_signal(signal.SIGINT)
         proc.wait(timeout=max_seconds + 30)
     finally:
@@ -146,7 +148,7 @@ def wrk(ctx: Context, url: str, connections: int, requests: int, expect: int = 2
     if result["responses"] < requests:
         raise BenchError(f"wrk got {result['responses']} of {requests} responses from {url} within {max_seconds}s")
     result["rps"] = result["responses"] / (result["elapsed_us"] / 1e6)
-    result["cpu_us"] = (cpu_after - cpu_before) / result["responses"] * 1e6 if pid else float("nan")
+    result["cpu_us"] = (cpu_after - cpu_before) / result["responses"] * 1e6 if pids else float("nan")
     errors = sum(result[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")) + result["unexpected_status"]
     result["errors"] = errors
     if errors and not allow_errors:

@@ -10,6 +10,8 @@ let package = Package(
         // System libraries: the only C code we use, reached through module maps.
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // libssl, for TLS on the edge (and the libcrypto X.509 and PEM calls it needs).
+        .systemLibrary(name: "CTLS", path: "Sources/CTLS", providers: [.apt(["libssl-dev"])]),
         // Declarations of the Linux calls Glibc's Swift module hides (accept4, pipe2, eventfd).
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         // A safe Swift face over libcrypto, so no OpenSSL type leaks past it.
@@ -17,6 +19,9 @@ let package = Package(
         // The platform layer that every other target stands on: threads, files, locks, sockets,
         // epoll, the clock, logging and JSON. It knows nothing of apps or HTTP.
         .target(name: "SlipwaySystem", dependencies: ["CSystem"]),
+        // TLS and certificates over libssl: keys, chains, the edge's TLS policy and SNI choice,
+        // non-blocking sessions. A target of its own so that no OpenSSL type leaks past it.
+        .target(name: "SlipwayTLS", dependencies: ["CTLS"]),
         // HTTP/1.1 messages: the request parser and its limits, framing, the response encoder.
         // Pure functions of bytes, shared by the server and the fuzzer (and, next, the HTTP edge).
         .target(name: "SlipwayHTTP", dependencies: ["SlipwaySystem"]),
@@ -37,6 +42,7 @@ let package = Package(
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "SlipwaySystem"], path: "Tests/PipelineTestSupport"),
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
+        .testTarget(name: "SlipwayTLSTests", dependencies: ["SlipwayTLS", "CTLS", "SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),

@@ -28,7 +28,7 @@ let package = Package(
         // The HTTP/1.1 server on POSIX sockets: the accept loop, the epoll worker pool and the
         // connection. What it serves comes through one seam, `RequestDispatcher`: the dashboard
         // buffers bodies and answers from handlers, the HTTP edge streams them to the apps.
-        .target(name: "SlipwayServer", dependencies: ["SlipwayHTTP", "SlipwaySystem", "CSystem"]),
+        .target(name: "SlipwayServer", dependencies: ["SlipwayHTTP", "SlipwaySystem", "SlipwayTLS", "CSystem"]),
         // What stands in front of the apps: the TCP port forwarder and its relay workers, and the
         // HTTP edge. A target of its own so that only their faces are public.
         .target(name: "Edge", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "CSystem"]),
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
         .testTarget(name: "SlipwayTLSTests", dependencies: ["SlipwayTLS", "CTLS", "SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
-        .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
+        .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "SlipwayTLS", "CTLS"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", "SlipwaySystem", "Edge"]),
         .testTarget(name: "HookServerTests", dependencies: ["HookServer", "Edge", "Pipeline", "PipelineTestSupport", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),

@@ -151,8 +151,17 @@ final class ConnectionPool: Sendable {
             close(fd)
             return
         }
+        let transport: ClientTransport
+        do {
+            transport = try ClientTransport(fd: fd, tls: context.tls)
+        } catch {
+            Log.error("http: \(error)")
+            openConnections.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+            close(fd)
+            return
+        }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = HTTPConnection(fd: fd, token: token, remoteAddress: Socket.address(of: storage), context: context)
+        let connection = HTTPConnection(transport: transport, token: token, remoteAddress: Socket.address(of: storage), context: context)
         connections.withLock { $0[token] = connection }
         // Owned from the start (never parked yet): served here; parked if nothing has come yet.
         worker.busySince.store(monotonicMilliseconds(), ordering: .relaxed)

@@ -168,10 +168,14 @@ public final class Exchange {
         end { Outcome(kind: .close) }
     }
 
+    /// The client speaks TLS: its socket cannot be detached (its bytes are encrypted).
+    public var isEncrypted: Bool { connection.isEncrypted }
+
     /// Hands the client's socket (non-blocking) to the handler, with the bytes the client sent
     /// after this request's head that the connection had already read; the server forgets the
-    /// connection, and the handler closes the socket when it is done.
+    /// connection, and the handler closes the socket when it is done. Never over TLS.
     public func detach() -> (fd: Int32, pending: [UInt8], outcome: Outcome) {
+        precondition(!isEncrypted, "a TLS connection's socket cannot be handed over")
         let pending = connection.takeBufferedInput()
         return (connection.fd, pending, end { Outcome(kind: .detached) })
     }

@@ -77,9 +77,11 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private enum ReadResult { case data, eof, timeout }
-    private enum Received { case bytes(Int), end, wouldBlock }
+    private enum Received { case bytes(Int), end, wouldBlock(events: Int16) }
 
     let fd: Int32
+    /// Plain TCP or TLS: every byte to and from the client goes through it.
+    private let transport: ClientTransport
     let token: UInt64
     private let remoteAddress: String
     private let context: ConnectionContext
@@ -98,8 +100,9 @@ final class HTTPConnection: @unchecked Sendable {
     /// reports its share to the access log (nginx's $bytes_sent).
     private(set) var bytesWritten = 0
 
-    init(fd: Int32, token: UInt64, remoteAddress: String, context: ConnectionContext) {
-        self.fd = fd
+    init(transport: ClientTransport, token: UInt64, remoteAddress: String, context: ConnectionContext) {
+        self.transport = transport
+        self.fd = transport.fd
         self.token = token
         self.remoteAddress = remoteAddress
         self.context = context
@@ -133,7 +136,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Our side is shut after an error answer; the client gets a moment to read it.
     private func startDraining() {
-        shutdown(fd, Int32(SHUT_WR))
+        transport.shutdownWrite()
         state = .draining
         input.bytes.removeAll(keepingCapacity: true)
         deadline.store(monotonicMilliseconds() + 500, ordering: .relaxed)
@@ -230,6 +233,8 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     var isShuttingDown: Bool { context.shutdown.isRaised }
+    /// TLS: the socket cannot be handed over, since its bytes are not the plain ones.
+    var isEncrypted: Bool { transport.isEncrypted }
     var limits: HTTPLimits { options.limits }
 
     // MARK: serving
@@ -240,6 +245,11 @@ final class HTTPConnection: @unchecked Sendable {
         lend(scratch, spare)
         defer { lend(UnsafeMutableRawBufferPointer(start: nil, count: 0), UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
         do {
+            // A TLS client's handshake comes first, as far as its bytes allow; it has the header
+            // timeout of a connection that has sent nothing yet.
+            if transport.handshaking {
+                guard try transport.continueHandshake(writeTimeoutMilliseconds: options.writeTimeoutMilliseconds) else { return .park }
+            }
             try readAvailable()
             if case .draining = state {
                 input.bytes.removeAll(keepingCapacity: true)
@@ -311,10 +321,14 @@ final class HTTPConnection: @unchecked Sendable {
     /// Serves the complete requests in the buffer, in order.
     private func serveBuffered() throws -> Step {
         while true {
-            if input.bytes.isEmpty { return input.ended ? .close : .park }
+            if input.bytes.isEmpty {
+                if try readBufferedTLS() { continue }
+                return input.ended ? .close : .park
+            }
             if case .idle = state { beginHead() }
             switch RequestHeadParser.scan(input.bytes[...], limits: options.limits) {
             case .incomplete:
+                if try readBufferedTLS() { continue }
                 return input.ended ? .close : .park
             case .failed(let error):
                 try sendError(error, path: RequestHeadParser.peekPath(input.bytes[...]))
@@ -341,7 +355,8 @@ final class HTTPConnection: @unchecked Sendable {
             response.headers.set("Connection", "close")
             // One attempt that cannot block: the monitor that calls this serves no one else meanwhile.
             let bytes = ResponseEncoder.encode(response, for: nil, keepAlive: false, date: HTTPDate.now()).bytes
-            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            // The socket is non-blocking: one send, whatever it takes.
+            _ = bytes.withUnsafeBytes { try? transport.send($0) }
             startDraining()
             return .park
         }
@@ -353,7 +368,8 @@ final class HTTPConnection: @unchecked Sendable {
             switch try receive() {
             case .bytes(let n):
                 // A short read means the socket is empty: no second recv just to hear EAGAIN.
-                if n < scratch.count { return }
+                // Not so over TLS, where one read returns at most one record.
+                if n < scratch.count && !transport.isEncrypted { return }
             case .end:
                 input.ended = true
             case .wouldBlock:
@@ -362,19 +378,25 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// One recv into the buffer, through the worker's scratch.
+    /// Reads what the TLS layer holds already (the socket may have nothing more, so the epoll
+    /// set would never say so); true when it gave bytes.
+    private func readBufferedTLS() throws -> Bool {
+        guard transport.hasBufferedInput, !input.ended else { return false }
+        let before = input.bytes.count
+        try readAvailable()
+        return input.bytes.count > before
+    }
+
+    /// One read into the buffer, through the worker's scratch.
     private func receive() throws -> Received {
-        while true {
-            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
-            if n > 0 {
-                input.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                return .bytes(n)
-            }
-            if n == 0 { return .end }
-            let code = errno
-            if code == EINTR { continue }
-            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
-            return .wouldBlock
+        switch try transport.receive(into: scratch) {
+        case .bytes(let n):
+            input.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            return .bytes(n)
+        case .end:
+            return .end
+        case .wouldBlock(let events):
+            return .wouldBlock(events: events)
         }
     }
 
@@ -517,15 +539,16 @@ final class HTTPConnection: @unchecked Sendable {
         // link takes as long as it takes, as long as it keeps moving.
         let deadline = monotonicMilliseconds() + options.bodyTimeoutMilliseconds
         while true {
-            let n = recv(fd, scratch.baseAddress, wanted, 0)
-            if n > 0 { return UnsafeRawBufferPointer(rebasing: scratch[0..<n]) }
-            if n == 0 { throw IOError(function: "recv", errno: ECONNRESET) }
-            let code = errno
-            if code == EINTR { continue }
-            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "recv", errno: code) }
-            let left = deadline - monotonicMilliseconds()
-            guard left > 0, try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: left) == .ready else {
-                throw HTTPError.framing(408, "request body not received in time")
+            switch try transport.receive(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<wanted])) {
+            case .bytes(let n):
+                return UnsafeRawBufferPointer(rebasing: scratch[0..<n])
+            case .end:
+                throw IOError(function: "recv", errno: ECONNRESET)
+            case .wouldBlock(let events):
+                let left = deadline - monotonicMilliseconds()
+                guard left > 0, try Socket.wait(fd, events: events, timeoutMilliseconds: left) == .ready else {
+                    throw HTTPError.framing(408, "request body not received in time")
+                }
             }
         }
     }
@@ -573,10 +596,10 @@ final class HTTPConnection: @unchecked Sendable {
             switch try receive() {
             case .bytes: return .data
             case .end: return .eof
-            case .wouldBlock:
+            case .wouldBlock(let events):
                 let remaining = deadline - monotonicMilliseconds()
                 if remaining <= 0 { return .timeout }
-                if try Socket.wait(fd, events: Int16(POLLIN), timeoutMilliseconds: remaining) == .timeout { return .timeout }
+                if try Socket.wait(fd, events: events, timeoutMilliseconds: remaining) == .timeout { return .timeout }
             }
         }
     }
@@ -627,21 +650,16 @@ final class HTTPConnection: @unchecked Sendable {
         var offset = 0
         var deadline = monotonicMilliseconds() + options.writeTimeoutMilliseconds
         while offset < bytes.count {
-            // MSG_NOSIGNAL: a vanished client is an EPIPE here, never a SIGPIPE.
-            let n = send(fd, base + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if n > 0 {
+            switch try transport.send(UnsafeRawBufferPointer(start: base + offset, count: bytes.count - offset)) {
+            case .sent(let n):
                 offset += n
                 bytesWritten += n
                 deadline = monotonicMilliseconds() + options.writeTimeoutMilliseconds
-                continue
-            }
-            let code = errno
-            if code == EINTR { continue }
-            guard code == EAGAIN || code == EWOULDBLOCK else { throw IOError(function: "send", errno: code) }
-            let remaining = deadline - monotonicMilliseconds()
-            guard remaining > 0,
-                  try Socket.wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: remaining) == .ready else {
-                throw IOError(function: "send", errno: ETIMEDOUT)
+            case .wouldBlock(let events):
+                let remaining = deadline - monotonicMilliseconds()
+                guard remaining > 0, try Socket.wait(fd, events: events, timeoutMilliseconds: remaining) == .ready else {
+                    throw IOError(function: "send", errno: ETIMEDOUT)
+                }
             }
         }
     }

@@ -2,6 +2,7 @@ import CSystem
 import Glibc
 import SlipwayHTTP
 import SlipwaySystem
+import SlipwayTLS
 import Synchronization
 
 /// The HTTP/1.1 server: a listener, and a pool of workers that accept and serve the connections
@@ -19,8 +20,9 @@ public final class HTTPServer: Sendable {
     /// Signalled by `shutdown`, which `run` waits for.
     private let stopped: EventSignal
 
-    /// Listens at once (so a port taken is an error here); serves once `run` is called.
-    public init(options: ServerOptions, dispatcher: any RequestDispatcher) throws {
+    /// Listens at once (so a port taken is an error here); serves once `run` is called. With
+    /// `tls`, every connection is TLS (HTTPS), its handshake done by the workers like any read.
+    public init(options: ServerOptions, dispatcher: any RequestDispatcher, tls: TLSServerContext? = nil) throws {
         self.options = options
         self.listenFD = try Socket.listen(host: options.host, port: options.port)
         self.stopped = try EventSignal()
@@ -29,7 +31,7 @@ public final class HTTPServer: Sendable {
         var one: Int32 = 1
         setsockopt(listenFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let context = ConnectionContext(options: options, dispatcher: dispatcher, shutdown: shutdownFlag,
-                                        bodies: BodyMemoryBudget(capacity: options.maxBodyMemory))
+                                        bodies: BodyMemoryBudget(capacity: options.maxBodyMemory), tls: tls)
         self.pool = try ConnectionPool(context: context,
                                        minimumWorkers: options.minimumWorkers, maximumConnections: options.maxConnections,
                                        retireAfterMilliseconds: options.workerRetireMilliseconds)

@@ -98,6 +98,9 @@ public final class TLSSession {
         ERR_clear_error()
     }
 
+    /// Whether OpenSSL holds bytes already read from the socket that no read has returned yet.
+    public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
+
     /// The name the client asked for (SNI), lowercased.
     public var serverName: String? {
         SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0).lowercased() }

@@ -6,6 +6,7 @@ import Pipeline
 import SlipwayCrypto
 import SlipwayServer
 import SlipwaySystem
+import SlipwayTLS
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
 final class Application: Sendable {
@@ -17,6 +18,10 @@ final class Application: Sendable {
     let server: HTTPServer
     /// The HTTP edge (`--http-port`): apps at their domains, the dashboard at its own.
     let edge: HTTPServer?
+    /// The HTTPS edge (`--https-port`): the same, over TLS with the uploaded certificates.
+    let httpsEdge: HTTPServer?
+    /// Certificates uploaded for the apps' domains.
+    let certificates: UploadedCertificates
     /// Set-up problems, logged once and shown on the dashboard.
     let warnings = ServerWarnings()
     /// Webhook deliveries refused for their signature, counted in memory.
@@ -67,10 +72,11 @@ final class Application: Sendable {
         service.queue.pause()
         try supervisor.prepare()
 
+        certificates = try UploadedCertificates(dataDir: config.dataDir)
         var router = Router()
         router.addHealthRoutes()
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries,
-                             accessLogs: accessLogs)
+                             accessLogs: accessLogs, certificates: certificates)
         router.addAPIRoutes(api)
         router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, tarpit: try Tarpit(),
                                                bodyLimit: config.webhookBodyLimit))
@@ -83,13 +89,21 @@ final class Application: Sendable {
                                        hostGuard: HostGuard(config)))
         let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
         server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
+        let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
+                                   accessLogs: accessLogs, defaultMaxRequestBody: config.maxRequestBody,
+                                   appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
         if let edgeOptions = config.edgeServerOptions {
-            let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
-                                       accessLogs: accessLogs, defaultMaxRequestBody: config.maxRequestBody,
-                                       appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
         } else {
             edge = nil
+        }
+        if let httpsOptions = config.httpsEdgeServerOptions {
+            var settings = config.edgeSettings
+            settings.forwardedProto = "https"
+            httpsEdge = try HTTPServer(options: httpsOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: settings),
+                                       tls: try TLSServerContext(store: certificates.store))
+        } else {
+            httpsEdge = nil
         }
         raiseSharedCookieWarning()
     }
@@ -123,7 +137,7 @@ final class Application: Sendable {
     func run() -> Int32 {
         // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
         // them with sigwait, so a signal arriving at any moment is never lost.
-        OSThread.detach(name: "signals") { [server, edge] in
+        OSThread.detach(name: "signals") { [server, edge, httpsEdge] in
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
@@ -133,6 +147,7 @@ final class Application: Sendable {
             Log.info("received signal \(received): finishing in-flight requests")
             server.shutdown()
             edge?.shutdown()
+            httpsEdge?.shutdown()
         }
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
@@ -147,9 +162,20 @@ final class Application: Sendable {
         } else {
             edgeStopped.signal()
         }
+        let httpsEdgeStopped = DispatchSemaphore(value: 0)
+        if let httpsEdge {
+            Log.info("HTTPS edge listening on https://\(config.host):\(httpsEdge.port)")
+            OSThread.detach(name: "https-edge") {
+                httpsEdge.run()
+                httpsEdgeStopped.signal()
+            }
+        } else {
+            httpsEdgeStopped.signal()
+        }
         server.run()
-        // In-flight requests on the edge finish too (each server waits out its grace period).
+        // In-flight requests on the edges finish too (each server waits out its grace period).
         edgeStopped.wait()
+        httpsEdgeStopped.wait()
         supervisor.stop()
         service.shutdown()
         accessLogs.shutdown()

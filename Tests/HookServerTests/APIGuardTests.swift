@@ -1,3 +1,4 @@
+import Pipeline
 import Edge
 import PipelineTestSupport
 import SlipwayHTTP
@@ -21,7 +22,7 @@ final class APIGuardTests: XCTestCase {
         config.host = host
         config.publicURL = publicURL
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),
-                             accessLogs: try AccessLogRegistry(directory: nil))
+                             accessLogs: try AccessLogRegistry(directory: nil), certificates: try UploadedCertificates(dataDir: nil))
         return RouteClient { $0.addAPIRoutes(api) }
     }
 

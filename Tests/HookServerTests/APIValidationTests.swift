@@ -20,7 +20,7 @@ final class APIValidationTests: XCTestCase {
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let config = Configuration()
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),
-                             accessLogs: try AccessLogRegistry(directory: nil))
+                             accessLogs: try AccessLogRegistry(directory: nil), certificates: try UploadedCertificates(dataDir: nil))
         client = RouteClient { $0.addAPIRoutes(api) }
     }
 

@@ -23,7 +23,7 @@ final class BodyLimitRouteTests: XCTestCase {
         service = try fixture.makeService()
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let api = APIContext(service: service, credentials: credentials, config: Configuration(), rejectedDeliveries: RejectedDeliveries(),
-                             accessLogs: try AccessLogRegistry(directory: nil))
+                             accessLogs: try AccessLogRegistry(directory: nil), certificates: try UploadedCertificates(dataDir: nil))
         client = RouteClient { $0.addAPIRoutes(api) }
     }
 

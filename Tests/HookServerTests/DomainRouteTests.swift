@@ -27,7 +27,7 @@ final class DomainRouteTests: XCTestCase {
         service = try fixture.makeService(dashboardHostNames: config.dashboardHostNames)
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: RejectedDeliveries(),
-                             accessLogs: try AccessLogRegistry(directory: nil))
+                             accessLogs: try AccessLogRegistry(directory: nil), certificates: try UploadedCertificates(dataDir: nil))
         client = RouteClient { $0.addAPIRoutes(api) }
     }
 

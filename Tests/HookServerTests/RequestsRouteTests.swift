@@ -1,3 +1,4 @@
+import Pipeline
 import Edge
 import FoundationEssentials
 import PipelineTestSupport
@@ -21,7 +22,7 @@ final class RequestsRouteTests: XCTestCase {
         let credentials = try Credentials(store: fixture.store, configuredPassword: "route-test-password", configuredToken: Self.token)
         accessLogs = try AccessLogRegistry(directory: nil, ringCapacity: 3)
         let api = APIContext(service: service, credentials: credentials, config: Configuration(), rejectedDeliveries: RejectedDeliveries(),
-                             accessLogs: accessLogs)
+                             accessLogs: accessLogs, certificates: try UploadedCertificates(dataDir: nil))
         client = RouteClient { $0.addAPIRoutes(api) }
         let created = client.sendJSON("POST", "/api/apps", #"{"repo_url": "https://example.com/o/web.git", "name": "web", "deploy": false}"#,
                                       headers: auth)

@@ -9,6 +9,9 @@ public struct EdgeSettings: Sendable {
     public var readTimeoutMilliseconds = 60_000
     /// Between two writes of the request to the upstream (nginx's proxy_send_timeout, 60 s).
     public var sendTimeoutMilliseconds = 60_000
+    /// The scheme the clients used, which the app reads in X-Forwarded-Proto: "https" on the
+    /// HTTPS edge.
+    public var forwardedProto = "http"
     /// An app's request body limit unless it has its own; the default, 100 MB.
     public static let defaultMaxRequestBody = 100 * 1024 * 1024
 

@@ -132,7 +132,7 @@ struct ProxiedRequest {
             }
         }
         let head = ProxyHeaders.upstreamRequest(exchange.head, framing: exchange.framing, clientAddress: exchange.remoteAddress,
-                                                requestID: requestID, upgrade: upgrade)
+                                                requestID: requestID, upgrade: upgrade, proto: settings.forwardedProto)
         var bodySent = true
         do {
             try connection.send(head, timeoutMilliseconds: settings.sendTimeoutMilliseconds)

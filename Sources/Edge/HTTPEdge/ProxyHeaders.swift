@@ -38,7 +38,7 @@ enum ProxyHeaders {
     /// copies, removals and string building of a header list cost more than the syscalls around
     /// them (perf, keep-alive benchmark).
     static func upstreamRequest(_ head: RequestHead, framing: BodyFraming, clientAddress: String, requestID: String,
-                                upgrade: Bool) -> [UInt8] {
+                                upgrade: Bool, proto: String = "http") -> [UInt8] {
         var out = HeadBytes(capacity: 256 + head.target.utf8.count + 64 * head.headers.fields.count)
         out.append(head.method)
         out.append(" ")
@@ -74,7 +74,7 @@ enum ProxyHeaders {
         if upgrade { appendUpgrade(head.headers, to: &out) }
         chain.append(clientAddress)
         out.field("X-Forwarded-For", chain.joined(separator: ", "))
-        out.field("X-Forwarded-Proto", "http")
+        out.field("X-Forwarded-Proto", proto)
         if !host.isEmpty {
             if replacesHost { out.field("Host", host) }
             out.field("X-Forwarded-Host", host)

@@ -131,6 +131,9 @@ enum CommandLineParser {
         Option(flag: "--http-port", env: "SLIPWAY_HTTP_PORT", valueName: "N", help: "port of the HTTP edge, which serves apps at their domains (default: off)") { c, v, f throws(UsageError) in
             c.httpPort = try integer(v, flag: f, in: 0...65535)
         },
+        Option(flag: "--https-port", env: "SLIPWAY_HTTPS_PORT", valueName: "N", help: "port of the HTTPS edge, which serves apps at their domains with their certificates (default: off)") { c, v, f throws(UsageError) in
+            c.httpsPort = try integer(v, flag: f, in: 0...65535)
+        },
         Option(flag: "--dashboard-domain", env: "SLIPWAY_DASHBOARD_DOMAIN", valueName: "NAME", help: "host name at which the edge serves the dashboard, API and webhooks") { c, v, f throws(UsageError) in
             let name = v.lowercased()
             let labels = name.split(separator: ".", omittingEmptySubsequences: false)

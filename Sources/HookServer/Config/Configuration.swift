@@ -36,6 +36,9 @@ struct Configuration: Sendable {
     var maxAppConnections = PortForwarder.defaultMaximumConnections
     /// The HTTP edge's port (`--http-port`); nil: no edge.
     var httpPort: Int?
+    /// The HTTPS edge's port (`--https-port`); nil: none. It serves the certificates uploaded
+    /// for the apps' domains (SNI), the same routes as the HTTP edge.
+    var httpsPort: Int?
     /// The name under which the edge serves the dashboard, API and webhooks.
     var dashboardDomain: String?
     var maxRequestBody = EdgeSettings.defaultMaxRequestBody
@@ -80,10 +83,10 @@ struct Configuration: Sendable {
         guard let httpPort else { return nil }
         var o = serverOptions
         o.port = httpPort
-        // One worker more than the dashboard's one per core: each proxied request holds its
-        // worker while the app answers, and the spare one keeps every core serving meanwhile.
-        // Benchmark 9 on 2 cores, keep-alive: 3 workers about 20% more requests/s than 2, with
-        // less CPU per request; 4 no better than 3 (more context switches).
+        // One worker more than the dashboard's one per core. Benchmark 9 on 2 cores, keep-alive:
+        // 3 workers gave about 20% more requests/s than 2, with less CPU per request, when each
+        // proxied request held its worker while the app answered; 4 no better than 3. Requests
+        // no longer hold one (`Exchange.waitForReadable`); the spare was kept, not measured again.
         o.minimumWorkers = serverOptions.minimumWorkers + 1
         return o
     }
@@ -92,6 +95,15 @@ struct Configuration: Sendable {
         var s = EdgeSettings()
         s.readTimeoutMilliseconds = upstreamTimeout * 1000
         return s
+    }
+
+    /// The HTTPS edge's server: the HTTP edge's settings on its own port.
+    var httpsEdgeServerOptions: ServerOptions? {
+        guard let httpsPort else { return nil }
+        var o = serverOptions
+        o.port = httpsPort
+        o.minimumWorkers = serverOptions.minimumWorkers + 1
+        return o
     }
 
     var serverOptions: ServerOptions {

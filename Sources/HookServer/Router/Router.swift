@@ -48,6 +48,7 @@ struct Router: Sendable {
         add("POST", pattern, bodyLimit: bodyLimit, headCheck: headCheck, handler)
     }
     mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add("PATCH", pattern, handler) }
+    mutating func put(_ pattern: String, _ handler: @escaping Handler) { add("PUT", pattern, handler) }
     mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add("DELETE", pattern, handler) }
 
     /// Errors for `prefix` and every path below it are written as JSON.

@@ -12,6 +12,8 @@ struct APIContext: Sendable {
     let rejectedDeliveries: RejectedDeliveries
     /// Each app's requests through the HTTP edge: the ring, the counters, the files.
     let accessLogs: AccessLogRegistry
+    /// Certificates uploaded for the apps' domains, which the HTTPS edge serves.
+    let certificates: UploadedCertificates
 
     var store: Store { service.store }
 

@@ -30,6 +30,11 @@ extension Router {
         get("/api/apps/{name}/deliveries", api.authenticated(control.deliveries))
         get("/api/apps/{name}/requests", api.authenticated(RequestsAPI(api: api).recent))
 
+        let certificates = CertificatesAPI(api: api)
+        get("/api/apps/{name}/certificates", api.authenticated(certificates.list))
+        put("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.upload))
+        delete("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.remove))
+
         let secrets = AppSecretsAPI(api: api)
         post("/api/apps/{name}/webhook-secret", api.authenticated(secrets.rotateWebhookSecret))
         post("/api/apps/{name}/deploy-key", api.authenticated(secrets.createDeployKey))

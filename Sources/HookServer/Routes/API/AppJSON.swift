@@ -28,6 +28,7 @@ enum AppJSON {
             ("has_github_token", .bool(app.githubToken != nil)),
             ("deploy_key", .from(app.deployKeyPublic)),
             ("traffic", TrafficJSON.encode(api.accessLogs.counters(appID: app.id))),
+            ("certificates", .array(api.certificates.summaries(for: app.domains.map(\.value)).map(CertificateJSON.encode))),
         ]
         if includeSecret { pairs.append(("webhook_secret", .string(app.webhookSecret))) }
         return .object(pairs)

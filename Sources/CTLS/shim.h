@@ -74,4 +74,18 @@ static inline void slipway_general_names_free(GENERAL_NAMES *names) {
     GENERAL_NAMES_free(names);
 }
 
+/// A certificate request's extensions (a STACK_OF macro in C): the subjectAltName given, added
+/// to `request`.
+static inline int slipway_x509_req_add_extension(X509_REQ *request, X509_EXTENSION *extension) {
+    STACK_OF(X509_EXTENSION) *extensions = sk_X509_EXTENSION_new_null();
+    if (extensions == NULL) return 0;
+    if (sk_X509_EXTENSION_push(extensions, extension) <= 0) {
+        sk_X509_EXTENSION_free(extensions);
+        return 0;
+    }
+    int result = X509_REQ_add_extensions(request, extensions);
+    sk_X509_EXTENSION_free(extensions);
+    return result;
+}
+
 #endif

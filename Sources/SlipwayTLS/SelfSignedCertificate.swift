@@ -9,7 +9,7 @@ public enum SelfSignedCertificate {
         guard let first = names.first else { throw TLSError("making a certificate", reason: "no name given") }
         // The names go into OpenSSL's configuration syntax below: nothing but a host name's
         // characters may reach it.
-        for name in names where name.isEmpty || !name.utf8.allSatisfy(isHostNameByte) {
+        for name in names where !isHostName(name) {
             throw TLSError("making a certificate", reason: "not a host name: \(name.prefix(100))")
         }
         guard let certificate = X509_new() else { throw TLSError.fromQueue("X509_new") }
@@ -37,6 +37,12 @@ public enum SelfSignedCertificate {
         else { throw TLSError.fromQueue("signing a certificate") }
         owned = false
         return CertificateChain(certificates: [certificate])
+    }
+
+    /// Only a host name's characters (and a wildcard's `*`): the names go into OpenSSL's
+    /// configuration syntax, where a comma would start another entry.
+    static func isHostName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 253 && name.utf8.allSatisfy(isHostNameByte)
     }
 
     private static func isHostNameByte(_ byte: UInt8) -> Bool {

@@ -92,8 +92,13 @@ final class Application: Sendable {
         let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
                                    accessLogs: accessLogs, defaultMaxRequestBody: config.maxRequestBody,
                                    appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
+        let certificateStore = certificates.store
+        let redirect = config.httpsPort.map { port in
+            HTTPSRedirect(httpsPort: port, hasCertificate: { certificateStore.certificate(for: $0) != nil })
+        }
         if let edgeOptions = config.edgeServerOptions {
-            edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings))
+            edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings,
+                                                                             redirect: redirect))
         } else {
             edge = nil
         }
@@ -101,7 +106,7 @@ final class Application: Sendable {
             var settings = config.edgeSettings
             settings.forwardedProto = "https"
             httpsEdge = try HTTPServer(options: httpsOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: settings),
-                                       tls: try TLSServerContext(store: certificates.store))
+                                       tls: try TLSServerContext(store: certificateStore))
         } else {
             httpsEdge = nil
         }

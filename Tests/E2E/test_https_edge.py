@@ -89,7 +89,7 @@ def server(tmp_path_factory, prefix):
     data_dir = work / "data"
     proc, http_port, https_port = start(work, data_dir)
     api = Api(proc)
-    holder = {"proc": proc}
+    holder = {"proc": proc, "http": http_port, "https": https_port}
     try:
         binary = compile_edgeapp(tmp_path_factory.mktemp("edgeapp-bin"))
         name = prefix + "tls"
@@ -172,7 +172,7 @@ def test_an_uploaded_certificate_is_served_by_name_and_the_app_sees_https(server
     lines = headers.body.decode("latin-1").split("\r\n")
     assert "X-Forwarded-Proto: https" in lines, lines
 
-    # curl verifies the same chain, and the plain edge still answers plainly.
+    # curl verifies the same chain; the plain edge now sends this domain's clients to HTTPS.
     curl = shutil.which("curl")
     if curl:
         proc = subprocess.run([curl, "-sS", "--max-time", "10", "--cacert", str(pair.chain_path), "--resolve",
@@ -184,7 +184,7 @@ def test_an_uploaded_certificate_is_served_by_name_and_the_app_sees_https(server
         data = b""
         while chunk := plain.recv(65536):
             data += chunk
-    assert parse(data).status == 200
+    assert parse(data).header("Location") == f"https://{DOMAIN}:{srv.https_port}/version", data[:300]
 
     # On disk: the key 0600 in a 0700 directory.
     directory = srv.data_dir / "certificates"
@@ -260,7 +260,7 @@ def test_a_removed_certificate_is_no_longer_served_and_the_rest_survive_a_restar
 
     stop_server(holder["proc"])
     proc, http_port, https_port = start(srv.work, srv.data_dir)
-    holder["proc"] = proc
+    holder.update(proc=proc, http=http_port, https=https_port)
 
     def served():
         try:
@@ -272,3 +272,47 @@ def test_a_removed_certificate_is_no_longer_served_and_the_rest_survive_a_restar
     poll(served, 30, "the wildcard certificate to be served again after the restart")
     listed = Api(proc).expect(200, "GET", f"/api/apps/{srv.app}/certificates")
     assert [c["domain"] for c in listed] == [WILDCARD], listed
+
+
+def plain(port: int, host: str, method: str = "GET", target: str = "/version", body: bytes = b"") -> RawResponse:
+    """One request to the plain HTTP edge, read to the close."""
+    with socket.create_connection((HOST, port), timeout=TIMEOUT_S) as sock:
+        head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        sock.sendall(head.encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return parse(data)
+
+
+def test_plain_http_to_a_domain_with_a_certificate_goes_to_https_unless_the_app_keeps_it(server):
+    srv, holder = server
+    api = Api(holder["proc"])
+    http_port, https_port = holder["http"], holder["https"]
+    assert api.expect(200, "GET", f"/api/apps/{srv.app}")["https_redirect"] is True, "on by default"
+    # A name without a certificate is served plainly.
+    api.request("DELETE", f"/api/apps/{srv.app}/certificates/{WILDCARD}")
+    assert plain(http_port, "www.tlsw.test").status == 200
+    pair = make_certificate(srv.work, DOMAIN)
+    api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}", {"certificate": pair.chain, "private_key": pair.key})
+
+    where = f"https://{DOMAIN}:{https_port}"
+    moved = plain(http_port, f"{DOMAIN}:{http_port}", target="/version?x=1")
+    assert moved.status == 301 and moved.header("Location") == f"{where}/version?x=1", moved.raw[:400]
+    posted = plain(http_port, DOMAIN, method="POST", target="/echo", body=b"abc")
+    assert posted.status == 308 and posted.header("Location") == f"{where}/echo", posted.raw[:400]
+    absolute = plain(http_port, "ignored.test", target=f"http://{DOMAIN}/a/b?c")
+    assert absolute.status == 301 and absolute.header("Location") == f"{where}/a/b?c", absolute.raw[:400]
+    # ACME's challenges stay on plain HTTP: the app answers them (its own answer, not the edge's).
+    challenge = plain(http_port, DOMAIN, target="/.well-known/acme-challenge/token-1")
+    assert challenge.status != 301 and challenge.header("X-Served-By"), challenge.raw[:400]
+    # Followed, the redirect lands on the app over HTTPS.
+    followed, _ = https_get(https_port, DOMAIN, pair.chain_path, "/version?x=1")
+    assert followed.status == 200 and followed.body == b"tls-v1"
+
+    shown = api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"https_redirect": False})
+    assert shown["https_redirect"] is False
+    kept = plain(http_port, DOMAIN)
+    assert kept.status == 200 and kept.body == b"tls-v1", kept.raw[:400]
+    api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"https_redirect": True})
+    assert plain(http_port, DOMAIN).status == 301

@@ -24,6 +24,8 @@ public struct EdgeApp: Sendable {
     public let maxRequestBody: Int
     /// The app's access log, which each finished request is recorded in; nil records nothing.
     public let accessLog: AppAccessLog?
+    /// Plain HTTP requests to a domain with a certificate go to HTTPS.
+    public var redirectsToHTTPS: Bool { live.redirectsToHTTPS }
 
     public init(name: String, live: LiveUpstream, maxRequestBody: Int, accessLog: AppAccessLog?) {
         self.name = name

@@ -12,11 +12,15 @@ public struct HTTPEdge: RequestDispatcher {
     let routes: any EdgeRoutes
     let dashboard: (any RequestDispatcher)?
     let settings: EdgeSettings
+    /// On the plain HTTP edge while an HTTPS edge runs: clients of a domain with a certificate go there.
+    let redirect: HTTPSRedirect?
 
-    public init(routes: any EdgeRoutes, dashboard: (any RequestDispatcher)?, settings: EdgeSettings = EdgeSettings()) {
+    public init(routes: any EdgeRoutes, dashboard: (any RequestDispatcher)?, settings: EdgeSettings = EdgeSettings(),
+                redirect: HTTPSRedirect? = nil) {
         self.routes = routes
         self.dashboard = dashboard
         self.settings = settings
+        self.redirect = redirect
     }
 
     public func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
@@ -31,6 +35,14 @@ public struct HTTPEdge: RequestDispatcher {
         case .app(let app):
             let settings = settings
             let access = PendingAccessRecord(log: app.accessLog, method: head.method, target: head.target, requestID: requestID)
+            if let moved = redirect?.response(for: head, app: app) {
+                return .takeOver { exchange in
+                    let outcome = exchange.respond(Self.identified(moved, requestID))
+                    access.finish(status: moved.status, bytesReceived: exchange.bodyBytesRead, bytesSent: exchange.bytesSent,
+                                  deploymentID: nil, upstreamFailed: false)
+                    return outcome
+                }
+            }
             return .takeOver { exchange in
                 ProxiedRequest(exchange: exchange, app: app, settings: settings, requestID: requestID, access: access).run()
             }

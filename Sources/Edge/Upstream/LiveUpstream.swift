@@ -38,6 +38,7 @@ public final class LiveUpstream: Sendable {
     private let state = Mutex(State())
     /// The app's own request body limit; 0 is none (a limit is at least 1 byte).
     private let bodyLimit = Atomic<Int>(0)
+    private let httpsRedirect = Atomic<Bool>(true)
 
     public init(appName: String, unavailability: Unavailability = .notDeployed, maxRequestBody: Int? = nil) {
         self.appName = appName
@@ -55,6 +56,13 @@ public final class LiveUpstream: Sendable {
             return bytes > 0 ? bytes : nil
         }
         set { bodyLimit.store(max(newValue ?? 0, 0), ordering: .relaxed) }
+    }
+
+    /// Whether the HTTP edge redirects the app's plain HTTP requests to HTTPS when their domain has
+    /// a certificate (the app's `https_redirect`), read as the body limit is, with each request.
+    public var redirectsToHTTPS: Bool {
+        get { httpsRedirect.load(ordering: .relaxed) }
+        set { httpsRedirect.store(newValue, ordering: .relaxed) }
     }
 
     /// Points new connections and requests at a container, that of `deploymentID` (which the

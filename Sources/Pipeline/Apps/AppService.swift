@@ -104,6 +104,7 @@ public final class AppService: Sendable {
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
 
         let live = LiveUpstream(appName: name, unavailability: .notDeployed, maxRequestBody: request.settings.maxRequestBody)
+        live.redirectsToHTTPS = request.settings.httpsRedirect
         let forwarder = try settings.appPorts.map { range in
             try PortAllocator.allocate(range: range, used: try store.usedPorts(), host: settings.bindHost,
                                        upstream: live, maxConnections: settings.maxAppConnections)
@@ -159,6 +160,7 @@ public final class AppService: Sendable {
             try store.updateSettings(appID: app.id, s)
             // The edge reads the limit from the app's live upstream with each request; the next one has it.
             upstreams.upstream(for: app.id)?.maxRequestBody = s.maxRequestBody
+            upstreams.upstream(for: app.id)?.redirectsToHTTPS = s.httpsRedirect
         }
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)

@@ -53,6 +53,7 @@ public final class AppSupervisor: Sendable {
             let live = LiveUpstream(appName: app.name, unavailability: app.status == .stopped ? .stopped
                                     : app.liveDeploymentID == nil ? .notDeployed : .starting,
                                     maxRequestBody: app.maxRequestBody)
+            live.redirectsToHTTPS = app.httpsRedirect
             service.upstreams.set(live, for: app.id)
             guard let range = service.settings.appPorts else { continue }
             guard let port = app.port else {

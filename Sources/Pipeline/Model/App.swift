@@ -14,6 +14,9 @@ public struct App: Sendable, Equatable {
     /// The largest request body the HTTP edge passes to the app; nil: the server's
     /// `--max-request-body`.
     public var maxRequestBody: Int?
+    /// Plain HTTP requests to a domain with a certificate are redirected to HTTPS (the default);
+    /// false keeps plain HTTP served.
+    public var httpsRedirect = true
     public var webhookSecret: String
     public var status: AppStatus
     public var liveDeploymentID: Int?
@@ -41,9 +44,11 @@ public struct AppSettings: Sendable, Equatable {
     public var memoryMB: Int?
     public var cpus: Double?
     public var maxRequestBody: Int?
+    public var httpsRedirect = true
 
     public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
-                healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil) {
+                healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil,
+                httpsRedirect: Bool = true) {
         self.repoURL = repoURL
         self.branch = branch
         self.internalPort = internalPort
@@ -51,12 +56,13 @@ public struct AppSettings: Sendable, Equatable {
         self.memoryMB = memoryMB
         self.cpus = cpus
         self.maxRequestBody = maxRequestBody
+        self.httpsRedirect = httpsRedirect
     }
 
     /// The settings an app has now, as the base of an edit.
     public init(of app: App) {
         self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
-                  memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody)
+                  memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody, httpsRedirect: app.httpsRedirect)
     }
 }
 

@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -206,6 +206,12 @@ enum Migrations {
     /// row gets, is the server's `--max-request-body`, so nothing changes for them.
     private static func v8(_ conn: Connection) throws {
         try conn.execute("ALTER TABLE apps ADD COLUMN max_request_body INTEGER")
+    }
+
+    /// Whether the HTTP edge sends an app's clients to HTTPS once its domain has a certificate:
+    /// on for every app, as Caddy and kamal-proxy do; an app turns it off to keep plain HTTP.
+    private static func v9(_ conn: Connection) throws {
+        try conn.execute("ALTER TABLE apps ADD COLUMN https_redirect INTEGER NOT NULL DEFAULT 1")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

@@ -51,12 +51,12 @@ public final class Store: Sendable {
 
     // MARK: apps
 
-    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token, max_request_body"
+    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token, max_request_body, https_redirect"
 
     static func app(from row: Row) -> App {
         App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.optionalInt(4),
             internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
-            maxRequestBody: row.optionalInt(16),
+            maxRequestBody: row.optionalInt(16), httpsRedirect: row.int(17) != 0,
             webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
             liveDeploymentID: row.optionalInt(11), createdAt: row.string(12), gitToken: row.optionalString(13),
             deployKeyPublic: row.optionalString(14), githubToken: row.optionalString(15))
@@ -105,10 +105,11 @@ public final class Store: Sendable {
             return try database.write { conn in
                 try conn.execute("""
                     INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, max_request_body,
-                                      webhook_secret, status, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                                      https_redirect, webhook_secret, status, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
                     """, name, settings.repoURL, settings.branch, port, settings.internalPort, settings.healthPath,
-                    settings.memoryMB, settings.cpus, settings.maxRequestBody, Secrets.newWebhookSecret(), Timestamp.now())
+                    settings.memoryMB, settings.cpus, settings.maxRequestBody, settings.httpsRedirect ? 1 : 0,
+                    Secrets.newWebhookSecret(), Timestamp.now())
                 let id = conn.lastInsertRowID
                 for (key, value) in env {
                     try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
@@ -136,9 +137,9 @@ public final class Store: Sendable {
         try database.write {
             try $0.execute("""
                 UPDATE apps SET repo_url = ?, branch = ?, internal_port = ?, health_path = ?, memory_mb = ?, cpus = ?,
-                    max_request_body = ? WHERE id = ?
+                    max_request_body = ?, https_redirect = ? WHERE id = ?
                 """, settings.repoURL, settings.branch, settings.internalPort, settings.healthPath, settings.memoryMB, settings.cpus,
-                settings.maxRequestBody, appID)
+                settings.maxRequestBody, settings.httpsRedirect ? 1 : 0, appID)
         }
     }
 

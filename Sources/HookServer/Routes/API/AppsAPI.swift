@@ -21,6 +21,7 @@ struct AppsAPI: Sendable {
         settings.memoryMB = try body.int("memory_mb")
         settings.cpus = try body.double("cpus")
         settings.maxRequestBody = try body.byteSize("max_request_body")
+        settings.httpsRedirect = try body.bool("https_redirect") ?? true
         let env = try body.stringMap("env") ?? []
         let deploy = try body.bool("deploy") ?? true
         let gitToken = try body.string("git_token")
@@ -59,6 +60,7 @@ struct AppsAPI: Sendable {
         if body.has("cpus") { s.cpus = try body.double("cpus") }
         // null goes back to the server's --max-request-body.
         if body.has("max_request_body") { s.maxRequestBody = try body.byteSize("max_request_body") }
+        if body.has("https_redirect") { s.httpsRedirect = try body.bool("https_redirect") ?? true }
         let env = try body.stringMap("env")
         let gitToken = try body.secretChange("git_token")
         let githubToken = try body.secretChange("github_token")

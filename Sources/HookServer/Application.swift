@@ -85,7 +85,7 @@ final class Application: Sendable {
         router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
                                        sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
-                                       accessLogs: accessLogs,
+                                       accessLogs: accessLogs, certificates: certificates,
                                        hostGuard: HostGuard(config)))
         let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
         server = try HTTPServer(options: config.serverOptions, dispatcher: responder)

@@ -12,7 +12,7 @@ with a prefix unique to this run; the teardown removes exactly what carries both
 
 from __future__ import annotations
 
-import os
+import re
 import secrets
 import shutil
 import socket
@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HOST, RawResponse, parse_status_line, poll, start_server
+from dashboard_session import form_post, login, page
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
 from loopback import free_port
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
@@ -316,3 +317,44 @@ def test_plain_http_to_a_domain_with_a_certificate_goes_to_https_unless_the_app_
     assert kept.status == 200 and kept.body == b"tls-v1", kept.raw[:400]
     api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"https_redirect": True})
     assert plain(http_port, DOMAIN).status == 301
+
+
+def test_the_dashboard_uploads_lists_and_removes_a_certificate_and_keeps_plain_http(server):
+    srv, holder = server
+    proc = holder["proc"]
+    cookie = login(proc)
+    app_page = page(proc, f"/apps/{srv.app}", cookie)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', app_page).group(1)
+    assert 'id="certificates"' in app_page and 'name="https_redirect"' in app_page
+
+    # A key that is not the certificate's comes back beside its field, nothing stored.
+    good = make_certificate(srv.work, WILDCARD)
+    other = make_certificate(srv.work, WILDCARD)
+    resp = form_post(proc, f"/apps/{srv.app}/certificates",
+                     {"csrf": csrf, "domain": WILDCARD, "certificate": good.chain, "private_key": other.key}, cookie)
+    text = resp.body.decode()
+    assert resp.status == 400 and 'data-field="private_key"' in text and "does not match the certificate" in text, text[:500]
+    assert "PRIVATE KEY" not in text, "the key is never echoed"
+
+    resp = form_post(proc, f"/apps/{srv.app}/certificates",
+                     {"csrf": csrf, "domain": WILDCARD, "certificate": good.chain, "private_key": good.key}, cookie)
+    assert resp.status == 303, resp.body[:300]
+    shown = page(proc, f"/apps/{srv.app}", cookie)
+    row = re.search(r'<tr data-certificate="\*\.tlsw\.test">.*?</tr>', shown, re.S)
+    assert row and 'data-status="valid"' in row.group(0), shown[shown.find('id="certificates"'):][:1500]
+    response, _ = https_get(holder["https"], "x.tlsw.test", good.chain_path)
+    assert response.status == 200
+
+    # The settings form's checkbox: unticked keeps plain HTTP for the domains with a certificate.
+    resp = form_post(proc, f"/apps/{srv.app}/settings", {"csrf": csrf, "https_redirect_shown": "1"}, cookie)
+    assert resp.status == 303, resp.body[:300]
+    assert Api(proc).expect(200, "GET", f"/api/apps/{srv.app}")["https_redirect"] is False
+    assert plain(holder["http"], "x.tlsw.test").status == 200
+    resp = form_post(proc, f"/apps/{srv.app}/settings", {"csrf": csrf, "https_redirect_shown": "1", "https_redirect": "1"}, cookie)
+    assert resp.status == 303
+    assert plain(holder["http"], "x.tlsw.test").status == 301
+
+    resp = form_post(proc, f"/apps/{srv.app}/certificates/remove", {"csrf": csrf, "domain": WILDCARD}, cookie)
+    assert resp.status == 303
+    assert 'data-certificate="*.tlsw.test"' not in page(proc, f"/apps/{srv.app}", cookie)
+    assert "UNRECOGNIZED_NAME" in handshake_error(holder["https"], "x.tlsw.test", client_context()).upper().replace(" ", "_")

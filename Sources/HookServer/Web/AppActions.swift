@@ -119,6 +119,33 @@ struct AppActions: Sendable {
         }
     }
 
+    /// Uploads a certificate and key for one of the app's domains; a refusal comes back beside
+    /// its field, the PEM text never echoed.
+    func uploadCertificate(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (session, form) = try web.requireAction(request)
+        let app = try web.app(request)
+        do {
+            let domain = form["domain"] ?? ""
+            guard app.domains.contains(where: { $0.value == domain }) else {
+                throw ValidationError("domain", "\(app.name) has no domain \(domain.prefix(253))")
+            }
+            let summary = try web.certificates.upload(domain: domain, chainPEM: Array((form["certificate"] ?? "").utf8),
+                                                      keyPEM: Array((form["private_key"] ?? "").utf8))
+            Log.info("certificate for \(domain) (app \(app.name)) uploaded from the dashboard: issuer \(summary.issuer)")
+            return .redirect("/apps/\(app.name)#certificates")
+        } catch let error as ValidationError {
+            return try AppPage.render(web, session: session, app: app, error: error, form: [:])
+        }
+    }
+
+    func removeCertificate(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (_, form) = try web.requireAction(request)
+        let app = try web.app(request)
+        let domain = form["domain"] ?? ""
+        if app.domains.contains(where: { $0.value == domain }) { web.certificates.remove(domain: domain) }
+        return .redirect("/apps/\(app.name)#certificates")
+    }
+
     /// The field a conflict is shown beside.
     private static func field(of error: StoreError) -> String {
         if case .domainTaken = error { return "domains" }

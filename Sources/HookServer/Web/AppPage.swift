@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Edge
 import Pipeline
 import SlipwaySystem
@@ -35,6 +36,14 @@ enum AppPage {
                                                     + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
         }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
+        let certificates = web.certificates.summaries(for: app.domains.map(\.value)).map { c -> TemplateValue in
+            .object(["domain": .string(c.domain), "status": .string(c.status.rawValue), "issuer": .string(c.issuer),
+                     "not_after": .string(Timestamp.format(Date(timeIntervalSince1970: Double(c.notAfter)))),
+                     "app_name": .string(app.name)])
+        }
+        context["certificates"] = .list(certificates)
+        context["has_certificates"] = .bool(!certificates.isEmpty)
+        context["https_edge"] = .bool(web.config.httpsPort != nil)
         // The domains as typed when the form comes back with an error, so none is lost to a typo.
         let stored = app.domains.map(\.value).joined(separator: "\n")
         context["domains_text"] = .string(error == nil ? stored : form["domains"] ?? stored)

@@ -51,6 +51,9 @@ struct DeployForm {
             // Blank: the server's --max-request-body.
             s.maxRequestBody = b.isEmpty ? nil : try AppValidation.byteSize(String(b), field: "max_request_body")
         }
+        // A checkbox sends nothing when unticked: the hidden field says the form had it (an
+        // older page without it leaves the setting as it is).
+        if form["https_redirect_shown"] != nil { s.httpsRedirect = form["https_redirect"] == "1" }
         return s
     }
 

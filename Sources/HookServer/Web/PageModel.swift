@@ -33,6 +33,7 @@ enum PageModel {
             "cpus": .string(a.cpus.map { String($0) } ?? ""),
             "max_request_body": .string(bodyLimit),
             "default_max_request_body": .string(ByteSize.text(config.maxRequestBody)),
+            "https_redirect": .bool(a.httpsRedirect),
             "live": live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false),
             "created_at": .string(a.createdAt),
             "has_git_token": .bool(a.gitToken != nil),

@@ -16,6 +16,8 @@ struct WebContext: Sendable {
     let warnings: ServerWarnings
     let rejectedDeliveries: RejectedDeliveries
     let accessLogs: AccessLogRegistry
+    /// Certificates uploaded for the apps' domains.
+    let certificates: UploadedCertificates
     /// The host names the dashboard answers to, and HSTS.
     let hostGuard: HostGuard
 

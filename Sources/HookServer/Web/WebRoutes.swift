@@ -33,5 +33,7 @@ extension Router {
         post("/apps/{name}/env", host.wrap(actions.env))
         post("/apps/{name}/webhook-secret", host.wrap(actions.rotateWebhookSecret))
         post("/apps/{name}/credentials", host.wrap(actions.credentials))
+        post("/apps/{name}/certificates", host.wrap(actions.uploadCertificate))
+        post("/apps/{name}/certificates/remove", host.wrap(actions.removeCertificate))
     }
 }

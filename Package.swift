@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "SlipwaySystem", dependencies: ["CSystem"]),
         // TLS and certificates over libssl: keys, chains, the edge's TLS policy and SNI choice,
         // non-blocking sessions. A target of its own so that no OpenSSL type leaks past it.
-        .target(name: "SlipwayTLS", dependencies: ["CTLS"]),
+        .target(name: "SlipwayTLS", dependencies: ["CTLS", "CSystem", "SlipwayHTTP", "SlipwaySystem"]),
         // HTTP/1.1 messages: the request parser and its limits, framing, the response encoder.
         // Pure functions of bytes, shared by the server and the fuzzer (and, next, the HTTP edge).
         .target(name: "SlipwayHTTP", dependencies: ["SlipwaySystem"]),

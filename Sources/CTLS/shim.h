@@ -11,9 +11,17 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-/// The server's options: no compression (CRIME), no renegotiation, the server's cipher order.
+/// The server's options: no compression (CRIME), no renegotiation, the server's cipher order,
+/// and a peer's close without close_notify read as an end (HTTP's own framing says whether the
+/// message was whole), as most HTTP clients close.
 static inline uint64_t slipway_ssl_server_options(void) {
-    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF;
+}
+
+/// The client's options: no compression, no renegotiation, and an end without close_notify read
+/// as an end (the answer's length or chunks say whether it was cut short).
+static inline uint64_t slipway_ssl_client_options(void) {
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;
 }
 
 static inline int slipway_ssl_ctx_set_min_proto(SSL_CTX *ctx, int version) {

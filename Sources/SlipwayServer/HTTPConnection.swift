@@ -224,7 +224,12 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    func close() { Glibc.close(fd) }
+    func close() {
+        // A TLS client is told the session ends (close_notify), as nginx tells it; a plain one
+        // sees the TCP close.
+        if transport.isEncrypted { transport.shutdownWrite() }
+        Glibc.close(fd)
+    }
 
     /// Takes a detached connection's socket out of the pool's epoll set, leaving it open.
     func forget(in epoll: Epoll) {

@@ -78,30 +78,25 @@ struct Configuration: Sendable {
         publicURL = "http://\(dashboardDomain)" + (httpPort == 80 ? "" : ":\(httpPort)")
     }
 
-    /// The edge's server: the dashboard's settings on its own port.
-    var edgeServerOptions: ServerOptions? {
-        guard let httpPort else { return nil }
-        var o = serverOptions
-        o.port = httpPort
-        // One worker more than the dashboard's one per core. Benchmark 9 on 2 cores, keep-alive:
-        // 3 workers gave about 20% more requests/s than 2, with less CPU per request, when each
-        // proxied request held its worker while the app answered; 4 no better than 3. Requests
-        // no longer hold one (`Exchange.waitForReadable`); the spare was kept, not measured again.
-        o.minimumWorkers = serverOptions.minimumWorkers + 1
-        return o
-    }
-
     var edgeSettings: EdgeSettings {
         var s = EdgeSettings()
         s.readTimeoutMilliseconds = upstreamTimeout * 1000
         return s
     }
 
+    /// The edge's server: the dashboard's settings on its own port.
+    var edgeServerOptions: ServerOptions? { httpPort.map(edgeOptions(port:)) }
+
     /// The HTTPS edge's server: the HTTP edge's settings on its own port.
-    var httpsEdgeServerOptions: ServerOptions? {
-        guard let httpsPort else { return nil }
+    var httpsEdgeServerOptions: ServerOptions? { httpsPort.map(edgeOptions(port:)) }
+
+    private func edgeOptions(port: Int) -> ServerOptions {
         var o = serverOptions
-        o.port = httpsPort
+        o.port = port
+        // One worker more than the dashboard's one per core. Benchmark 9 on 2 cores, keep-alive:
+        // 3 workers gave about 20% more requests/s than 2, with less CPU per request, when each
+        // proxied request held its worker while the app answered; 4 no better than 3. Requests
+        // no longer hold one (`Exchange.waitForReadable`); the spare was kept, not measured again.
         o.minimumWorkers = serverOptions.minimumWorkers + 1
         return o
     }

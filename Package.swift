@@ -22,6 +22,9 @@ let package = Package(
         // TLS and certificates over libssl: keys, chains, the edge's TLS policy and SNI choice,
         // non-blocking sessions. A target of its own so that no OpenSSL type leaks past it.
         .target(name: "SlipwayTLS", dependencies: ["CTLS", "CSystem", "SlipwayHTTP", "SlipwaySystem"]),
+        // The client side of ACME (RFC 8555): directory, nonces, account, orders, challenges,
+        // finalization. Its own target: the certificate manager drives it, the tests fake its CA.
+        .target(name: "ACME", dependencies: ["SlipwayTLS", "SlipwayHTTP", "SlipwaySystem"]),
         // HTTP/1.1 messages: the request parser and its limits, framing, the response encoder.
         // Pure functions of bytes, shared by the server and the fuzzer (and, next, the HTTP edge).
         .target(name: "SlipwayHTTP", dependencies: ["SlipwaySystem"]),
@@ -43,6 +46,7 @@ let package = Package(
         .testTarget(name: "SlipwayCryptoTests", dependencies: ["SlipwayCrypto"]),
         .testTarget(name: "SlipwaySystemTests", dependencies: ["SlipwaySystem"]),
         .testTarget(name: "SlipwayTLSTests", dependencies: ["SlipwayTLS", "CTLS", "SlipwaySystem"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "SlipwayTLS", "SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "SlipwayHTTPTests", dependencies: ["SlipwayHTTP", "SlipwaySystem"]),
         .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "SlipwayTLS", "CTLS"]),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem"]),

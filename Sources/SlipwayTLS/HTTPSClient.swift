@@ -10,6 +10,12 @@ public struct HTTPSClient: Sendable {
         public let status: Int
         public let headers: HTTPHeaders
         public let body: [UInt8]
+
+        public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
     public let trust: TLSTrust

@@ -29,6 +29,8 @@ public final class ACMEClient: Sendable {
         public let url: String
         public let token: String
         public let status: String
+        /// Why the CA found it invalid, in its words.
+        public let error: String?
     }
 
     public struct Authorization: Sendable, Equatable {
@@ -122,7 +124,8 @@ public final class ACMEClient: Sendable {
         }
         let challenges = (json["challenges"]?.arrayValue ?? []).compactMap { c -> Challenge? in
             guard let type = c["type"]?.stringValue, let url = c["url"]?.stringValue else { return nil }
-            return Challenge(type: type, url: url, token: c["token"]?.stringValue ?? "", status: c["status"]?.stringValue ?? "")
+            return Challenge(type: type, url: url, token: c["token"]?.stringValue ?? "", status: c["status"]?.stringValue ?? "",
+                             error: c["error"]?["detail"]?.stringValue.map { String($0.prefix(500)) })
         }
         return Authorization(identifier: identifier, status: status, challenges: challenges)
     }

@@ -20,8 +20,10 @@ final class Application: Sendable {
     let edge: HTTPServer?
     /// The HTTPS edge (`--https-port`): the same, over TLS with the uploaded certificates.
     let httpsEdge: HTTPServer?
-    /// Certificates uploaded for the apps' domains.
+    /// Certificates uploaded for the apps' domains, and those ACME issued.
     let certificates: UploadedCertificates
+    /// Orders and renews certificates (`--acme-email`).
+    let acme: ACMECertificates?
     /// Set-up problems, logged once and shown on the dashboard.
     let warnings = ServerWarnings()
     /// Webhook deliveries refused for their signature, counted in memory.
@@ -73,6 +75,16 @@ final class Application: Sendable {
         try supervisor.prepare()
 
         certificates = try UploadedCertificates(dataDir: config.dataDir)
+        if let email = config.acmeEmail {
+            let acme = try ACMECertificates(dataDir: config.dataDir,
+                                            settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile),
+                                            certificates: certificates,
+                                            domains: { [store] in ((try? store.apps()) ?? []).flatMap { $0.domains.map(\.value) } })
+            certificates.reportOrders { [acme] in acme.status(of: $0) }
+            self.acme = acme
+        } else {
+            acme = nil
+        }
         var router = Router()
         router.addHealthRoutes()
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries,
@@ -98,7 +110,7 @@ final class Application: Sendable {
         }
         if let edgeOptions = config.edgeServerOptions {
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings,
-                                                                             redirect: redirect))
+                                                                             redirect: redirect, challenges: acme?.challenges))
         } else {
             edge = nil
         }
@@ -155,6 +167,7 @@ final class Application: Sendable {
             httpsEdge?.shutdown()
         }
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
+        acme?.start()
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         let edgeStopped = DispatchSemaphore(value: 0)
         if let edge {
@@ -182,6 +195,7 @@ final class Application: Sendable {
         edgeStopped.wait()
         httpsEdgeStopped.wait()
         supervisor.stop()
+        acme?.stop()
         service.shutdown()
         accessLogs.shutdown()
         store.checkpoint()

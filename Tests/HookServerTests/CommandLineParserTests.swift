@@ -117,4 +117,23 @@ final class CommandLineParserTests: XCTestCase {
             XCTAssertThrowsError(try CommandLineParser.parse(args, environment: [:]), "\(args)")
         }
     }
+
+    func testHTTPSAndACMEFlags() throws {
+        let plain = try config([])
+        XCTAssertNil(plain.httpsPort)
+        XCTAssertNil(plain.acmeEmail, "ACME is off unless an address is given")
+        let acme = try config(["--http-port", "80", "--https-port", "443", "--acme-email", "ops@example.com",
+                               "--acme-directory", "https://acme-staging-v02.api.letsencrypt.org/directory", "--acme-ca-file", "/etc/ca.pem"])
+        XCTAssertEqual(acme.httpsEdgeServerOptions?.port, 443)
+        XCTAssertEqual(acme.acmeEmail, "ops@example.com")
+        XCTAssertEqual(acme.acmeDirectory, "https://acme-staging-v02.api.letsencrypt.org/directory")
+        XCTAssertEqual(acme.acmeCAFile, "/etc/ca.pem")
+        XCTAssertEqual(try config(["--http-port", "80", "--https-port", "443"], env: ["SLIPWAY_ACME_EMAIL": "a@b.example"]).acmeDirectory,
+                       "https://acme-v02.api.letsencrypt.org/directory")
+        for args in [["--acme-email", "ops@example.com"], ["--http-port", "80", "--acme-email", "ops@example.com"],
+                     ["--http-port", "80", "--https-port", "443", "--acme-email", "not an address"],
+                     ["--acme-directory", "http://plain.example/dir"], ["--https-port", "70000"]] {
+            XCTAssertThrowsError(try CommandLineParser.parse(args, environment: [:]), "\(args)")
+        }
+    }
 }

@@ -14,17 +14,24 @@ public struct HTTPEdge: RequestDispatcher {
     let settings: EdgeSettings
     /// On the plain HTTP edge while an HTTPS edge runs: clients of a domain with a certificate go there.
     let redirect: HTTPSRedirect?
+    /// ACME's HTTP-01 answers, on the plain HTTP edge.
+    let challenges: (any ChallengeAnswers)?
 
     public init(routes: any EdgeRoutes, dashboard: (any RequestDispatcher)?, settings: EdgeSettings = EdgeSettings(),
-                redirect: HTTPSRedirect? = nil) {
+                redirect: HTTPSRedirect? = nil, challenges: (any ChallengeAnswers)? = nil) {
         self.routes = routes
         self.dashboard = dashboard
         self.settings = settings
         self.redirect = redirect
+        self.challenges = challenges
     }
 
     public func dispose(of head: RequestHead, remoteAddress: String) -> Disposition {
         let requestID = RequestID.accepted(head.headers["X-Request-Id"]) ?? RequestID.generate()
+        if let challenges, head.method == "GET", head.path.hasPrefix(HTTPSRedirect.challengePrefix),
+           let answer = challenges.keyAuthorization(token: String(head.path.dropFirst(HTTPSRedirect.challengePrefix.count))) {
+            return .takeOver { $0.respond(Self.identified(.text(answer), requestID)) }
+        }
         // BodyFraming has refused a request with two Host headers, and an HTTP/1.1 one without.
         switch routes.route(host: head.requestedHost) {
         case .dashboard:

@@ -134,6 +134,17 @@ enum CommandLineParser {
         Option(flag: "--https-port", env: "SLIPWAY_HTTPS_PORT", valueName: "N", help: "port of the HTTPS edge, which serves apps at their domains with their certificates (default: off)") { c, v, f throws(UsageError) in
             c.httpsPort = try integer(v, flag: f, in: 0...65535)
         },
+        Option(flag: "--acme-email", env: "SLIPWAY_ACME_EMAIL", valueName: "ADDRESS", help: "turns on certificates from ACME for the apps' domains, with this contact address (needs --http-port and --https-port)") { c, v, f throws(UsageError) in
+            guard v.contains("@"), !v.contains(" "), v.utf8.count <= 254 else { throw UsageError(message: "\(f): expected an email address, got '\(v)'") }
+            c.acmeEmail = v
+        },
+        Option(flag: "--acme-directory", env: "SLIPWAY_ACME_DIRECTORY", valueName: "URL", help: "the ACME CA's directory (default: Let's Encrypt's production directory)") { c, v, f throws(UsageError) in
+            guard v.hasPrefix("https://") else { throw UsageError(message: "\(f): expected an https:// URL, got '\(v)'") }
+            c.acmeDirectory = v
+        },
+        Option(flag: "--acme-ca-file", env: "SLIPWAY_ACME_CA_FILE", valueName: "FILE", help: "a PEM bundle to trust for the ACME CA's own HTTPS (default: the system's)") { c, v, f throws(UsageError) in
+            c.acmeCAFile = v
+        },
         Option(flag: "--dashboard-domain", env: "SLIPWAY_DASHBOARD_DOMAIN", valueName: "NAME", help: "host name at which the edge serves the dashboard, API and webhooks") { c, v, f throws(UsageError) in
             let name = v.lowercased()
             let labels = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -189,6 +200,9 @@ enum CommandLineParser {
                 value = next
             }
             try option.apply(&config, value, name)
+        }
+        if config.acmeEmail != nil && (config.httpPort == nil || config.httpsPort == nil) {
+            throw UsageError(message: "--acme-email: certificates from ACME are proven on the HTTP edge and served by the HTTPS edge; set --http-port and --https-port too")
         }
         if config.dashboardDomain != nil && config.httpPort == nil {
             throw UsageError(message: "--dashboard-domain: the dashboard is served under it by the HTTP edge; set --http-port too")

@@ -39,6 +39,10 @@ struct Configuration: Sendable {
     /// The HTTPS edge's port (`--https-port`); nil: none. It serves the certificates uploaded
     /// for the apps' domains (SNI), the same routes as the HTTP edge.
     var httpsPort: Int?
+    /// ACME (`--acme-email`, `--acme-directory`, `--acme-ca-file`): on when an email is given.
+    var acmeEmail: String?
+    var acmeDirectory = ACMESettings.letsEncrypt
+    var acmeCAFile: String?
     /// The name under which the edge serves the dashboard, API and webhooks.
     var dashboardDomain: String?
     var maxRequestBody = EdgeSettings.defaultMaxRequestBody

@@ -17,17 +17,22 @@ struct CertificateFiles: Sendable {
         let domain: String
         let chain: [UInt8]
         let key: [UInt8]
+        /// "uploaded", or "acme" for what Slipway ordered (which it renews, and never replaces an
+        /// uploaded one with).
+        var source = "uploaded"
     }
 
     func save(_ pair: Pair) throws {
         // The key first: a chain on disk always has its key beside it.
         try write(pair.key, to: path(pair.domain, "key"))
+        try write(Array(pair.source.utf8), to: path(pair.domain, "source"))
         try write(pair.chain, to: path(pair.domain, "crt"))
     }
 
     func remove(_ domain: String) {
         unlink(path(domain, "crt"))
         unlink(path(domain, "key"))
+        unlink(path(domain, "source"))
     }
 
     /// Every pair on disk (a chain without its key is skipped).
@@ -41,7 +46,8 @@ struct CertificateFiles: Sendable {
             let stem = String(name.dropLast(4))
             let domain = stem.hasPrefix("_wildcard.") ? "*." + stem.dropFirst("_wildcard.".count) : stem
             guard let chain = PosixFile.read(path(domain, "crt")), let key = PosixFile.read(path(domain, "key")) else { continue }
-            pairs.append(Pair(domain: domain, chain: chain, key: key))
+            let source = PosixFile.read(path(domain, "source")).map { String(decoding: $0, as: UTF8.self) } ?? "uploaded"
+            pairs.append(Pair(domain: domain, chain: chain, key: key, source: source == "acme" ? "acme" : "uploaded"))
         }
         return pairs.sorted { $0.domain < $1.domain }
     }

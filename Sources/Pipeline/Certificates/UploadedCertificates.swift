@@ -15,13 +15,15 @@ public final class UploadedCertificates: Sendable {
     /// nil: kept in memory only (the route tests).
     private let files: CertificateFiles?
     private let summaries = Mutex<[String: CertificateSummary]>([:])
+    /// What the ACME orders say of domains with no certificate yet (pending, failed).
+    private let ordered = Mutex<(@Sendable (String) -> CertificateSummary?)?>(nil)
 
     public init(dataDir: String?, store: CertificateStore = CertificateStore()) throws {
         self.store = store
         files = try dataDir.map { try CertificateFiles(dataDir: $0) }
         for pair in files?.loadAll() ?? [] {
             do {
-                try install(domain: pair.domain, chainPEM: pair.chain, keyPEM: pair.key, requireCurrent: false)
+                try install(domain: pair.domain, chainPEM: pair.chain, keyPEM: pair.key, requireCurrent: false, source: pair.source)
             } catch {
                 Log.error("certificate for \(pair.domain): \(error)")
             }
@@ -30,10 +32,15 @@ public final class UploadedCertificates: Sendable {
 
     /// Checks and stores a certificate for `domain` (one of the app's), replacing any before it.
     @discardableResult
-    public func upload(domain: String, chainPEM: [UInt8], keyPEM: [UInt8]) throws -> CertificateSummary {
-        let summary = try install(domain: domain, chainPEM: chainPEM, keyPEM: keyPEM, requireCurrent: true)
-        try files?.save(CertificateFiles.Pair(domain: domain, chain: chainPEM, key: keyPEM))
+    public func upload(domain: String, chainPEM: [UInt8], keyPEM: [UInt8], source: String = "uploaded") throws -> CertificateSummary {
+        let summary = try install(domain: domain, chainPEM: chainPEM, keyPEM: keyPEM, requireCurrent: true, source: source)
+        try files?.save(CertificateFiles.Pair(domain: domain, chain: chainPEM, key: keyPEM, source: source))
         return summary
+    }
+
+    /// The certificate installed for `domain`, if any.
+    public func summary(for domain: String) -> CertificateSummary? {
+        summaries.withLock { $0[domain] }
     }
 
     /// Stops serving `domain`'s certificate and deletes its files. False when it had none.
@@ -45,13 +52,23 @@ public final class UploadedCertificates: Sendable {
         return had
     }
 
-    /// The certificates of these domains, in their order (domains without one are left out).
+    /// The certificates of these domains, in their order: the installed ones, and what ACME says
+    /// of the others (domains with neither are left out).
     public func summaries(for domains: [String], now: Int = Int(Date().timeIntervalSince1970)) -> [CertificateSummary] {
-        summaries.withLock { table in domains.compactMap { table[$0] } }.map { Self.refreshed($0, now: now) }
+        let installed = summaries.withLock { table in domains.map { table[$0] } }
+        let orders = ordered.withLock { $0 }
+        return zip(domains, installed).compactMap { domain, summary in
+            summary.map { Self.refreshed($0, now: now) } ?? orders?(domain)
+        }
+    }
+
+    /// Where the summaries of domains without a certificate come from (the ACME orders).
+    public func reportOrders(_ status: @escaping @Sendable (String) -> CertificateSummary?) {
+        ordered.withLock { $0 = status }
     }
 
     @discardableResult
-    private func install(domain: String, chainPEM: [UInt8], keyPEM: [UInt8], requireCurrent: Bool) throws -> CertificateSummary {
+    private func install(domain: String, chainPEM: [UInt8], keyPEM: [UInt8], requireCurrent: Bool, source: String) throws -> CertificateSummary {
         let chain: CertificateChain
         let key: PrivateKey
         do {
@@ -79,7 +96,7 @@ public final class UploadedCertificates: Sendable {
             throw ValidationError("private_key", error.reason)
         }
         let summary = Self.refreshed(CertificateSummary(domain: domain, status: .valid, issuer: chain.issuer, notAfter: chain.notAfter,
-                                                        source: "uploaded"), now: now)
+                                                        source: source, notBefore: chain.notBefore), now: now)
         store.install(served, for: domain)
         summaries.withLock { $0[domain] = summary }
         return summary
@@ -103,6 +120,6 @@ public final class UploadedCertificates: Sendable {
             status = .valid
         }
         return CertificateSummary(domain: summary.domain, status: status, issuer: summary.issuer, notAfter: summary.notAfter,
-                                  source: summary.source)
+                                  source: summary.source, notBefore: summary.notBefore)
     }
 }

@@ -9,9 +9,10 @@ enum CertificateJSON {
             ("domain", .string(summary.domain)),
             ("status", .string(summary.status.rawValue)),
             ("issuer", .string(summary.issuer)),
-            ("not_after", .string(Timestamp.format(Date(timeIntervalSince1970: Double(summary.notAfter))))),
+            // Nothing issued yet while an order is pending or failed.
+            ("not_after", summary.notAfter > 0 ? .string(Timestamp.format(Date(timeIntervalSince1970: Double(summary.notAfter)))) : .null),
             ("source", .string(summary.source)),
-            ("last_error", .null),
+            ("last_error", .from(summary.lastError)),
         ])
     }
 }

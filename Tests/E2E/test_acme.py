@@ -21,6 +21,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from test_https_edge import parse
 DOMAIN = "acme-a.test"
 FAILING = "acme-fail.test"
 ISSUE_TIMEOUT_S = 120
+# Pebble issues certificates valid this long, so the renewal (at a third left) comes 20 s in.
+VALIDITY_S = 30
 
 
 @dataclass
@@ -90,7 +93,7 @@ def ca(tmp_path_factory, edge_ports):
     config.write_text(json.dumps({"pebble": {
         "listenAddress": f"{HOST}:{listen}", "managementListenAddress": f"{HOST}:{management}",
         "certificate": str(cert), "privateKey": str(key), "httpPort": http_port, "tlsPort": https_port,
-        "ocspResponderURL": "", "externalAccountBindingRequired": False}}))
+        "ocspResponderURL": "", "externalAccountBindingRequired": False, "certificateValidityPeriod": VALIDITY_S}}))
     logs = []
     dns_log = open(work / "challtestsrv.log", "wb")
     logs.append(dns_log)
@@ -153,35 +156,48 @@ def server(tmp_path_factory, ca: CA, edge_ports, prefix):
         stop_server(proc)
 
 
+@pytest.fixture(scope="module")
+def pebble_root(ca: CA, tmp_path_factory) -> Path:
+    """Pebble's issuing root, made anew at each start: what a client of the apps trusts."""
+    with urllib.request.urlopen(f"https://localhost:{ca.management}/roots/0",
+                                context=ssl.create_default_context(cafile=str(ca.ca_file)), timeout=10) as resp:
+        root = resp.read().decode()
+    path = tmp_path_factory.mktemp("pebble-root") / "root.pem"
+    path.write_text(root)
+    return path
+
+
+def https_version(port: int, root: Path) -> bytes:
+    """GET /version over a new TLS connection to the HTTPS edge, the chain verified against `root`."""
+    context = ssl.create_default_context(cafile=str(root))
+    with socket.create_connection((HOST, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=DOMAIN) as conn:
+            conn.sendall(f"GET /version HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+    return data
+
+
 def certificates(api: Api, app: str) -> dict[str, dict]:
     return {c["domain"]: c for c in api.expect(200, "GET", f"/api/apps/{app}")["certificates"]}
 
 
-def test_a_domain_gets_a_certificate_by_http_01_that_clients_verify(server, ca: CA, edge_ports):
+def test_a_domain_gets_a_certificate_by_http_01_that_clients_verify(server, ca: CA, edge_ports, pebble_root: Path):
     proc, api, app, work = server
     http_port, https_port = edge_ports
 
     def issued():
         shown = certificates(api, app).get(DOMAIN)
-        return bool(shown) and shown["status"] == "valid", shown
+        # Pebble's certificates here live 30 s, so they are issued "expiring" (under 14 days left).
+        return bool(shown) and shown["status"] == "expiring", shown
 
     shown = poll(issued, ISSUE_TIMEOUT_S, f"a certificate for {DOMAIN} from pebble")
     assert shown["source"] == "acme" and shown["last_error"] is None and shown["not_after"], shown
     assert "Pebble" in shown["issuer"], shown
 
     # Pebble's root, which changes at each start, verifies the chain Slipway serves.
-    with urllib.request.urlopen(f"https://localhost:{ca.management}/roots/0",
-                                context=ssl.create_default_context(cafile=str(ca.ca_file)), timeout=10) as resp:
-        root = resp.read().decode()
-    root_file = work / "pebble-root.pem"
-    root_file.write_text(root)
-    context = ssl.create_default_context(cafile=str(root_file))
-    with socket.create_connection((HOST, https_port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=DOMAIN) as conn:
-            conn.sendall(f"GET /version HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while chunk := conn.recv(65536):
-                data += chunk
+    data = https_version(https_port, pebble_root)
     response = parse(data)
     assert response.status == 200 and response.body == b"acme-v1", data[:300]
 
@@ -217,3 +233,42 @@ def test_a_challenge_that_fails_is_shown_with_the_cas_words_and_serving_goes_on(
             data += chunk
     response = parse(data)
     assert response.status == 200 and response.body == b"acme-v1", data[:300]
+
+
+def test_a_certificate_is_renewed_at_a_third_of_its_lifetime_with_no_failed_request(server, edge_ports, pebble_root: Path):
+    _, api, app, _ = server
+    _, https_port = edge_ports
+
+    def issued():
+        shown = certificates(api, app).get(DOMAIN)
+        return bool(shown) and shown["status"] in ("valid", "expiring"), shown
+
+    first = poll(issued, ISSUE_TIMEOUT_S, f"a certificate for {DOMAIN}")
+    outcomes = {"ok": 0, "failed": []}
+    halt = threading.Event()
+
+    def load():
+        # New connections, each a new handshake: every one must get the old or the new certificate.
+        while not halt.is_set():
+            try:
+                data = https_version(https_port, pebble_root)
+                if parse(data).status == 200:
+                    outcomes["ok"] += 1
+                else:
+                    outcomes["failed"].append(data[:200])
+            except (OSError, AssertionError) as exc:
+                outcomes["failed"].append(repr(exc))
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    try:
+        def renewed():
+            shown = certificates(api, app).get(DOMAIN)
+            return bool(shown) and shown["status"] in ("valid", "expiring") and shown["not_after"] != first["not_after"], shown
+
+        second = poll(renewed, VALIDITY_S * 3, f"the certificate for {DOMAIN} to be renewed")
+    finally:
+        halt.set()
+        worker.join(timeout=30)
+    assert second["not_after"] > first["not_after"], (first, second)
+    assert outcomes["ok"] > 0 and not outcomes["failed"], outcomes["failed"][:5]

@@ -358,3 +358,19 @@ def test_the_dashboard_uploads_lists_and_removes_a_certificate_and_keeps_plain_h
     assert resp.status == 303
     assert 'data-certificate="*.tlsw.test"' not in page(proc, f"/apps/{srv.app}", cookie)
     assert "UNRECOGNIZED_NAME" in handshake_error(holder["https"], "x.tlsw.test", client_context()).upper().replace(" ", "_")
+
+
+def test_a_certificate_near_its_end_is_shown_expiring_and_warned_about(server):
+    srv, holder = server
+    proc = holder["proc"]
+    api = Api(proc)
+    short = make_certificate(srv.work, DOMAIN, days=5)
+    shown = api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}", {"certificate": short.chain, "private_key": short.key})
+    assert shown["status"] == "expiring", shown
+    cookie = login(proc)
+    warning = re.search(r'<p class="alert error" id="certificate-warning">(.*?)</p>', page(proc, f"/apps/{srv.app}", cookie))
+    assert warning and f"the certificate of {DOMAIN} expires on" in warning.group(1), warning
+    long = make_certificate(srv.work, DOMAIN, days=60)
+    assert api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}",
+                      {"certificate": long.chain, "private_key": long.key})["status"] == "valid"
+    assert 'id="certificate-warning"' not in page(proc, f"/apps/{srv.app}", cookie)

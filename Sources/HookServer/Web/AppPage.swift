@@ -36,7 +36,16 @@ enum AppPage {
                                                     + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
         }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
-        let certificates = web.certificates.summaries(for: app.domains.map(\.value)).map { c -> TemplateValue in
+        let summaries = web.certificates.summaries(for: app.domains.map(\.value))
+        // Uploaded certificates renew only by hand: warned about 14 days ahead, and once expired.
+        let due = summaries.filter { $0.source == "uploaded" && ($0.status == .expiring || $0.status == .expired) }
+        if !due.isEmpty {
+            context["expiring_warning"] = .string("Renew soon: " + due.map { c in
+                "the certificate of \(c.domain) " + (c.status == .expired ? "has expired" : "expires on")
+                    + " \(Timestamp.format(Date(timeIntervalSince1970: Double(c.notAfter))))"
+            }.joined(separator: "; ") + ". Upload a new one below.")
+        }
+        let certificates = summaries.map { c -> TemplateValue in
             .object(["domain": .string(c.domain), "status": .string(c.status.rawValue), "issuer": .string(c.issuer),
                      "not_after": .string(Timestamp.format(Date(timeIntervalSince1970: Double(c.notAfter)))),
                      "app_name": .string(app.name)])

@@ -374,3 +374,21 @@ def test_a_certificate_near_its_end_is_shown_expiring_and_warned_about(server):
     assert api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}",
                       {"certificate": long.chain, "private_key": long.key})["status"] == "valid"
     assert 'id="certificate-warning"' not in page(proc, f"/apps/{srv.app}", cookie)
+
+
+def test_hsts_is_sent_over_https_only_for_an_app_that_opts_in(server):
+    srv, holder = server
+    api = Api(holder["proc"])
+    pair = make_certificate(srv.work, DOMAIN)
+    api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}", {"certificate": pair.chain, "private_key": pair.key})
+    assert api.expect(200, "GET", f"/api/apps/{srv.app}")["hsts"] is False, "off by default"
+    response, _ = https_get(holder["https"], DOMAIN, pair.chain_path)
+    assert response.header("Strict-Transport-Security") is None, response.raw[:400]
+
+    assert api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"hsts": True, "https_redirect": False})["hsts"] is True
+    response, _ = https_get(holder["https"], DOMAIN, pair.chain_path)
+    assert response.header("Strict-Transport-Security") == "max-age=31536000", response.raw[:400]
+    # Never over plain HTTP (RFC 6797 section 7.2), where it would mean nothing.
+    kept = plain(holder["http"], DOMAIN)
+    assert kept.status == 200 and kept.header("Strict-Transport-Security") is None, kept.raw[:400]
+    api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"hsts": False, "https_redirect": True})

@@ -3,8 +3,8 @@ import SlipwaySystem
 import XCTest
 @testable import Pipeline
 
-/// An app's `https_redirect`: on unless turned off, stored on create and update, and migration 9,
-/// which turns it on for every app already there.
+/// An app's `https_redirect` (on unless turned off) and `hsts` (off unless turned on): stored on
+/// create and update; migration 9 turns the redirect on for every app already there.
 final class StoreHTTPSRedirectTests: XCTestCase {
     private var dir: String!
 
@@ -29,6 +29,12 @@ final class StoreHTTPSRedirectTests: XCTestCase {
         try s.updateSettings(appID: web.id, settings)
         XCTAssertEqual(try s.apps().map(\.httpsRedirect), [false, false])
         XCTAssertFalse(AppSettings(of: try XCTUnwrap(s.app(id: web.id))).httpsRedirect, "an edit starts from the stored value")
+
+        XCTAssertFalse(web.hsts, "HSTS is opt-in")
+        settings.hsts = true
+        try s.updateSettings(appID: web.id, settings)
+        XCTAssertTrue(try XCTUnwrap(s.app(id: web.id)).hsts)
+        XCTAssertFalse(try XCTUnwrap(s.app(id: plain.id)).hsts)
     }
 
     func testMigrationNineTurnsItOnForTheAppsThere() throws {
@@ -43,6 +49,7 @@ final class StoreHTTPSRedirectTests: XCTestCase {
         let s = try Store(path: path)
         let web = try XCTUnwrap(s.app(named: "web"))
         XCTAssertTrue(web.httpsRedirect)
+        XCTAssertFalse(web.hsts, "and migration 10 leaves HSTS off")
         XCTAssertEqual(web.maxRequestBody, 2048, "the rest as it was")
     }
 }

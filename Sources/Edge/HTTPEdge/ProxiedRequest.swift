@@ -294,7 +294,8 @@ struct ProxiedRequest {
         }
         let keepAlive = exchange.clientKeepsAlive && exchange.bodyComplete && clientFraming != .untilClose
         var head = ProxyHeaders.clientResponse(response, framing: framing, clientFraming: clientFraming, keepAlive: keepAlive,
-                                               http10Client: http10, requestID: requestID, upgrade: false)
+                                               http10Client: http10, requestID: requestID, upgrade: false,
+                                               hsts: settings.forwardedProto == "https" && app.live.sendsHSTS)
         // The part of a body of known length that came with the head goes out with it: one send
         // for a small answer, where head and body were two.
         var rest = framing

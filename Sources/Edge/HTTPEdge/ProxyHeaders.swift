@@ -109,7 +109,7 @@ enum ProxyHeaders {
 
     /// The answer's head as the client receives it, written in one pass as the request's is.
     static func clientResponse(_ head: ResponseHead, framing: ResponseFraming, clientFraming: ClientFraming, keepAlive: Bool,
-                               http10Client: Bool, requestID: String, upgrade: Bool) -> [UInt8] {
+                               http10Client: Bool, requestID: String, upgrade: Bool, hsts: Bool = false) -> [UInt8] {
         var out = HeadBytes(capacity: 256 + 64 * head.headers.fields.count)
         let reason = head.reason.isEmpty ? HTTPStatus.reason(head.status) : head.reason
         out.append("HTTP/1.1 ")
@@ -129,8 +129,11 @@ enum ProxyHeaders {
             let name = field.name
             if isHopByHop(name, listed: listed) || name.caseInsensitiveEquals("X-Request-Id") { continue }
             if !keepsLength && name.caseInsensitiveEquals("Content-Length") { continue }
+            // The edge's own policy replaces the app's when the app asked for it.
+            if hsts && name.caseInsensitiveEquals("Strict-Transport-Security") { continue }
             out.field(name, field.value)
         }
+        if hsts { out.field("Strict-Transport-Security", Self.hstsValue) }
         if upgrade { appendUpgrade(head.headers, to: &out) }
         if case .contentLength(let n) = framing { out.field("Content-Length", String(n)) }
         if clientFraming == .chunked { out.field("Transfer-Encoding", "chunked") }
@@ -145,6 +148,10 @@ enum ProxyHeaders {
         out.append("\r\n")
         return out.bytes
     }
+
+    /// HSTS for an app that opted in, on its HTTPS answers: a year, as Caddy and most guides set
+    /// it; no includeSubDomains, since a domain's other names may be another app's or nobody's.
+    static let hstsValue = "max-age=31536000"
 
     /// The target as an origin server expects it: an absolute-form target (a client that thinks
     /// it talks to a proxy) becomes its path and query.

@@ -39,6 +39,7 @@ public final class LiveUpstream: Sendable {
     /// The app's own request body limit; 0 is none (a limit is at least 1 byte).
     private let bodyLimit = Atomic<Int>(0)
     private let httpsRedirect = Atomic<Bool>(true)
+    private let hsts = Atomic<Bool>(false)
 
     public init(appName: String, unavailability: Unavailability = .notDeployed, maxRequestBody: Int? = nil) {
         self.appName = appName
@@ -63,6 +64,12 @@ public final class LiveUpstream: Sendable {
     public var redirectsToHTTPS: Bool {
         get { httpsRedirect.load(ordering: .relaxed) }
         set { httpsRedirect.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Whether the HTTPS edge adds Strict-Transport-Security to the app's answers (the app's `hsts`).
+    public var sendsHSTS: Bool {
+        get { hsts.load(ordering: .relaxed) }
+        set { hsts.store(newValue, ordering: .relaxed) }
     }
 
     /// Points new connections and requests at a container, that of `deploymentID` (which the

@@ -53,7 +53,10 @@ struct DeployForm {
         }
         // A checkbox sends nothing when unticked: the hidden field says the form had it (an
         // older page without it leaves the setting as it is).
-        if form["https_redirect_shown"] != nil { s.httpsRedirect = form["https_redirect"] == "1" }
+        if form["https_redirect_shown"] != nil {
+            s.httpsRedirect = form["https_redirect"] == "1"
+            s.hsts = form["hsts"] == "1"
+        }
         return s
     }
 

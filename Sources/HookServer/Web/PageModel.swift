@@ -34,6 +34,7 @@ enum PageModel {
             "max_request_body": .string(bodyLimit),
             "default_max_request_body": .string(ByteSize.text(config.maxRequestBody)),
             "https_redirect": .bool(a.httpsRedirect),
+            "hsts": .bool(a.hsts),
             "live": live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false),
             "created_at": .string(a.createdAt),
             "has_git_token": .bool(a.gitToken != nil),

@@ -105,6 +105,7 @@ public final class AppService: Sendable {
 
         let live = LiveUpstream(appName: name, unavailability: .notDeployed, maxRequestBody: request.settings.maxRequestBody)
         live.redirectsToHTTPS = request.settings.httpsRedirect
+        live.sendsHSTS = request.settings.hsts
         let forwarder = try settings.appPorts.map { range in
             try PortAllocator.allocate(range: range, used: try store.usedPorts(), host: settings.bindHost,
                                        upstream: live, maxConnections: settings.maxAppConnections)
@@ -161,6 +162,7 @@ public final class AppService: Sendable {
             // The edge reads the limit from the app's live upstream with each request; the next one has it.
             upstreams.upstream(for: app.id)?.maxRequestBody = s.maxRequestBody
             upstreams.upstream(for: app.id)?.redirectsToHTTPS = s.httpsRedirect
+            upstreams.upstream(for: app.id)?.sendsHSTS = s.hsts
         }
         if let env { try store.replaceEnv(appID: app.id, env) }
         try apply(gitToken, to: .gitToken, of: app)

@@ -54,6 +54,7 @@ public final class AppSupervisor: Sendable {
                                     : app.liveDeploymentID == nil ? .notDeployed : .starting,
                                     maxRequestBody: app.maxRequestBody)
             live.redirectsToHTTPS = app.httpsRedirect
+            live.sendsHSTS = app.hsts
             service.upstreams.set(live, for: app.id)
             guard let range = service.settings.appPorts else { continue }
             guard let port = app.port else {

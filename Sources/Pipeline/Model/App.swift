@@ -17,6 +17,8 @@ public struct App: Sendable, Equatable {
     /// Plain HTTP requests to a domain with a certificate are redirected to HTTPS (the default);
     /// false keeps plain HTTP served.
     public var httpsRedirect = true
+    /// The HTTPS edge sends Strict-Transport-Security with the app's answers (opt-in).
+    public var hsts = false
     public var webhookSecret: String
     public var status: AppStatus
     public var liveDeploymentID: Int?
@@ -45,10 +47,11 @@ public struct AppSettings: Sendable, Equatable {
     public var cpus: Double?
     public var maxRequestBody: Int?
     public var httpsRedirect = true
+    public var hsts = false
 
     public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
                 healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil,
-                httpsRedirect: Bool = true) {
+                httpsRedirect: Bool = true, hsts: Bool = false) {
         self.repoURL = repoURL
         self.branch = branch
         self.internalPort = internalPort
@@ -57,12 +60,14 @@ public struct AppSettings: Sendable, Equatable {
         self.cpus = cpus
         self.maxRequestBody = maxRequestBody
         self.httpsRedirect = httpsRedirect
+        self.hsts = hsts
     }
 
     /// The settings an app has now, as the base of an edit.
     public init(of app: App) {
         self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
-                  memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody, httpsRedirect: app.httpsRedirect)
+                  memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody, httpsRedirect: app.httpsRedirect,
+                  hsts: app.hsts)
     }
 }
 

@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -212,6 +212,12 @@ enum Migrations {
     /// on for every app, as Caddy and kamal-proxy do; an app turns it off to keep plain HTTP.
     private static func v9(_ conn: Connection) throws {
         try conn.execute("ALTER TABLE apps ADD COLUMN https_redirect INTEGER NOT NULL DEFAULT 1")
+    }
+
+    /// HSTS on an app's HTTPS answers: opt-in, off for every app (a browser that saw it refuses
+    /// plain HTTP to that name for a year, which a user must choose).
+    private static func v10(_ conn: Connection) throws {
+        try conn.execute("ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

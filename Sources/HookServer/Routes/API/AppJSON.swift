@@ -20,6 +20,7 @@ enum AppJSON {
             // The app's own; null when it takes the server's --max-request-body.
             ("max_request_body", .from(app.maxRequestBody)),
             ("https_redirect", .bool(app.httpsRedirect)),
+            ("hsts", .bool(app.hsts)),
             ("env_keys", .array(env.map { .string($0) })),
             ("live_deployment_id", .from(app.liveDeploymentID)),
             ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)")),

@@ -22,6 +22,7 @@ struct AppsAPI: Sendable {
         settings.cpus = try body.double("cpus")
         settings.maxRequestBody = try body.byteSize("max_request_body")
         settings.httpsRedirect = try body.bool("https_redirect") ?? true
+        settings.hsts = try body.bool("hsts") ?? false
         let env = try body.stringMap("env") ?? []
         let deploy = try body.bool("deploy") ?? true
         let gitToken = try body.string("git_token")
@@ -61,6 +62,7 @@ struct AppsAPI: Sendable {
         // null goes back to the server's --max-request-body.
         if body.has("max_request_body") { s.maxRequestBody = try body.byteSize("max_request_body") }
         if body.has("https_redirect") { s.httpsRedirect = try body.bool("https_redirect") ?? true }
+        if body.has("hsts") { s.hsts = try body.bool("hsts") ?? false }
         let env = try body.stringMap("env")
         let gitToken = try body.secretChange("git_token")
         let githubToken = try body.secretChange("github_token")

@@ -74,7 +74,10 @@ final class Application: Sendable {
         service.queue.pause()
         try supervisor.prepare()
 
-        certificates = try UploadedCertificates(dataDir: config.dataDir)
+        // Stored certificates are shown only for names an app has now (a domain removed keeps its
+        // certificate for when it comes back).
+        certificates = try UploadedCertificates(dataDir: config.dataDir,
+                                                store: CertificateStore(isServed: { [domains = service.domains] in domains.resolve(host: $0) != nil }))
         if let email = config.acmeEmail {
             let acme = try ACMECertificates(dataDir: config.dataDir,
                                             settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile),

@@ -4,10 +4,22 @@ import Synchronization
 /// wildcards that cover exactly one label, an exact name winning (the rules of the domains
 /// table). Installing a certificate swaps it in at once for new handshakes; connections already
 /// made keep the one they began with.
+///
+/// A certificate stays stored when its name stops being served (a domain removed from its app,
+/// to be added back, say), but is shown to no client until `isServed` says the name is served
+/// again: a handshake for it gets `unrecognized_name`, like any name no app has.
 public final class CertificateStore: Sendable {
     private let byName = Mutex<[String: ServerCertificate]>([:])
+    private let isServed: @Sendable (String) -> Bool
 
-    public init() {}
+    /// Every name served (the tests, and a store with nothing to hide).
+    public convenience init() {
+        self.init(isServed: { _ in true })
+    }
+
+    public init(isServed: @escaping @Sendable (String) -> Bool) {
+        self.isServed = isServed
+    }
 
     /// Serves `certificate` for `name` (an exact name or a `*.` wildcard) from now on.
     public func install(_ certificate: ServerCertificate, for name: String) {
@@ -22,9 +34,11 @@ public final class CertificateStore: Sendable {
 
     public var names: [String] { byName.withLock { Array($0.keys) }.sorted() }
 
-    /// The certificate for a client's server name: the exact name's, else its parent's wildcard.
+    /// The certificate for a client's server name: the exact name's, else its parent's wildcard;
+    /// none for a name not served.
     public func certificate(for serverName: String) -> ServerCertificate? {
         let name = Self.normalized(serverName)
+        guard isServed(name) else { return nil }
         return byName.withLock { table in
             if let exact = table[name] { return exact }
             guard let dot = name.firstIndex(of: "."), name.index(after: dot) < name.endIndex else { return nil }

@@ -392,3 +392,20 @@ def test_hsts_is_sent_over_https_only_for_an_app_that_opts_in(server):
     kept = plain(holder["http"], DOMAIN)
     assert kept.status == 200 and kept.header("Strict-Transport-Security") is None, kept.raw[:400]
     api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"hsts": False, "https_redirect": True})
+
+
+def test_a_certificate_waits_while_its_domain_is_removed_and_serves_again_when_it_is_back(server):
+    srv, holder = server
+    api = Api(holder["proc"])
+    pair = make_certificate(srv.work, DOMAIN)
+    api.expect(200, "PUT", f"/api/apps/{srv.app}/certificates/{DOMAIN}", {"certificate": pair.chain, "private_key": pair.key})
+    api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"domains": [WILDCARD]})
+    try:
+        # No app has the name: its certificate is shown to no one, as for any unknown name.
+        assert "UNRECOGNIZED_NAME" in handshake_error(holder["https"], DOMAIN, client_context()).upper().replace(" ", "_")
+    finally:
+        shown = api.expect(200, "PATCH", f"/api/apps/{srv.app}", {"domains": [DOMAIN, WILDCARD]})
+    # Back, with the certificate it had: nothing to upload again.
+    assert [c["domain"] for c in shown["certificates"]][:1] == [DOMAIN], shown["certificates"]
+    response, _ = https_get(holder["https"], DOMAIN, pair.chain_path)
+    assert response.status == 200 and response.body == b"tls-v1"

@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import SlipwayTLS
 
@@ -64,5 +65,19 @@ final class CertificateTests: XCTestCase {
         store.remove("www.b.test")
         XCTAssertTrue(store.certificate(for: "www.b.test") === wildcard)
         XCTAssertEqual(store.names, ["*.b.test"])
+    }
+
+    func testACertificateIsShownOnlyForANameThatIsServed() throws {
+        let key = try PrivateKey.generateP256()
+        let certificate = try ServerCertificate(chain: SelfSignedCertificate.make(names: ["a.test"], key: key, validSeconds: 60), key: key)
+        let served = Mutex<Set<String>>(["a.test"])
+        let store = CertificateStore(isServed: { name in served.withLock { $0.contains(name) } })
+        store.install(certificate, for: "a.test")
+        XCTAssertTrue(store.certificate(for: "a.test") === certificate)
+        served.withLock { $0 = [] }
+        XCTAssertNil(store.certificate(for: "a.test"), "kept, but shown to no one")
+        XCTAssertEqual(store.names, ["a.test"])
+        served.withLock { $0 = ["a.test"] }
+        XCTAssertTrue(store.certificate(for: "a.test") === certificate, "back with its name")
     }
 }

@@ -165,6 +165,11 @@ public final class ACMEClient: Sendable {
                 return try request("POST", url, headers: headers, body: Array(body.utf8), operation: operation)
             } catch let error as ACMEError where error.problem == "badNonce" && tries < Self.nonceRetries {
                 continue
+            } catch let error as ACMEError where error.problem == "accountDoesNotExist" {
+                // The CA no longer knows the account (a test CA restarted, an account deactivated):
+                // the next `account(email:)` registers the key again.
+                state.withLock { $0.account = nil }
+                throw error
             }
         }
     }

@@ -80,7 +80,8 @@ final class Application: Sendable {
                                                 store: CertificateStore(isServed: { [domains = service.domains] in domains.resolve(host: $0) != nil }))
         if let email = config.acmeEmail {
             let acme = try ACMECertificates(dataDir: config.dataDir,
-                                            settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile),
+                                            settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile,
+                                                                   retrySeconds: config.acmeRetrySeconds),
                                             certificates: certificates,
                                             domains: { [store] in ((try? store.apps()) ?? []).flatMap { $0.domains.map(\.value) } })
             certificates.reportOrders { [acme] in acme.status(of: $0) }

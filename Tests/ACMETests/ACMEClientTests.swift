@@ -82,4 +82,15 @@ final class ACMEClientTests: XCTestCase {
             XCTAssertEqual((error as? ACMEError)?.detail, "no ACME account yet")
         }
     }
+
+    func testAnAccountTheCAForgotIsRegisteredAgain() throws {
+        try client.account(email: nil)
+        ca.forgetAccounts()
+        XCTAssertThrowsError(try client.newOrder(names: ["a.test"])) { error in
+            XCTAssertEqual((error as? ACMEError)?.problem, "accountDoesNotExist")
+        }
+        try client.account(email: nil)
+        XCTAssertEqual(try client.newOrder(names: ["a.test"]).status, "pending")
+        XCTAssertEqual(ca.seen.filter { $0.path == "/acct" }.count, 2, "registered again, not taken from the cache")
+    }
 }

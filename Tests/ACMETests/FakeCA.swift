@@ -26,6 +26,8 @@ final class FakeCA: ACMETransport, @unchecked Sendable {
         var csrNames: [String] = []
         /// Nonces refused on purpose before any is accepted again (Pebble refuses 5 % of them).
         var refuseNonces = 0
+        /// Whether the account exists (a restarted CA forgets it).
+        var accountKnown = false
         /// An answer to give newOrder instead of the order.
         var orderProblem: (status: Int, type: String, detail: String, retryAfter: String?)?
     }
@@ -35,6 +37,7 @@ final class FakeCA: ACMETransport, @unchecked Sendable {
     let token = "tok-1"
 
     func refuseNonces(_ count: Int) { state.withLock { $0.refuseNonces = count } }
+    func forgetAccounts() { state.withLock { $0.accountKnown = false } }
     func failOrders(status: Int, type: String, detail: String, retryAfter: String?) {
         state.withLock { $0.orderProblem = (status, type, detail, retryAfter) }
     }
@@ -77,9 +80,10 @@ final class FakeCA: ACMETransport, @unchecked Sendable {
         switch path {
         case "/acct":
             guard header["jwk"] != nil, header["kid"] == nil else { return problem(400, "malformed", "newAccount needs jwk") }
+            state.withLock { $0.accountKnown = true }
             return json(201, #"{"status":"valid"}"#, [("Location", "\(base)/acct/1")])
         default:
-            guard header["kid"]?.stringValue == "\(base)/acct/1", header["jwk"] == nil else {
+            guard header["kid"]?.stringValue == "\(base)/acct/1", header["jwk"] == nil, state.withLock({ $0.accountKnown }) else {
                 return problem(401, "accountDoesNotExist", "no such account")
             }
         }

@@ -36,6 +36,10 @@ from test_https_edge import parse
 
 DOMAIN = "acme-a.test"
 FAILING = "acme-fail.test"
+# Added while the CA is down.
+LATE = "acme-late.test"
+# Slipway's first wait after a failed order (`--acme-retry-seconds`), short for the tests.
+RETRY_S = 2
 ISSUE_TIMEOUT_S = 120
 # Pebble issues certificates valid this long, so the renewal (at a third left) comes 20 s in.
 VALIDITY_S = 30
@@ -46,6 +50,9 @@ class CA:
     directory: str
     ca_file: Path
     management: int
+    # Starts pebble (again) on the same ports and configuration; stops it.
+    start_pebble: object
+    stop_pebble: object
 
 
 def need(tool: str) -> str:
@@ -100,13 +107,21 @@ def ca(tmp_path_factory, edge_ports):
     fake_dns = subprocess.Popen([need("pebble-challtestsrv"), "-dns01", f"{HOST}:{dns}", "-http01", "", "-https01", "",
                                  "-tlsalpn01", "", "-management", f"{HOST}:{dns_management}", "-defaultIPv4", HOST,
                                  "-defaultIPv6", ""], stdout=dns_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    pebble_log = open(work / "pebble.log", "wb")
+    pebble_log = open(work / "pebble.log", "ab")
     logs.append(pebble_log)
-    pebble = subprocess.Popen([need("pebble"), "-config", str(config), "-dnsserver", f"{HOST}:{dns}"],
-                              env=dict(os.environ, PEBBLE_VA_NOSLEEP="1"), cwd=work,
-                              stdout=pebble_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    pebble: dict[str, subprocess.Popen] = {}
+    trust = ssl.create_default_context(cafile=str(cert))
+
+    def start_pebble():
+        pebble["proc"] = subprocess.Popen([need("pebble"), "-config", str(config), "-dnsserver", f"{HOST}:{dns}"],
+                                          env=dict(os.environ, PEBBLE_VA_NOSLEEP="1"), cwd=work,
+                                          stdout=pebble_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        poll(answering, 30, "pebble's directory to answer")
+
+    def stop_pebble():
+        stop(pebble["proc"])
+
     try:
-        trust = ssl.create_default_context(cafile=str(cert))
 
         def answering():
             try:
@@ -115,7 +130,7 @@ def ca(tmp_path_factory, edge_ports):
             except OSError as exc:
                 return False, repr(exc)
 
-        poll(answering, 30, "pebble's directory to answer")
+        start_pebble()
 
         def dns_ready():
             try:
@@ -128,9 +143,10 @@ def ca(tmp_path_factory, edge_ports):
 
         # The failing domain's address has nothing listening on the edge's port.
         poll(dns_ready, 30, "the fake DNS to take the failing domain's record")
-        yield CA(f"https://localhost:{listen}/dir", cert, management)
+        yield CA(f"https://localhost:{listen}/dir", cert, management, start_pebble, stop_pebble)
     finally:
-        stop(pebble)
+        if "proc" in pebble:
+            stop(pebble["proc"])
         stop(fake_dns)
         for log in logs:
             log.close()
@@ -144,7 +160,8 @@ def server(tmp_path_factory, ca: CA, edge_ports, prefix):
         "--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
         "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S),
         "--http-port", str(http_port), "--https-port", str(https_port),
-        "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file)])
+        "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file),
+        "--acme-retry-seconds", str(RETRY_S)])
     try:
         api = Api(proc)
         name = prefix + "acme"
@@ -272,3 +289,34 @@ def test_a_certificate_is_renewed_at_a_third_of_its_lifetime_with_no_failed_requ
         worker.join(timeout=30)
     assert second["not_after"] > first["not_after"], (first, second)
     assert outcomes["ok"] > 0 and not outcomes["failed"], outcomes["failed"][:5]
+
+
+def test_while_the_ca_is_down_orders_fail_and_http_goes_on_then_succeed_when_it_is_back(server, ca: CA, edge_ports):
+    _, api, app, _ = server
+    http_port, _ = edge_ports
+    ca.stop_pebble()
+    try:
+        api.expect(200, "PATCH", f"/api/apps/{app}", {"domains": [DOMAIN, FAILING, LATE]})
+
+        def failed():
+            shown = certificates(api, app).get(LATE)
+            return bool(shown) and shown["status"] == "failed", shown
+
+        shown = poll(failed, ISSUE_TIMEOUT_S, f"the order for {LATE} to fail while pebble is down")
+        assert "connect" in shown["last_error"].lower() or "refused" in shown["last_error"].lower(), shown
+        # Serving goes on: the name answers over HTTP meanwhile.
+        with socket.create_connection((HOST, http_port), timeout=10) as sock:
+            sock.sendall(f"GET /version HTTP/1.1\r\nHost: {LATE}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert parse(data).status == 200, data[:300]
+    finally:
+        ca.start_pebble()
+
+    def issued():
+        shown = certificates(api, app).get(LATE)
+        return bool(shown) and shown["status"] in ("valid", "expiring"), shown
+
+    shown = poll(issued, ISSUE_TIMEOUT_S, f"{LATE}'s certificate once pebble is back (retried by itself)")
+    assert shown["source"] == "acme" and shown["last_error"] is None, shown

@@ -128,11 +128,13 @@ final class CommandLineParserTests: XCTestCase {
         XCTAssertEqual(acme.acmeEmail, "ops@example.com")
         XCTAssertEqual(acme.acmeDirectory, "https://acme-staging-v02.api.letsencrypt.org/directory")
         XCTAssertEqual(acme.acmeCAFile, "/etc/ca.pem")
+        XCTAssertEqual(acme.acmeRetrySeconds, 60)
+        XCTAssertEqual(try config(["--acme-retry-seconds", "2"]).acmeRetrySeconds, 2)
         XCTAssertEqual(try config(["--http-port", "80", "--https-port", "443"], env: ["SLIPWAY_ACME_EMAIL": "a@b.example"]).acmeDirectory,
                        "https://acme-v02.api.letsencrypt.org/directory")
         for args in [["--acme-email", "ops@example.com"], ["--http-port", "80", "--acme-email", "ops@example.com"],
                      ["--http-port", "80", "--https-port", "443", "--acme-email", "not an address"],
-                     ["--acme-directory", "http://plain.example/dir"], ["--https-port", "70000"]] {
+                     ["--acme-directory", "http://plain.example/dir"], ["--https-port", "70000"], ["--acme-retry-seconds", "0"]] {
             XCTAssertThrowsError(try CommandLineParser.parse(args, environment: [:]), "\(args)")
         }
     }

@@ -43,6 +43,7 @@ struct Configuration: Sendable {
     var acmeEmail: String?
     var acmeDirectory = ACMESettings.letsEncrypt
     var acmeCAFile: String?
+    var acmeRetrySeconds = 60
     /// The name under which the edge serves the dashboard, API and webhooks.
     var dashboardDomain: String?
     var maxRequestBody = EdgeSettings.defaultMaxRequestBody

@@ -10,7 +10,7 @@ import Synchronization
 /// restart; renewed when a third of its lifetime is left. One thread of its own works through
 /// the domains one at a time, so the CA never sees more than one order from Slipway at once. A
 /// failure is shown (`failed`, with the CA's words) and tried again after a backoff that doubles
-/// from a minute to a day, or the CA's Retry-After when longer. Uploaded certificates are never
+/// from `--acme-retry-seconds` (a minute) to a day, or the CA's Retry-After when longer. Uploaded certificates are never
 /// replaced, and wildcards (which HTTP-01 cannot prove) are left to uploads.
 public final class ACMECertificates: Sendable {
     private struct DomainState {
@@ -112,8 +112,14 @@ public final class ACMECertificates: Sendable {
     private func order(_ domain: String, with client: ACMEClient) {
         Log.info("ACME: ordering a certificate for \(domain) from \(settings.directoryURL)")
         do {
-            try client.account(email: settings.email)
-            try issue(domain, client)
+            do {
+                try client.account(email: settings.email)
+                try issue(domain, client)
+            } catch let error as ACMEError where error.problem == "accountDoesNotExist" {
+                // Registered again at once: the account is ours to make, not a reason to wait.
+                try client.account(email: settings.email)
+                try issue(domain, client)
+            }
             states.withLock { $0[domain] = DomainState() }
             Log.info("ACME: certificate for \(domain) installed")
         } catch {
@@ -123,7 +129,7 @@ public final class ACMECertificates: Sendable {
                 state.failures += 1
                 state.ordering = false
                 state.lastError = String(describing: error)
-                let backoff = min(60 << min(state.failures - 1, 11), 86_400)
+                let backoff = min(settings.retrySeconds << min(state.failures - 1, 16), 86_400)
                 state.nextAttempt = Int(Date().timeIntervalSince1970) + max(backoff, retryAfter)
                 table[domain] = state
             }

@@ -7,10 +7,13 @@ public struct ACMESettings: Sendable {
     public var email: String
     public var directoryURL: String
     public var caFile: String?
+    /// The first wait after a failed order; it doubles with each failure, up to a day.
+    public var retrySeconds: Int
 
-    public init(email: String, directoryURL: String = ACMESettings.letsEncrypt, caFile: String? = nil) {
+    public init(email: String, directoryURL: String = ACMESettings.letsEncrypt, caFile: String? = nil, retrySeconds: Int = 60) {
         self.email = email
         self.directoryURL = directoryURL
         self.caFile = caFile
+        self.retrySeconds = retrySeconds
     }
 }

@@ -15,8 +15,14 @@ public final class UploadedCertificates: Sendable {
     /// nil: kept in memory only (the route tests).
     private let files: CertificateFiles?
     private let summaries = Mutex<[String: CertificateSummary]>([:])
-    /// What the ACME orders say of domains with no certificate yet (pending, failed).
-    private let ordered = Mutex<(@Sendable (String) -> CertificateSummary?)?>(nil)
+    /// What the ACME orders say of domains with no certificate yet (pending, failed). The closure
+    /// is kept in a box: a function value kept in a Mutex itself was re-wrapped in a conversion
+    /// thunk at every `withLock`, and after a thousand reads its call overflowed the stack.
+    private final class OrderStatus: Sendable {
+        let status: @Sendable (String) -> CertificateSummary?
+        init(_ status: @escaping @Sendable (String) -> CertificateSummary?) { self.status = status }
+    }
+    private let ordered = Mutex<OrderStatus?>(nil)
 
     public init(dataDir: String?, store: CertificateStore = CertificateStore()) throws {
         self.store = store
@@ -58,13 +64,14 @@ public final class UploadedCertificates: Sendable {
         let installed = summaries.withLock { table in domains.map { table[$0] } }
         let orders = ordered.withLock { $0 }
         return zip(domains, installed).compactMap { domain, summary in
-            summary.map { Self.refreshed($0, now: now) } ?? orders?(domain)
+            summary.map { Self.refreshed($0, now: now) } ?? orders?.status(domain)
         }
     }
 
     /// Where the summaries of domains without a certificate come from (the ACME orders).
     public func reportOrders(_ status: @escaping @Sendable (String) -> CertificateSummary?) {
-        ordered.withLock { $0 = status }
+        let box = OrderStatus(status)
+        ordered.withLock { $0 = box }
     }
 
     @discardableResult

@@ -32,7 +32,7 @@ from conftest import HOST, poll, start_server
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
 from loopback import free_port
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
-from test_https_edge import parse
+from test_https_edge import parse, plain
 
 DOMAIN = "acme-a.test"
 FAILING = "acme-fail.test"
@@ -223,12 +223,7 @@ def test_a_domain_gets_a_certificate_by_http_01_that_clients_verify(server, ca: 
     assert oct((data_dir / "acme" / "account.key").stat().st_mode & 0o777) == "0o600"
     assert oct((data_dir / "certificates" / f"{DOMAIN}.key").stat().st_mode & 0o777) == "0o600"
     # Plain HTTP to the domain now goes to HTTPS.
-    with socket.create_connection((HOST, http_port), timeout=10) as sock:
-        sock.sendall(f"GET /version HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    assert parse(data).status == 301
+    assert plain(http_port, DOMAIN).status == 301
 
 
 def test_a_challenge_that_fails_is_shown_with_the_cas_words_and_serving_goes_on(server, edge_ports):
@@ -243,13 +238,8 @@ def test_a_challenge_that_fails_is_shown_with_the_cas_words_and_serving_goes_on(
     assert shown["last_error"] and FAILING in shown["last_error"], shown
     assert shown["not_after"] is None
     # With no certificate, the name is still served on plain HTTP (no redirect to nowhere).
-    with socket.create_connection((HOST, http_port), timeout=10) as sock:
-        sock.sendall(f"GET /version HTTP/1.1\r\nHost: {FAILING}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    response = parse(data)
-    assert response.status == 200 and response.body == b"acme-v1", data[:300]
+    response = plain(http_port, FAILING)
+    assert response.status == 200 and response.body == b"acme-v1", response.raw[:300]
 
 
 def test_a_certificate_is_renewed_at_a_third_of_its_lifetime_with_no_failed_request(server, edge_ports, pebble_root: Path):
@@ -305,12 +295,8 @@ def test_while_the_ca_is_down_orders_fail_and_http_goes_on_then_succeed_when_it_
         shown = poll(failed, ISSUE_TIMEOUT_S, f"the order for {LATE} to fail while pebble is down")
         assert "connect" in shown["last_error"].lower() or "refused" in shown["last_error"].lower(), shown
         # Serving goes on: the name answers over HTTP meanwhile.
-        with socket.create_connection((HOST, http_port), timeout=10) as sock:
-            sock.sendall(f"GET /version HTTP/1.1\r\nHost: {LATE}\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-        assert parse(data).status == 200, data[:300]
+        response = plain(http_port, LATE)
+        assert response.status == 200, response.raw[:300]
     finally:
         ca.start_pebble()
 

@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "SlipwaySystem", dependencies: ["CSystem"]),
         // TLS and certificates over libssl: keys, chains, the edge's TLS policy and SNI choice,
         // non-blocking sessions. A target of its own so that no OpenSSL type leaks past it.
-        .target(name: "SlipwayTLS", dependencies: ["CTLS", "CSystem", "SlipwayHTTP", "SlipwaySystem"]),
+        .target(name: "SlipwayTLS", dependencies: ["CTLS", "CSystem", "SlipwayHTTP", "SlipwaySystem", "SlipwayCrypto"]),
         // The client side of ACME (RFC 8555): directory, nonces, account, orders, challenges,
         // finalization. Its own target: the certificate manager drives it, the tests fake its CA.
         .target(name: "ACME", dependencies: ["SlipwayTLS", "SlipwayHTTP", "SlipwaySystem"]),

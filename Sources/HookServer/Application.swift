@@ -83,7 +83,8 @@ final class Application: Sendable {
                                             settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile,
                                                                    retrySeconds: config.acmeRetrySeconds),
                                             certificates: certificates,
-                                            domains: { [store] in ((try? store.apps()) ?? []).flatMap { $0.domains.map(\.value) } })
+                                            // The edge's own table, in memory: no query every round.
+                                            domains: { [domains = service.domains] in domains.table.exactNames })
             certificates.reportOrders { [acme] in acme.status(of: $0) }
             self.acme = acme
         } else {
@@ -110,7 +111,8 @@ final class Application: Sendable {
                                    appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
         let certificateStore = certificates.store
         let redirect = config.httpsPort.map { port in
-            HTTPSRedirect(httpsPort: port, hasCertificate: { certificateStore.certificate(for: $0) != nil })
+            // Asked only for a name the edge has just routed to an app.
+            HTTPSRedirect(httpsPort: port, hasCertificate: { certificateStore.hasCertificate(forServed: $0) })
         }
         if let edgeOptions = config.edgeServerOptions {
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings,

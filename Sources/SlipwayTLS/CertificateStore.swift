@@ -39,7 +39,17 @@ public final class CertificateStore: Sendable {
     public func certificate(for serverName: String) -> ServerCertificate? {
         let name = Self.normalized(serverName)
         guard isServed(name) else { return nil }
-        return byName.withLock { table in
+        return installed(for: name)
+    }
+
+    /// Whether a name an app is known to serve (the edge has just routed it) has a certificate:
+    /// the same lookup without asking `isServed` again.
+    public func hasCertificate(forServed serverName: String) -> Bool {
+        installed(for: Self.normalized(serverName)) != nil
+    }
+
+    private func installed(for name: String) -> ServerCertificate? {
+        byName.withLock { table in
             if let exact = table[name] { return exact }
             guard let dot = name.firstIndex(of: "."), name.index(after: dot) < name.endIndex else { return nil }
             return table["*" + name[dot...]]

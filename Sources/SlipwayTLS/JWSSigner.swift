@@ -1,5 +1,6 @@
 import CTLS
 import FoundationEssentials
+import SlipwayCrypto
 
 /// Signs ACME requests (RFC 8555 section 6.2): a JSON Web Signature in the flattened JSON form,
 /// ES256 with the account's P-256 key (RFC 7518 section 3.4: the signature is r and s, 32 bytes
@@ -20,7 +21,7 @@ public struct JWSSigner: Sendable {
 
     /// The JWK's thumbprint (RFC 7638), base64url: what an ACME key authorization ends with.
     public func thumbprint() throws(TLSError) -> String {
-        Base64URL.encode(try Digest.sha256(Array(try jwk().utf8)))
+        Base64URL.encode(Crypto.sha256(Array(try jwk().utf8)))
     }
 
     /// A request body for `url`: the protected header names the key (`jwk`, for newAccount) or

@@ -31,6 +31,9 @@ public struct DomainTable<Target: Sendable>: Sendable {
 
     public var count: Int { exact.count + wildcards.count }
 
+    /// The names that are not wildcards, in no order.
+    public var exactNames: [String] { Array(exact.keys) }
+
     /// The target for a Host header's value (`Example.com:8080`, `www.example.com.`), or nil
     /// when no name matches or the value is no host name (an IP literal, say).
     public func resolve(host: String) -> Target? {

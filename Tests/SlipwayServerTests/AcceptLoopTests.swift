@@ -63,24 +63,9 @@ final class AcceptLoopTests: XCTestCase {
 
         let extra = try Socket.connect(ipv4: "127.0.0.1", port: server.port, timeoutMilliseconds: 2000)
         defer { close(extra) }
-        XCTAssertTrue(readAll(extra).hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        XCTAssertTrue(readAnswer(extra).hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
         // The two admitted are served as usual.
         _ = Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8).withUnsafeBytes { send(held[0], $0.baseAddress, $0.count, 0) }
-        XCTAssertTrue(readAll(held[0]).hasSuffix("ok\n"))
-    }
-
-    /// What a socket receives until the server closes it (at most 5 s).
-    private func readAll(_ fd: Int32) -> String {
-        var received = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let deadline = monotonicMilliseconds() + 5000
-        while monotonicMilliseconds() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
+        XCTAssertTrue(readAnswer(held[0]).hasSuffix("ok\n"))
     }
 }

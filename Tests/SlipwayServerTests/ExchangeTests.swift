@@ -97,22 +97,6 @@ final class ExchangeTests: XCTestCase {
 
     private func send(_ fd: Int32, _ text: String) { send(fd, Array(text.utf8)) }
 
-    /// What the server sends until it closes, `marker` has arrived `count` times, or 5 s pass.
-    private func read(_ fd: Int32, until marker: String? = nil, count: Int = 1) -> String {
-        var received = [UInt8]()
-        let deadline = monotonicMilliseconds() + 5000
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while monotonicMilliseconds() < deadline {
-            if let marker, String(decoding: received, as: UTF8.self).components(separatedBy: marker).count > count { break }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
     private func expectedSum(_ bytes: [UInt8]) -> String {
         "\(bytes.count) \(bytes.reduce(UInt64(0)) { $0 &+ UInt64($1) })"
     }
@@ -122,12 +106,12 @@ final class ExchangeTests: XCTestCase {
         let fd = try connect()
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
         send(fd, body)
-        XCTAssertTrue(read(fd, until: "\r\n\r\n").hasSuffix(expectedSum(body)))
+        XCTAssertTrue(readAnswer(fd, until: "\r\n\r\n").hasSuffix(expectedSum(body)))
         XCTAssertLessThanOrEqual(dispatcher.largestPiece.load(ordering: .relaxed), ConnectionPool.readBufferSize,
                                  "a body is handed out a buffer at a time, never whole")
         // Kept alive after the take-over: the next request on the same connection is served.
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
-        let answer = read(fd)
+        let answer = readAnswer(fd)
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK"), answer)
         XCTAssertTrue(answer.hasSuffix(expectedSum(Array("abc".utf8))), answer)
     }
@@ -137,7 +121,7 @@ final class ExchangeTests: XCTestCase {
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nT: 1\r\n\r\n"
              + "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nxy"
              + "GET /local HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let answer = read(fd)
+        let answer = readAnswer(fd)
         let bodies = answer.components(separatedBy: "\r\n\r\n").dropFirst().map { $0.prefix { $0 != "H" } }
         XCTAssertEqual(bodies.map(String.init), [expectedSum(Array("abcde".utf8)), expectedSum(Array("xy".utf8)), "local\n"], answer)
     }
@@ -146,32 +130,32 @@ final class ExchangeTests: XCTestCase {
         let fd = try connect()
         // The handler's limit is 1 GiB; a chunk size of 0x7fffffff says more than that.
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7fffffff\r\nabc")
-        XCTAssertTrue(read(fd).hasPrefix("HTTP/1.1 413 "))
+        XCTAssertTrue(readAnswer(fd).hasPrefix("HTTP/1.1 413 "))
     }
 
     func testABodyThatStopsArrivingTimesOutWith408() throws {
         let fd = try connect()
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        XCTAssertTrue(read(fd).hasPrefix("HTTP/1.1 408 "))
+        XCTAssertTrue(readAnswer(fd).hasPrefix("HTTP/1.1 408 "))
     }
 
     func testALocalAnswerBeforeTheBodyClosesTheConnectionAndWithoutOneKeepsIt() throws {
         let fd = try connect()
         send(fd, "GET /local HTTP/1.1\r\nHost: x\r\n\r\n")
-        let first = read(fd, until: "local\n")
+        let first = readAnswer(fd, until: "local\n")
         XCTAssertTrue(first.hasPrefix("HTTP/1.1 404 "), first)
         XCTAssertFalse(first.lowercased().contains("connection: close"), first)
         send(fd, "POST /local HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
-        let second = read(fd)
+        let second = readAnswer(fd)
         XCTAssertTrue(second.lowercased().contains("connection: close"), "its body unread, the request's end is unknown: \(second)")
     }
 
     func testExpectContinueIsAnsweredWhenTheBodyIsFirstRead() throws {
         let fd = try connect()
         send(fd, "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
-        XCTAssertEqual(read(fd, until: "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n")
+        XCTAssertEqual(readAnswer(fd, until: "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n")
         send(fd, "abc")
-        XCTAssertTrue(read(fd, until: "\r\n\r\n").hasSuffix(expectedSum(Array("abc".utf8))))
+        XCTAssertTrue(readAnswer(fd, until: "\r\n\r\n").hasSuffix(expectedSum(Array("abc".utf8))))
     }
 
     func testADetachedSocketLeavesTheServerOpenWithWhatTheClientSentAfterTheHead() throws {

@@ -100,22 +100,6 @@ final class ExchangeWaitTests: XCTestCase {
         return true
     }
 
-    /// What the server sends until it closes, `marker` has arrived `count` times, or 5 s pass.
-    private func read(_ fd: Int32, until marker: String? = nil, count: Int = 1) -> String {
-        var received = [UInt8]()
-        let deadline = monotonicMilliseconds() + 5000
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while monotonicMilliseconds() < deadline {
-            if let marker, String(decoding: received, as: UTF8.self).components(separatedBy: marker).count > count { break }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
     /// Bytes the server has sent so far, without waiting for more.
     private func pending(_ fd: Int32) -> Int {
         var count: Int32 = 0
@@ -140,7 +124,7 @@ final class ExchangeWaitTests: XCTestCase {
         XCTAssertEqual(fds.map(pending), Array(repeating: 0, count: count), "one byte of two answers nothing yet")
         for index in (0..<count).reversed() { poke("\(index)", "b") }
         for fd in fds {
-            XCTAssertTrue(read(fd, until: "woke ab\n").hasPrefix("HTTP/1.1 200 "))
+            XCTAssertTrue(readAnswer(fd, until: "woke ab\n").hasPrefix("HTTP/1.1 200 "))
         }
         XCTAssertEqual(dispatcher.continuations.load(ordering: .relaxed), 2 * count)
         XCTAssertEqual(server.workerCount, 2)
@@ -153,7 +137,7 @@ final class ExchangeWaitTests: XCTestCase {
         XCTAssertEqual(pending(fd), 0, "the second request waits for the first")
         poke("first", "x")
         poke("first", "y")
-        let answer = read(fd)
+        let answer = readAnswer(fd)
         let woke = try XCTUnwrap(answer.range(of: "woke xy\n"), answer)
         let local = try XCTUnwrap(answer.range(of: "local\n"), answer)
         XCTAssertLessThan(woke.lowerBound, local.lowerBound, "answers in the order of the requests")
@@ -164,10 +148,10 @@ final class ExchangeWaitTests: XCTestCase {
         send(fd, "GET /wait/slow?timeout=150 HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertTrue(eventually { dispatcher.pipes.withLock { $0["slow"] != nil } })
         poke("slow", "x")
-        let answer = read(fd, until: "bytes\n")
+        let answer = readAnswer(fd, until: "bytes\n")
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 504 "), answer)
         XCTAssertTrue(answer.hasSuffix("timed out after 1 bytes\n"), "the timeout of the second wait: \(answer)")
         send(fd, "GET /local HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        XCTAssertTrue(read(fd).hasSuffix("local\n"))
+        XCTAssertTrue(readAnswer(fd).hasSuffix("local\n"))
     }
 }

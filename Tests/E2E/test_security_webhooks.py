@@ -268,8 +268,14 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
         trickler = threading.Thread(target=trickle, daemon=True)
         trickler.start()
         try:
-            refused = poll(lambda: ((d := gh.send("ping", body, ctype)).resp.status == 503, d), 10,
-                           "a body to be refused while the memory for bodies is taken")
+            last: list = []
+
+            def probe():
+                last[:] = [gh.send("ping", body, ctype)]
+                return last[0].resp.status == 503, f"{last[0].describe()}; slow senders answered: {answered(slow)}"
+
+            poll(probe, 10, "a body to be refused while the memory for bodies is taken")
+            refused = last[0]
             assert_json_error(refused.resp, 503)
             assert refused.resp.headers.get("retry-after") == "1", refused.resp.headers
         finally:
@@ -279,6 +285,23 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
                 conn.close()
         poll(lambda: ((d := gh.send("ping", body, ctype)).resp.status == 200, d.describe()), 10,
              "bodies to be read again once the slow senders are gone")
+
+
+def answered(conns: list[RawConnection]) -> list[str]:
+    """What the server has sent on each of `conns` that it should still be reading (nothing, if all is well)."""
+    seen = []
+    for i, conn in enumerate(conns):
+        conn.sock.setblocking(False)
+        try:
+            data = conn.sock.recv(200)
+            seen.append(f"#{i}: {data[:120]!r}" if data else f"#{i}: closed")
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            seen.append(f"#{i}: {exc}")
+        finally:
+            conn.sock.settimeout(conn.timeout)
+    return seen
 
 
 # --- Item 6: replay -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ DOCKER_START_TIMEOUT=60
 # (Debian's own pair, so their versions match and Selenium never downloads a driver).
 # gcc, libc6-dev: the edge tests' app (Tests/E2E/edgeapp/edgeapp.c) and the benchmark's keep-alive
 # server are compiled with `cc -static` at run time, which needs libc.a.
-DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq
+DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq libnss3-tools
               chromium chromium-driver gcc libc6-dev openssl pebble)
 
 log() { printf 'test-env: %s\n' "$*"; }

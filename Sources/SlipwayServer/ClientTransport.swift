@@ -33,18 +33,28 @@ final class ClientTransport {
 
     var isEncrypted: Bool { tls != nil }
 
-    /// Takes a TLS handshake as far as the socket allows: true once it is done (at once for
-    /// plain TCP), false when it waits for the client (the socket readable). Throws when it
-    /// failed, or when it must write and the client does not read within `writeTimeout`.
-    func continueHandshake(writeTimeoutMilliseconds: Int) throws -> Bool {
-        guard let tls, handshaking else { return true }
+    enum Handshake {
+        /// Done (at once for plain TCP): HTTP follows.
+        case established
+        /// Waiting for the client's next bytes (the socket readable).
+        case waiting
+        /// Done, and it was an ACME CA's TLS-ALPN-01 validation: nothing follows.
+        case validated
+    }
+
+    /// Takes a TLS handshake as far as the socket allows. Throws when it failed, or when it must
+    /// write and the client does not read within `writeTimeout`.
+    func continueHandshake(writeTimeoutMilliseconds: Int) throws -> Handshake {
+        guard let tls, handshaking else { return .established }
         while true {
             switch try tls.handshake() {
             case .done:
                 handshaking = false
-                return true
+                // A CA's TLS-ALPN-01 validation: the handshake was all it wanted (RFC 8737
+                // says no data follows), so the connection ends here.
+                return tls.applicationProtocol == "acme-tls/1" ? .validated : .established
             case .waiting(.read):
-                return false
+                return .waiting
             case .waiting(.write):
                 // A full send buffer in the middle of a handshake: rare enough to wait here.
                 guard try Socket.wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: writeTimeoutMilliseconds) == .ready else {

@@ -253,7 +253,11 @@ final class HTTPConnection: @unchecked Sendable {
             // A TLS client's handshake comes first, as far as its bytes allow; it has the header
             // timeout of a connection that has sent nothing yet.
             if transport.handshaking {
-                guard try transport.continueHandshake(writeTimeoutMilliseconds: options.writeTimeoutMilliseconds) else { return .park }
+                switch try transport.continueHandshake(writeTimeoutMilliseconds: options.writeTimeoutMilliseconds) {
+                case .established: break
+                case .waiting: return .park
+                case .validated: return .close
+                }
             }
             try readAvailable()
             if case .draining = state {

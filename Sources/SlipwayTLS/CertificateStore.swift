@@ -10,6 +10,9 @@ import Synchronization
 /// again: a handshake for it gets `unrecognized_name`, like any name no app has.
 public final class CertificateStore: Sendable {
     private let byName = Mutex<[String: ServerCertificate]>([:])
+    /// TLS-ALPN-01 challenges in progress, by exact name: shown only to a client that asks for
+    /// `acme-tls/1`.
+    private let challenges = Mutex<[String: ServerCertificate]>([:])
     private let isServed: @Sendable (String) -> Bool
 
     /// Every name served (the tests, and a store with nothing to hide).
@@ -30,6 +33,23 @@ public final class CertificateStore: Sendable {
     public func remove(_ name: String) {
         let key = Self.normalized(name)
         byName.withLock { $0[key] = nil }
+    }
+
+    /// Answers the CA's TLS-ALPN-01 validation of `name` with `certificate` until removed.
+    public func installChallenge(_ certificate: ServerCertificate, for name: String) {
+        let key = Self.normalized(name)
+        challenges.withLock { $0[key] = certificate }
+    }
+
+    public func removeChallenge(_ name: String) {
+        let key = Self.normalized(name)
+        challenges.withLock { $0[key] = nil }
+    }
+
+    /// The challenge certificate for a client that asked for `acme-tls/1` and `serverName`.
+    public func challengeCertificate(for serverName: String) -> ServerCertificate? {
+        let key = Self.normalized(serverName)
+        return challenges.withLock { $0[key] }
     }
 
     public var names: [String] { byName.withLock { Array($0.keys) }.sorted() }

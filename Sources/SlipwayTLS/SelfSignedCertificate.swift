@@ -5,7 +5,10 @@ import CTLS
 public enum SelfSignedCertificate {
     /// A certificate for `names` (the first is also its common name), valid from a minute ago
     /// for `validSeconds`, signed with `key` (SHA-256).
-    public static func make(names: [String], key: PrivateKey, validSeconds: Int) throws(TLSError) -> CertificateChain {
+    /// `acmeIdentifier`, for a TLS-ALPN-01 challenge (RFC 8737), is the SHA-256 digest of the
+    /// key authorization, carried in the critical id-pe-acmeIdentifier extension.
+    public static func make(names: [String], key: PrivateKey, validSeconds: Int,
+                            acmeIdentifier: [UInt8]? = nil) throws(TLSError) -> CertificateChain {
         guard let first = names.first else { throw TLSError("making a certificate", reason: "no name given") }
         // The names go into OpenSSL's configuration syntax below: nothing but a host name's
         // characters may reach it.
@@ -32,11 +35,28 @@ public enum SelfSignedCertificate {
             throw TLSError.fromQueue("making a certificate's subjectAltName")
         }
         defer { X509_EXTENSION_free(extensionValue) }
-        guard X509_add_ext(certificate, extensionValue, -1) == 1,
-              X509_sign(certificate, key.pointer, EVP_sha256()) > 0
+        guard X509_add_ext(certificate, extensionValue, -1) == 1 else { throw TLSError.fromQueue("making a certificate") }
+        if let acmeIdentifier { try addACMEIdentifier(acmeIdentifier, to: certificate) }
+        guard X509_sign(certificate, key.pointer, EVP_sha256()) > 0
         else { throw TLSError.fromQueue("signing a certificate") }
         owned = false
         return CertificateChain(certificates: [certificate])
+    }
+
+    /// id-pe-acmeIdentifier (1.3.6.1.5.5.7.1.31), critical, its value the DER OCTET STRING of
+    /// the digest (RFC 8737, section 3).
+    private static func addACMEIdentifier(_ digest: [UInt8], to certificate: OpaquePointer) throws(TLSError) {
+        guard digest.count == 32 else { throw TLSError("making a challenge certificate", reason: "the digest is not SHA-256's 32 bytes") }
+        let value = [0x04, 0x20] + digest
+        guard let object = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1) else { throw TLSError.fromQueue("OBJ_txt2obj") }
+        defer { ASN1_OBJECT_free(object) }
+        guard let octets = ASN1_OCTET_STRING_new() else { throw TLSError.fromQueue("ASN1_OCTET_STRING_new") }
+        defer { ASN1_OCTET_STRING_free(octets) }
+        guard ASN1_OCTET_STRING_set(octets, value, Int32(value.count)) == 1,
+              let extensionValue = X509_EXTENSION_create_by_OBJ(nil, object, 1, octets)
+        else { throw TLSError.fromQueue("making the acmeIdentifier extension") }
+        defer { X509_EXTENSION_free(extensionValue) }
+        guard X509_add_ext(certificate, extensionValue, -1) == 1 else { throw TLSError.fromQueue("adding the acmeIdentifier extension") }
     }
 
     /// Only a host name's characters (and a wildcard's `*`): the names go into OpenSSL's

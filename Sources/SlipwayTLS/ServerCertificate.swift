@@ -11,7 +11,20 @@ public final class ServerCertificate: @unchecked Sendable {
 
     /// Throws when the key is not the certificate's: a mismatched pair is refused here, where
     /// it is uploaded or issued, rather than found at the first client's handshake.
-    public init(chain: CertificateChain, key: PrivateKey) throws(TLSError) {
+    /// Whether this is a TLS-ALPN-01 challenge's certificate, shown only to a client that asks
+    /// for `acme-tls/1` (the CA's validation), never to one that asks for HTTP.
+    public let isChallenge: Bool
+
+    public convenience init(chain: CertificateChain, key: PrivateKey) throws(TLSError) {
+        try self.init(chain: chain, key: key, challenge: false)
+    }
+
+    /// A TLS-ALPN-01 challenge's certificate: its context negotiates `acme-tls/1` only.
+    public static func challenge(chain: CertificateChain, key: PrivateKey) throws(TLSError) -> ServerCertificate {
+        try ServerCertificate(chain: chain, key: key, challenge: true)
+    }
+
+    private init(chain: CertificateChain, key: PrivateKey, challenge: Bool) throws(TLSError) {
         guard chain.matches(key) else {
             throw TLSError("installing a certificate", reason: "the private key does not match the certificate")
         }
@@ -26,7 +39,14 @@ public final class ServerCertificate: @unchecked Sendable {
         }
         // ALPN is negotiated after the SNI callback has switched the session to this context,
         // and OpenSSL asks this context for it.
-        SSL_CTX_set_alpn_select_cb(context, selectProtocol, nil)
+        if challenge {
+            SSL_CTX_set_alpn_select_cb(context, selectACMEProtocol, nil)
+            // Marks the context, for the SNI callback to leave the session on it.
+            SSL_CTX_set_ex_data(context, 0, UnsafeMutableRawPointer(bitPattern: 1))
+        } else {
+            SSL_CTX_set_alpn_select_cb(context, selectProtocol, nil)
+        }
+        self.isChallenge = challenge
         self.chain = chain
         self.context = context
     }

@@ -35,6 +35,7 @@ public final class TLSServerContext: @unchecked Sendable {
         else { throw TLSError.fromQueue("setting up TLS") }
         slipway_ssl_ctx_set_servername_callback(context, chooseCertificate, Unmanaged.passUnretained(store).toOpaque())
         SSL_CTX_set_alpn_select_cb(context, selectProtocol, nil)
+        SSL_CTX_set_client_hello_cb(context, answerACMEChallenge, Unmanaged.passUnretained(store).toOpaque())
     }
 
     deinit { SSL_CTX_free(context) }
@@ -54,6 +55,8 @@ public final class TLSServerContext: @unchecked Sendable {
 /// The SNI callback: the store's certificate for the name, or a fatal `unrecognized_name`.
 private func chooseCertificate(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _ argument: UnsafeMutableRawPointer?) -> Int32 {
     guard let ssl, let argument else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+    // The client hello callback switched the session to a TLS-ALPN-01 challenge's context.
+    if SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), 0) != nil { return SSL_TLSEXT_ERR_OK }
     let store = Unmanaged<CertificateStore>.fromOpaque(argument).takeUnretainedValue()
     guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
           let certificate = store.certificate(for: String(cString: name)),
@@ -65,14 +68,47 @@ private func chooseCertificate(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePoin
     return SSL_TLSEXT_ERR_OK
 }
 
+/// The client hello callback, before SNI and ALPN are handled: a client that offers `acme-tls/1`
+/// (an ACME CA validating TLS-ALPN-01, RFC 8737) for a name with a challenge in progress is
+/// switched to the challenge's context; every other client goes on to the SNI callback. This is
+/// the one place that sees both the name and the protocols before the certificate is chosen.
+private func answerACMEChallenge(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _ argument: UnsafeMutableRawPointer?) -> Int32 {
+    guard let ssl, let argument else { return SSL_CLIENT_HELLO_SUCCESS }
+    var alpn: UnsafePointer<UInt8>?
+    var alpnLength = 0
+    guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation), &alpn, &alpnLength) == 1,
+          let alpn, ClientHello.protocols(UnsafeBufferPointer(start: alpn, count: alpnLength)).contains("acme-tls/1")
+    else { return SSL_CLIENT_HELLO_SUCCESS }
+    var sni: UnsafePointer<UInt8>?
+    var sniLength = 0
+    guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &sni, &sniLength) == 1, let sni,
+          let name = ClientHello.hostName(UnsafeBufferPointer(start: sni, count: sniLength))
+    else { return SSL_CLIENT_HELLO_SUCCESS }
+    let store = Unmanaged<CertificateStore>.fromOpaque(argument).takeUnretainedValue()
+    if let challenge = store.challengeCertificate(for: name) { _ = SSL_set_SSL_CTX(ssl, challenge.context) }
+    return SSL_CLIENT_HELLO_SUCCESS
+}
+
+/// The ALPN callback of a challenge's context: `acme-tls/1` or nothing.
+func selectACMEProtocol(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
+                        _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32, _ argument: UnsafeMutableRawPointer?) -> Int32 {
+    pickProtocol("acme-tls/1", out, outLength, offered, offeredLength)
+}
+
 /// The ALPN callback: `http/1.1` from the client's list, pointed at in that list (which lives
 /// for the handshake), or no protocol at all. Set on the certificates' contexts too: OpenSSL
 /// reads it from the context the SNI callback switched the session to.
 func selectProtocol(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
                             _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32, _ argument: UnsafeMutableRawPointer?) -> Int32 {
+    pickProtocol("http/1.1", out, outLength, offered, offeredLength)
+}
+
+/// Points `out` at `protocolName` in the client's list when it is there.
+private func pickProtocol(_ protocolName: String, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
+                    _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32) -> Int32 {
     guard let offered, let out, let outLength else { return SSL_TLSEXT_ERR_NOACK }
     let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
-    let wanted = Array("http/1.1".utf8)
+    let wanted = Array(protocolName.utf8)
     var index = 0
     while index < list.count {
         let length = Int(list[index])

@@ -1,12 +1,9 @@
 """Certificates that come by themselves: the real binary against a real ACME CA, offline.
 
 Debian's `pebble` (an RFC 8555 test CA) and `pebble-challtestsrv` (its fake DNS) run on loopback
-with ports of this module's choosing (scripts/test-env.sh installs them). Pebble validates HTTP-01
-by connecting to the domain's address (127.0.0.1 from the fake DNS, 127.0.0.2 for the domain meant
-to fail) on its `httpPort`, which is Slipway's HTTP edge; it refuses 5 % of good nonces on purpose
-(`badNonce`), which the client must retry. Its own HTTPS certificate is made here with openssl and
-given to Slipway as `--acme-ca-file`; its issuing root, made anew at each start, is fetched from
-its management port and trusted by the test's TLS client.
+(pebblekit.py), validating HTTP-01 on Slipway's HTTP edge; the domain meant to fail resolves to
+127.0.0.2, where nothing listens. Pebble refuses 5 % of good nonces on purpose (`badNonce`), which
+the client must retry.
 
 Cleaning up: pebble and the fake DNS are stopped at the end; the server runs with
 `--container-label slipway.test=1` and the app's name starts with a prefix unique to this run.
@@ -14,16 +11,10 @@ Cleaning up: pebble and the fake DNS are stopped at the end; the server runs wit
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,6 +22,7 @@ import pytest
 from conftest import HOST, poll, start_server
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
 from loopback import free_port
+from pebblekit import CA, chromium_dom, curl_get, pebble_ca
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
 from test_https_edge import parse, plain
 
@@ -43,33 +35,6 @@ RETRY_S = 2
 ISSUE_TIMEOUT_S = 120
 # Pebble issues certificates valid this long, so the renewal (at a third left) comes 20 s in.
 VALIDITY_S = 30
-
-
-@dataclass
-class CA:
-    directory: str
-    ca_file: Path
-    management: int
-    # Starts pebble (again) on the same ports and configuration; stops it.
-    start_pebble: object
-    stop_pebble: object
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        pytest.fail(f"{tool} is missing; scripts/test-env.sh installs it (Debian's pebble package)", pytrace=False)
-    return path
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -87,69 +52,11 @@ def edge_ports():
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory, edge_ports):
-    """Pebble and its fake DNS, validating challenges against the module's edge ports."""
-    work = tmp_path_factory.mktemp("pebble")
+    """Pebble and its fake DNS, validating challenges against the module's edge ports; the
+    failing domain's address (127.0.0.2) has nothing listening on them."""
     http_port, https_port = edge_ports
-    dns, dns_management, listen, management = free_port(), free_port(), free_port(), free_port()
-    cert, key = work / "pebble.crt", work / "pebble.key"
-    made = subprocess.run([need("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                           "-keyout", str(key), "-out", str(cert), "-days", "7", "-subj", "/CN=localhost",
-                           "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    config = work / "pebble.json"
-    config.write_text(json.dumps({"pebble": {
-        "listenAddress": f"{HOST}:{listen}", "managementListenAddress": f"{HOST}:{management}",
-        "certificate": str(cert), "privateKey": str(key), "httpPort": http_port, "tlsPort": https_port,
-        "ocspResponderURL": "", "externalAccountBindingRequired": False, "certificateValidityPeriod": VALIDITY_S}}))
-    logs = []
-    dns_log = open(work / "challtestsrv.log", "wb")
-    logs.append(dns_log)
-    fake_dns = subprocess.Popen([need("pebble-challtestsrv"), "-dns01", f"{HOST}:{dns}", "-http01", "", "-https01", "",
-                                 "-tlsalpn01", "", "-management", f"{HOST}:{dns_management}", "-defaultIPv4", HOST,
-                                 "-defaultIPv6", ""], stdout=dns_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    pebble_log = open(work / "pebble.log", "ab")
-    logs.append(pebble_log)
-    pebble: dict[str, subprocess.Popen] = {}
-    trust = ssl.create_default_context(cafile=str(cert))
-
-    def start_pebble():
-        pebble["proc"] = subprocess.Popen([need("pebble"), "-config", str(config), "-dnsserver", f"{HOST}:{dns}"],
-                                          env=dict(os.environ, PEBBLE_VA_NOSLEEP="1"), cwd=work,
-                                          stdout=pebble_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        poll(answering, 30, "pebble's directory to answer")
-
-    def stop_pebble():
-        stop(pebble["proc"])
-
-    try:
-
-        def answering():
-            try:
-                with urllib.request.urlopen(f"https://localhost:{listen}/dir", context=trust, timeout=2) as resp:
-                    return resp.status == 200, resp.status
-            except OSError as exc:
-                return False, repr(exc)
-
-        start_pebble()
-
-        def dns_ready():
-            try:
-                request = urllib.request.Request(f"http://{HOST}:{dns_management}/add-a", method="POST",
-                                                 data=json.dumps({"host": FAILING + ".", "addresses": ["127.0.0.2"]}).encode())
-                with urllib.request.urlopen(request, timeout=2) as resp:
-                    return resp.status == 200, resp.status
-            except OSError as exc:
-                return False, repr(exc)
-
-        # The failing domain's address has nothing listening on the edge's port.
-        poll(dns_ready, 30, "the fake DNS to take the failing domain's record")
-        yield CA(f"https://localhost:{listen}/dir", cert, management, start_pebble, stop_pebble)
-    finally:
-        if "proc" in pebble:
-            stop(pebble["proc"])
-        stop(fake_dns)
-        for log in logs:
-            log.close()
+    with pebble_ca(tmp_path_factory.mktemp("pebble"), http_port, https_port, VALIDITY_S, {FAILING: "127.0.0.2"}) as authority:
+        yield authority
 
 
 @pytest.fixture(scope="module")
@@ -175,13 +82,7 @@ def server(tmp_path_factory, ca: CA, edge_ports, prefix):
 
 @pytest.fixture(scope="module")
 def pebble_root(ca: CA, tmp_path_factory) -> Path:
-    """Pebble's issuing root, made anew at each start: what a client of the apps trusts."""
-    with urllib.request.urlopen(f"https://localhost:{ca.management}/roots/0",
-                                context=ssl.create_default_context(cafile=str(ca.ca_file)), timeout=10) as resp:
-        root = resp.read().decode()
-    path = tmp_path_factory.mktemp("pebble-root") / "root.pem"
-    path.write_text(root)
-    return path
+    return ca.issuing_root(tmp_path_factory.mktemp("pebble-root"))
 
 
 def https_version(port: int, root: Path) -> bytes:
@@ -217,6 +118,13 @@ def test_a_domain_gets_a_certificate_by_http_01_that_clients_verify(server, ca: 
     data = https_version(https_port, pebble_root)
     response = parse(data)
     assert response.status == 200 and response.body == b"acme-v1", data[:300]
+
+    # curl and headless Chromium, each trusting pebble's root alone, verify it too.
+    url = f"https://{DOMAIN}:{https_port}/version"
+    fetched = curl_get(url, pebble_root, DOMAIN, https_port)
+    assert fetched.returncode == 0 and fetched.stdout == "acme-v1", (fetched.returncode, fetched.stderr)
+    page = chromium_dom(url, pebble_root, DOMAIN, work)
+    assert "acme-v1" in page and "ERR_CERT" not in page, page[:500]
 
     # The account key and the certificate's key are Slipway's alone.
     data_dir = proc.data_dir

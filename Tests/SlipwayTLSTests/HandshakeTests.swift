@@ -32,7 +32,8 @@ final class HandshakeTests: XCTestCase {
         let context: OpaquePointer
         let ssl: OpaquePointer
 
-        init(trusting chains: [CertificateChain], serverName: String?, maximumVersion: Int32? = nil, alpn: [String] = ["http/1.1"], fd: Int32) {
+        init(trusting chains: [CertificateChain], serverName: String?, maximumVersion: Int32? = nil, alpn: [String] = ["http/1.1"],
+             verifying: Bool = true, fd: Int32) {
             context = SSL_CTX_new(TLS_client_method())!
             if let maximumVersion {
                 // The oldest versions are off at OpenSSL's default security level: a client of
@@ -43,7 +44,7 @@ final class HandshakeTests: XCTestCase {
             }
             let roots = SSL_CTX_get_cert_store(context)
             for chain in chains { X509_STORE_add_cert(roots, chain.leaf) }
-            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+            SSL_CTX_set_verify(context, verifying ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
             ssl = SSL_new(context)!
             if let serverName {
                 _ = slipway_ssl_set_host_name(ssl, serverName)
@@ -69,14 +70,15 @@ final class HandshakeTests: XCTestCase {
     }
 
     /// Steps both ends until the handshake ends (at most 50 rounds).
-    private func handshake(serverName: String?, maximumVersion: Int32? = nil, alpn: [String] = ["http/1.1"])
+    private func handshake(serverName: String?, maximumVersion: Int32? = nil, alpn: [String] = ["http/1.1"], verifying: Bool = true)
         throws -> (Outcome, TLSSession, Client) {
         var pair: [Int32] = [0, 0]
         XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair), 0)
         descriptors += pair
         for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         let session = try server.session(on: pair[0])
-        let client = Client(trusting: trusted, serverName: serverName, maximumVersion: maximumVersion, alpn: alpn, fd: pair[1])
+        let client = Client(trusting: trusted, serverName: serverName, maximumVersion: maximumVersion, alpn: alpn,
+                            verifying: verifying, fd: pair[1])
         var serverDone = false
         var clientDone = false
         for _ in 0..<50 {
@@ -162,5 +164,87 @@ final class HandshakeTests: XCTestCase {
         XCTAssertEqual(SSL_read(client.ssl, &received, 256), Int32(answer.count))
         SSL_shutdown(client.ssl)
         XCTAssertEqual(try session.read(into: buffer), .closed)
+    }
+
+    // MARK: TLS-ALPN-01
+
+    /// The digest a challenge certificate carries: what the CA compares with its own.
+    private let digest = [UInt8]((0..<32).map { UInt8($0 * 7 % 256) })
+
+    private func installChallenge(for name: String) throws -> CertificateChain {
+        let key = try PrivateKey.generateP256()
+        let chain = try SelfSignedCertificate.make(names: [name], key: key, validSeconds: 3600, acmeIdentifier: digest)
+        store.installChallenge(try ServerCertificate.challenge(chain: chain, key: key), for: name)
+        trusted.append(chain)
+        return chain
+    }
+
+    /// The critical id-pe-acmeIdentifier extension's value in the certificate the client got.
+    private func acmeIdentifier(seenBy client: Client) -> (critical: Bool, value: [UInt8])? {
+        guard let peer = SSL_get1_peer_certificate(client.ssl) else { return nil }
+        defer { X509_free(peer) }
+        let object = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1)
+        defer { ASN1_OBJECT_free(object) }
+        let index = X509_get_ext_by_OBJ(peer, object, -1)
+        guard index >= 0, let found = X509_get_ext(peer, index), let data = X509_EXTENSION_get_data(found) else { return nil }
+        let bytes = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(data), count: Int(ASN1_STRING_length(data))))
+        return (X509_EXTENSION_get_critical(found) == 1, bytes)
+    }
+
+    func testACAAskingForACMETLS1GetsTheChallengeCertificateAndNothingElse() throws {
+        let challenge = try installChallenge(for: "a.test")
+        // The CA checks the extension itself; OpenSSL's verification would refuse the unknown
+        // critical extension, as it should for any other use of the certificate.
+        let (outcome, session, client) = try handshake(serverName: "a.test", alpn: ["acme-tls/1"], verifying: false)
+        XCTAssertEqual(outcome, .established)
+        XCTAssertEqual(session.applicationProtocol, "acme-tls/1", "RFC 8737: the server must negotiate acme-tls/1")
+        guard let peer = SSL_get1_peer_certificate(client.ssl) else { return XCTFail("no certificate") }
+        defer { X509_free(peer) }
+        XCTAssertEqual(X509_cmp(peer, challenge.leaf), 0, "the challenge's certificate, not the app's")
+        let identifier = acmeIdentifier(seenBy: client)
+        XCTAssertEqual(identifier?.critical, true)
+        XCTAssertEqual(identifier?.value, [0x04, 0x20] + digest, "a DER OCTET STRING of the SHA-256 digest")
+    }
+
+    func testAClientAskingForHTTPNeverSeesTheChallengeCertificate() throws {
+        let challenge = try installChallenge(for: "a.test")
+        let (outcome, session, client) = try handshake(serverName: "a.test", alpn: ["http/1.1", "h2"])
+        XCTAssertEqual(outcome, .established)
+        XCTAssertEqual(session.applicationProtocol, "http/1.1")
+        guard let peer = SSL_get1_peer_certificate(client.ssl) else { return XCTFail("no certificate") }
+        defer { X509_free(peer) }
+        XCTAssertNotEqual(X509_cmp(peer, challenge.leaf), 0)
+        XCTAssertNil(acmeIdentifier(seenBy: client))
+    }
+
+    func testACMETLS1ForANameWithNoChallengeGetsNoneAndAnUnknownNameStillIsRefused() throws {
+        _ = try installChallenge(for: "other.test")
+        let (served, session, client) = try handshake(serverName: "a.test", alpn: ["acme-tls/1"])
+        XCTAssertEqual(served, .established, "a.test's own certificate, with no protocol agreed")
+        XCTAssertNil(session.applicationProtocol)
+        XCTAssertNil(acmeIdentifier(seenBy: client))
+        let (unknown, _, _) = try handshake(serverName: "unknown.test", alpn: ["acme-tls/1"])
+        guard case .serverFailed(let reason) = unknown else { return XCTFail("\(unknown)") }
+        XCTAssertTrue(reason.contains("unrecognized name"), reason)
+
+        store.removeChallenge("other.test")
+        let (removed, _, _) = try handshake(serverName: "other.test", alpn: ["acme-tls/1"])
+        guard case .serverFailed = removed else { return XCTFail("a withdrawn challenge is no longer answered: \(removed)") }
+    }
+
+    func testTheClientHelloExtensionsAreReadWithEveryLengthChecked() {
+        func protocols(_ bytes: [UInt8]) -> [String] { bytes.withUnsafeBufferPointer { ClientHello.protocols($0) } }
+        func hostName(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer { ClientHello.hostName($0) } }
+        XCTAssertEqual(protocols([0, 14, 2] + Array("h2".utf8) + [10] + Array("acme-tls/1".utf8)), ["h2", "acme-tls/1"])
+        XCTAssertEqual(protocols([0, 15, 2] + Array("h2".utf8) + [10] + Array("acme-tls/1".utf8)), [], "list length says one more byte")
+        XCTAssertEqual(protocols([0, 3, 5, 65, 66]), [], "a name longer than what is left")
+        XCTAssertEqual(protocols([0, 1, 0]), [], "an empty name")
+        XCTAssertEqual(protocols([0]), [])
+        let name = Array("App.Test".utf8)
+        XCTAssertEqual(hostName([0, UInt8(name.count + 3), 0, 0, UInt8(name.count)] + name), "app.test")
+        XCTAssertNil(hostName([0, UInt8(name.count + 3), 0, 0, UInt8(name.count + 1)] + name), "a name longer than what is left")
+        XCTAssertNil(hostName([0, 3, 0, 0, 0]), "an empty name")
+        XCTAssertNil(hostName([0, 4, 1, 0, 1, 65]), "no host_name entry")
+        XCTAssertNil(hostName([]))
     }
 }

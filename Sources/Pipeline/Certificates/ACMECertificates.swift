@@ -1,13 +1,15 @@
 import ACME
 import FoundationEssentials
 import Glibc
+import SlipwayCrypto
 import SlipwaySystem
 import SlipwayTLS
 import Synchronization
 
 /// Certificates that come by themselves: for every exact domain of every app without one, an
-/// order to the ACME CA, answered by HTTP-01 on the HTTP edge, and the chain installed without a
-/// restart; renewed when a third of its lifetime is left. One thread of its own works through
+/// order to the ACME CA, answered by HTTP-01 on the HTTP edge or TLS-ALPN-01 on the HTTPS edge
+/// (whichever works: when the CA could not validate one, a new order tries the other at once),
+/// and the chain installed without a restart; renewed when a third of its lifetime is left. One thread of its own works through
 /// the domains one at a time, so the CA never sees more than one order from Slipway at once. A
 /// failure is shown (`failed`, with the CA's words) and tried again after a backoff that doubles
 /// from `--acme-retry-seconds` (a minute) to a day, or the CA's Retry-After when longer. Uploaded certificates are never
@@ -18,6 +20,14 @@ public final class ACMECertificates: Sendable {
         var nextAttempt = 0
         var lastError: String?
         var ordering = false
+        /// The challenge that last worked, tried first next time.
+        var worked: ChallengeType?
+    }
+
+    /// The CA tried and could not validate the domain by one challenge: the other may work.
+    private struct ValidationFailed: Error {
+        let type: ChallengeType
+        let detail: String
     }
 
     let settings: ACMESettings
@@ -114,14 +124,13 @@ public final class ACMECertificates: Sendable {
         do {
             do {
                 try client.account(email: settings.email)
-                try issue(domain, client)
             } catch let error as ACMEError where error.problem == "accountDoesNotExist" {
                 // Registered again at once: the account is ours to make, not a reason to wait.
                 try client.account(email: settings.email)
-                try issue(domain, client)
             }
-            states.withLock { $0[domain] = DomainState() }
-            Log.info("ACME: certificate for \(domain) installed")
+            let worked = try issueByWhatWorks(domain, client)
+            states.withLock { $0[domain] = DomainState(worked: worked) }
+            Log.info("ACME: certificate for \(domain) installed (validated by \(worked.rawValue))")
         } catch {
             let retryAfter = (error as? ACMEError)?.retryAfter ?? 0
             states.withLock { table in
@@ -137,24 +146,42 @@ public final class ACMECertificates: Sendable {
         }
     }
 
-    private func issue(_ domain: String, _ client: ACMEClient) throws {
+    /// Orders with each challenge type in turn (the one that worked last time first) until the
+    /// CA validates one; returns it. Anything but a failed validation (the CA unreachable, a
+    /// rate limit) ends the attempt at once: the other type would meet it too.
+    private func issueByWhatWorks(_ domain: String, _ client: ACMEClient) throws -> ChallengeType {
+        var failures: [ValidationFailed] = []
+        for type in ChallengeType.attempts(preferring: states.withLock { $0[domain]?.worked }) {
+            do {
+                try issue(domain, by: type, client)
+                return type
+            } catch let failed as ValidationFailed {
+                Log.info("ACME: \(domain): \(type.rawValue) did not validate: \(failed.detail)")
+                failures.append(failed)
+            }
+        }
+        throw ACMEError("validating \(domain)", detail: failures.map { "\($0.type.rawValue): \($0.detail)" }.joined(separator: "; "))
+    }
+
+    private func issue(_ domain: String, by type: ChallengeType, _ client: ACMEClient) throws {
         var order = try client.newOrder(names: [domain])
         for url in order.authorizations {
             var authorization = try client.authorization(url)
             if authorization.status == "valid" { continue }
-            guard let challenge = authorization.challenges.first(where: { $0.type == "http-01" }) else {
-                throw ACMEError("validating \(domain)", detail: "the CA offers no http-01 challenge")
+            guard let challenge = authorization.challenges.first(where: { $0.type == type.rawValue }) else {
+                throw ValidationFailed(type: type, detail: "the CA offers no \(type.rawValue) challenge")
             }
-            challenges.add(token: challenge.token, keyAuthorization: try client.keyAuthorization(token: challenge.token))
-            defer { challenges.remove(token: challenge.token) }
+            let keyAuthorization = try client.keyAuthorization(token: challenge.token)
+            let answered = try answer(type, domain: domain, token: challenge.token, keyAuthorization: keyAuthorization)
+            defer { answered.withdraw() }
             try client.respond(to: challenge)
             authorization = try poll("validating \(domain)") {
                 let current = try client.authorization(url)
                 return current.status == "pending" ? nil : current
             }
             guard authorization.status == "valid" else {
-                let why = authorization.challenges.first { $0.type == "http-01" }?.error ?? "the authorization is \(authorization.status)"
-                throw ACMEError("validating \(domain)", detail: why)
+                let why = authorization.challenges.first { $0.type == type.rawValue }?.error ?? "the authorization is \(authorization.status)"
+                throw ValidationFailed(type: type, detail: why)
             }
         }
         let key = try PrivateKey.generateP256()
@@ -168,6 +195,29 @@ public final class ACMECertificates: Sendable {
             throw ACMEError("finalizing the order for \(domain)", detail: "the order is \(order.status)")
         }
         try certificates.upload(domain: domain, chainPEM: try client.certificate(url), keyPEM: try key.pem(), source: "acme")
+    }
+
+    /// A challenge's answer while the CA looks, and how to take it away after.
+    private struct Answer {
+        let withdraw: () -> Void
+    }
+
+    /// Puts up the answer the CA will look for: the key authorization at the HTTP edge's
+    /// well-known path (HTTP-01), or a certificate carrying its digest for a handshake that asks
+    /// for `acme-tls/1` (TLS-ALPN-01).
+    private func answer(_ type: ChallengeType, domain: String, token: String, keyAuthorization: String) throws -> Answer {
+        switch type {
+        case .http01:
+            challenges.add(token: token, keyAuthorization: keyAuthorization)
+            return Answer { [challenges] in challenges.remove(token: token) }
+        case .tlsALPN01:
+            let key = try PrivateKey.generateP256()
+            let chain = try SelfSignedCertificate.make(names: [domain], key: key, validSeconds: 7 * 86_400,
+                                                       acmeIdentifier: Crypto.sha256(Array(keyAuthorization.utf8)))
+            let store = certificates.store
+            store.installChallenge(try ServerCertificate.challenge(chain: chain, key: key), for: domain)
+            return Answer { store.removeChallenge(domain) }
+        }
     }
 
     /// Asks `check` every half second until it returns something, for at most `pollSeconds`.

@@ -274,7 +274,7 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
                 last[:] = [gh.send("ping", body, ctype)]
                 return last[0].resp.status == 503, f"{last[0].describe()}; slow senders answered: {answered(slow)}"
 
-            poll(probe, 10, "a body to be refused while the memory for bodies is taken")
+            poll(probe, 30, "a body to be refused while the memory for bodies is taken")
             refused = last[0]
             assert_json_error(refused.resp, 503)
             assert refused.resp.headers.get("retry-after") == "1", refused.resp.headers

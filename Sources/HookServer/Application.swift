@@ -76,15 +76,21 @@ final class Application: Sendable {
 
         // Stored certificates are shown only for names an app has now (a domain removed keeps its
         // certificate for when it comes back).
+        // The dashboard's domain is served over HTTPS when its certificate comes from ACME.
+        let dashboardDomain = config.dashboardServesHTTPS ? config.dashboardDomain : nil
         certificates = try UploadedCertificates(dataDir: config.dataDir,
-                                                store: CertificateStore(isServed: { [domains = service.domains] in domains.resolve(host: $0) != nil }))
+                                                store: CertificateStore(isServed: { [domains = service.domains] in
+                                                    $0 == dashboardDomain || domains.resolve(host: $0) != nil
+                                                }))
         if let email = config.acmeEmail {
             let acme = try ACMECertificates(dataDir: config.dataDir,
                                             settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile,
                                                                    retrySeconds: config.acmeRetrySeconds),
                                             certificates: certificates,
                                             // The edge's own table, in memory: no query every round.
-                                            domains: { [domains = service.domains] in domains.table.exactNames })
+                                            domains: { [domains = service.domains] in
+                                                domains.table.exactNames + (dashboardDomain.map { [$0] } ?? [])
+                                            })
             certificates.reportOrders { [acme] in acme.status(of: $0) }
             self.acme = acme
         } else {
@@ -111,8 +117,9 @@ final class Application: Sendable {
                                    appForHost: { [domains = service.domains] in domains.resolve(host: $0) })
         let certificateStore = certificates.store
         let redirect = config.httpsPort.map { port in
-            // Asked only for a name the edge has just routed to an app.
-            HTTPSRedirect(httpsPort: port, hasCertificate: { certificateStore.hasCertificate(forServed: $0) })
+            // Asked only for a name the edge has just routed to an app or the dashboard.
+            HTTPSRedirect(httpsPort: port, redirectsDashboard: config.dashboardServesHTTPS,
+                          hasCertificate: { certificateStore.hasCertificate(forServed: $0) })
         }
         if let edgeOptions = config.edgeServerOptions {
             edge = try HTTPServer(options: edgeOptions, dispatcher: HTTPEdge(routes: routes, dashboard: responder, settings: config.edgeSettings,

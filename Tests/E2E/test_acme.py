@@ -15,19 +15,22 @@ import secrets
 import socket
 import ssl
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from conftest import HOST, poll, start_server
+from conftest import ADMIN_PASSWORD, HOST, poll, start_server
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
 from loopback import free_port
 from pebblekit import CA, chromium_dom, curl_get, pebble_ca
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
-from test_https_edge import parse, plain
+from test_https_edge import https_request, parse, plain
 
 DOMAIN = "acme-a.test"
 FAILING = "acme-fail.test"
+# The dashboard's own domain (`--dashboard-domain`): its certificate comes from ACME too.
+DASHBOARD = "acme-dash.test"
 # Added while the CA is down.
 LATE = "acme-late.test"
 # Slipway's first wait after a failed order (`--acme-retry-seconds`), short for the tests.
@@ -66,7 +69,7 @@ def server(tmp_path_factory, ca: CA, edge_ports, prefix):
     proc = start_server(work, extra_args=[
         "--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
         "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S),
-        "--http-port", str(http_port), "--https-port", str(https_port),
+        "--http-port", str(http_port), "--https-port", str(https_port), "--dashboard-domain", DASHBOARD,
         "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file),
         "--acme-retry-seconds", str(RETRY_S)])
     try:
@@ -214,3 +217,41 @@ def test_while_the_ca_is_down_orders_fail_and_http_goes_on_then_succeed_when_it_
 
     shown = poll(issued, ISSUE_TIMEOUT_S, f"{LATE}'s certificate once pebble is back (retried by itself)")
     assert shown["source"] == "acme" and shown["last_error"] is None, shown
+
+
+def test_the_dashboard_on_its_domain_is_served_over_https_with_a_host_cookie_and_hsts(server, edge_ports, pebble_root: Path):
+    proc, api, app, _ = server
+    http_port, https_port = edge_ports
+    origin = f"https://{DASHBOARD}:{https_port}"
+
+    def served():
+        try:
+            response, _ = https_request(https_port, DASHBOARD, pebble_root, "GET", "/login")
+            return response.status == 200, response.status
+        except (OSError, ssl.SSLError) as exc:
+            return False, repr(exc)
+
+    poll(served, ISSUE_TIMEOUT_S, f"the dashboard at {origin}, its certificate from pebble")
+    page, agreed = https_request(https_port, DASHBOARD, pebble_root, "GET", "/login")
+    assert agreed[1] == "http/1.1", agreed
+    assert page.header("strict-transport-security") == "max-age=31536000", page.headers
+
+    # Logging in over HTTPS sets a __Host- cookie: Secure, Path=/, no Domain.
+    form = urllib.parse.urlencode({"password": ADMIN_PASSWORD}).encode()
+    logged_in, _ = https_request(https_port, DASHBOARD, pebble_root, "POST", "/login", {
+        "Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}, form)
+    assert logged_in.status in (302, 303), logged_in.raw[:500]
+    cookie = logged_in.header("set-cookie") or ""
+    attributes = [a.strip().lower() for a in cookie.split(";")]
+    assert cookie.startswith("__Host-slipway_session=") and "secure" in attributes and "path=/" in attributes, cookie
+    assert not any(a.startswith("domain=") for a in attributes), cookie
+    assert logged_in.header("strict-transport-security") == "max-age=31536000", logged_in.headers
+    dashboard, _ = https_request(https_port, DASHBOARD, pebble_root, "GET", "/", {"Cookie": cookie.split(";")[0]})
+    assert dashboard.status == 200 and app.encode() in dashboard.body, dashboard.raw[:500]
+
+    # Plain HTTP to the dashboard's domain goes to HTTPS; webhook deliveries stay (GitHub does not
+    # follow redirects, and each delivery is signed).
+    moved = plain(http_port, DASHBOARD, target="/login?next=%2F")
+    assert moved.status == 301 and moved.header("location") == f"{origin}/login?next=%2F", moved.raw[:300]
+    hook = plain(http_port, DASHBOARD, method="POST", target=f"/hooks/github/{app}", body=b"{}")
+    assert hook.status not in (301, 308), hook.raw[:300]

@@ -130,10 +130,18 @@ def parse(data: bytes) -> RawResponse:
 def https_get(port: int, name: str, trust: Path, path: str = "/version") -> tuple[RawResponse, tuple[str, str]]:
     """One GET over TLS to the edge, with SNI `name` and the chain verified against `trust`; the
     answer, and the TLS version and ALPN protocol agreed."""
+    return https_request(port, name, trust, "GET", path)
+
+
+def https_request(port: int, name: str, trust: Path, method: str, path: str, headers: dict[str, str] = {},
+                  body: bytes = b"") -> tuple[RawResponse, tuple[str, str]]:
+    """One request over TLS to the edge, as `https_get`, with `headers` and `body`."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {name}", "Connection: close", f"Content-Length: {len(body)}",
+             *(f"{k}: {v}" for k, v in headers.items())]
     with socket.create_connection((HOST, port), timeout=TIMEOUT_S) as raw:
         with client_context(trust).wrap_socket(raw, server_hostname=name) as conn:
             agreed = (conn.version(), conn.selected_alpn_protocol())
-            conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+            conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
             data = b""
             while chunk := conn.recv(65536):
                 data += chunk

@@ -35,6 +35,9 @@ public struct HTTPEdge: RequestDispatcher {
         // BodyFraming has refused a request with two Host headers, and an HTTP/1.1 one without.
         switch routes.route(host: head.requestedHost) {
         case .dashboard:
+            if let moved = redirect?.dashboardResponse(for: head) {
+                return .takeOver { $0.respond(Self.identified(moved, requestID)) }
+            }
             if let dashboard { return dashboard.dispose(of: head, remoteAddress: remoteAddress) }
             return .takeOver { $0.respond(Self.identified(EdgePage.notFound(), requestID)) }
         case .unknown:

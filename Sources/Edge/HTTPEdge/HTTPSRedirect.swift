@@ -11,15 +11,31 @@ public struct HTTPSRedirect: Sendable {
     /// Where the HTTPS edge listens; the Location names it unless it is 443.
     public let httpsPort: Int
     let hasCertificate: @Sendable (String) -> Bool
+    /// Whether the dashboard's domain is served over HTTPS (its certificate comes from ACME).
+    let redirectsDashboard: Bool
 
-    public init(httpsPort: Int, hasCertificate: @escaping @Sendable (String) -> Bool) {
+    public init(httpsPort: Int, redirectsDashboard: Bool = false, hasCertificate: @escaping @Sendable (String) -> Bool) {
         self.httpsPort = httpsPort
+        self.redirectsDashboard = redirectsDashboard
         self.hasCertificate = hasCertificate
     }
 
+    /// Webhook deliveries to the dashboard's domain stay on plain HTTP: GitHub does not follow
+    /// redirects, and each delivery is signed, so TLS adds nothing a redirect could give.
+    static let webhookPrefix = "/hooks/"
+
     /// The redirect for a request to `app`, or nil when it is served as it came.
     func response(for head: RequestHead, app: EdgeApp) -> HTTPResponse? {
-        guard app.redirectsToHTTPS, !head.path.hasPrefix(Self.challengePrefix),
+        app.redirectsToHTTPS ? response(for: head) : nil
+    }
+
+    /// The redirect for a request to the dashboard's domain, once it has its certificate.
+    func dashboardResponse(for head: RequestHead) -> HTTPResponse? {
+        !redirectsDashboard || head.path.hasPrefix(Self.webhookPrefix) ? nil : response(for: head)
+    }
+
+    private func response(for head: RequestHead) -> HTTPResponse? {
+        guard !head.path.hasPrefix(Self.challengePrefix),
               let host = DomainTable<Int>.hostName(head.requestedHost), hasCertificate(host) else { return nil }
         let location = "https://" + host + (httpsPort == 443 ? "" : ":\(httpsPort)") + Self.originForm(head.target)
         let status = head.method == "GET" || head.method == "HEAD" ? 301 : 308

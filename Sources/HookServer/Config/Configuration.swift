@@ -76,11 +76,20 @@ struct Configuration: Sendable {
     /// its answers carry HSTS.
     var publicURLIsHTTPS: Bool { publicURL?.lowercased().hasPrefix("https://") == true }
 
+    /// Whether the dashboard's domain gets a certificate from ACME and is served over HTTPS.
+    var dashboardServesHTTPS: Bool { dashboardDomain != nil && httpsPort != nil && acmeEmail != nil }
+
     /// `--public-url`, unless given, follows `--dashboard-domain` on the edge: the URL the
-    /// dashboard is then opened at, for its links, webhook URLs and the host check.
+    /// dashboard is then opened at, for its links, webhook URLs and the host check. It is the
+    /// HTTPS edge's when the domain's certificate comes from ACME, so the session cookie is
+    /// `__Host-` and Secure and the answers carry HSTS from the start.
     mutating func applyEdgeDefaults() {
         guard publicURL == nil, let dashboardDomain, let httpPort else { return }
-        publicURL = "http://\(dashboardDomain)" + (httpPort == 80 ? "" : ":\(httpPort)")
+        if dashboardServesHTTPS, let httpsPort {
+            publicURL = "https://\(dashboardDomain)" + (httpsPort == 443 ? "" : ":\(httpsPort)")
+        } else {
+            publicURL = "http://\(dashboardDomain)" + (httpPort == 80 ? "" : ":\(httpPort)")
+        }
     }
 
     var edgeSettings: EdgeSettings {

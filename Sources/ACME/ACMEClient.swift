@@ -164,6 +164,7 @@ public final class ACMEClient: Sendable {
             do {
                 return try request("POST", url, headers: headers, body: Array(body.utf8), operation: operation)
             } catch let error as ACMEError where error.problem == "badNonce" && tries < Self.nonceRetries {
+                Log.info("ACME: the CA refused our nonce (badNonce) while \(operation); sending again with the one it gave")
                 continue
             } catch let error as ACMEError where error.problem == "accountDoesNotExist" {
                 // The CA no longer knows the account (a test CA restarted, an account deactivated):

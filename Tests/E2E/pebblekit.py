@@ -65,10 +65,12 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def pebble_ca(work: Path, http_port: int, tls_port: int, validity_s: int, records: dict[str, str] = {}) -> Iterator[CA]:
+def pebble_ca(work: Path, http_port: int, tls_port: int, validity_s: int, records: dict[str, str] = {},
+              nonce_reject_percent: int = 5) -> Iterator[CA]:
     """Pebble validating challenges on `http_port` (HTTP-01) and `tls_port` (TLS-ALPN-01), issuing
-    certificates valid `validity_s`; `records` are A records for the fake DNS (name to address),
-    every other name resolving to 127.0.0.1."""
+    certificates valid `validity_s` and refusing `nonce_reject_percent` of good nonces (`badNonce`;
+    its default is 5); `records` are A records for the fake DNS (name to address), every other
+    name resolving to 127.0.0.1."""
     dns, dns_management, listen, management = free_port(), free_port(), free_port(), free_port()
     cert, key = work / "pebble.crt", work / "pebble.key"
     made = subprocess.run([need("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -101,7 +103,7 @@ def pebble_ca(work: Path, http_port: int, tls_port: int, validity_s: int, record
 
     def start_pebble():
         pebble["proc"] = subprocess.Popen([need("pebble"), "-config", str(config), "-dnsserver", f"{HOST}:{dns}"],
-                                          env=dict(os.environ, PEBBLE_VA_NOSLEEP="1"), cwd=work,
+                                          env=dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT=str(nonce_reject_percent)), cwd=work,
                                           stdout=pebble_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         poll(answering, 30, "pebble's directory to answer")
 

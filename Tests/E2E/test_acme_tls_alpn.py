@@ -3,7 +3,8 @@
 Pebble (pebblekit.py) is told to look for HTTP-01 answers on a port where nothing listens, so
 HTTP-01 cannot work here; its TLS-ALPN-01 validation connects to Slipway's HTTPS edge and asks for
 `acme-tls/1`. Slipway uses what works: the HTTP-01 order fails, the next one is answered by
-TLS-ALPN-01, and a renewal tries TLS-ALPN-01 first.
+TLS-ALPN-01, and a renewal tries TLS-ALPN-01 first. Pebble refuses a fifth of good nonces here
+(`badNonce`), which the client sends again.
 
 Cleaning up: pebble and the fake DNS are stopped at the end; the server runs with
 `--container-label slipway.test=1` and the app's name starts with a prefix unique to this run.
@@ -29,6 +30,9 @@ DOMAIN = "alpn-a.test"
 ISSUE_TIMEOUT_S = 120
 # Renewed at a third left: 20 s in.
 VALIDITY_S = 30
+# Pebble refuses this share of good nonces: with some 20 signed requests per order, a `badNonce`
+# is all but certain in every order, and six in a row (the client's limit) is 1 in 15,000.
+NONCE_REJECT_PERCENT = 20
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,7 @@ def prefix():
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, prefix):
     http_port, https_port, nowhere = free_port(), free_port(), free_port()
-    with pebble_ca(tmp_path_factory.mktemp("pebble"), nowhere, https_port, VALIDITY_S) as ca:
+    with pebble_ca(tmp_path_factory.mktemp("pebble"), nowhere, https_port, VALIDITY_S, nonce_reject_percent=NONCE_REJECT_PERCENT) as ca:
         work = tmp_path_factory.mktemp("alpn-server")
         proc = start_server(work, extra_args=[
             "--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
@@ -88,6 +92,8 @@ def test_when_http_01_cannot_work_the_certificate_comes_by_tls_alpn_01_and_renew
     log = proc.stderr_text()
     assert f"{DOMAIN}: http-01 did not validate" in log, log[-3000:]
     assert f"certificate for {DOMAIN} installed (validated by tls-alpn-01)" in log, log[-3000:]
+    # Pebble's refused nonces were sent again, and the orders went through.
+    assert "the CA refused our nonce (badNonce)" in log, log[-3000:]
 
     # The chain verifies against pebble's root, in Python's ssl and in curl; the challenge's own
     # certificate (self-signed, with the acmeIdentifier extension) would not.

@@ -33,6 +33,12 @@ public final class TLSServerContext: @unchecked Sendable {
               SSL_CTX_set_cipher_list(context, Self.tls12Ciphers) == 1,
               slipway_ssl_ctx_set1_groups_list(context, "X25519:P-256:P-384") == 1
         else { throw TLSError.fromQueue("setting up TLS") }
+        // Resumption by stateless tickets only (RFC 8446 section 4.6.1): OpenSSL's in-memory
+        // session cache would hold every new session under a lock shared by all workers, and
+        // nothing would look it up. One ticket per handshake, not OpenSSL's two: a browser
+        // resumes a connection with one, as Go's server sends.
+        _ = slipway_ssl_ctx_set_session_cache_mode(context, Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL))
+        _ = SSL_CTX_set_num_tickets(context, 1)
         slipway_ssl_ctx_set_servername_callback(context, chooseCertificate, Unmanaged.passUnretained(store).toOpaque())
         SSL_CTX_set_alpn_select_cb(context, selectProtocol, nil)
         SSL_CTX_set_client_hello_cb(context, answerACMEChallenge, Unmanaged.passUnretained(store).toOpaque())

@@ -38,4 +38,5 @@ BENCHMARKS: list[Benchmark] = [
     benchmark(7, "web", "Dashboard and API latency"),
     benchmark(8, "flood", "Bad webhook signatures beside valid deliveries"),
     benchmark(9, "edge", "HTTP edge against nginx"),
+    benchmark(10, "edge_tls", "HTTPS edge against nginx"),
 ]

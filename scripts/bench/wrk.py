@@ -43,6 +43,16 @@ if body_file and body_file ~= "" then
 end
 local threads = {}
 
+-- BENCH_CONNECT_HOST: the address to connect to, whatever the URL's host. The URL's host is
+-- still the TLS server name (SNI) and the Host, so an https URL can name a domain no resolver
+-- knows (benchmark 10) while wrk connects to loopback.
+local connect_host = os.getenv("BENCH_CONNECT_HOST")
+if connect_host and connect_host ~= "" then
+  function wrk.resolve(host, service)
+    wrk.addrs = wrk.lookup(connect_host, service)
+  end
+end
+
 -- BENCH_DELAY_MS paces each connection: it waits that long after a response before its next
 -- request, so 50 connections with 50 ms offer about 1,000 requests/s in all.
 local pace_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")

@@ -90,12 +90,16 @@ def wait_edge(port: int, body: str, timeout: float = 60) -> None:
 # --- nginx as an HTTP reverse proxy -------------------------------------------------------------
 
 
-def nginx_server(listen: int, upstream: tuple[str, int]) -> list[str]:
+def nginx_server(listen: int, upstream: tuple[str, int], tls: Optional[tuple[Path, Path]] = None) -> list[str]:
+    """A `server` proxying to `upstream`; with `tls` (certificate, key), over TLS 1.2 and 1.3 as
+    Slipway's HTTPS edge serves."""
     return [
         f"    upstream app{listen} {{ server {upstream[0]}:{upstream[1]}; keepalive 32; keepalive_requests 1000000; }}",
         "    server {",
-        f"        listen {HOST}:{listen};",
+        f"        listen {HOST}:{listen}" + (" ssl;" if tls else ";"),
         f"        server_name {DOMAIN};",
+        *([f"        ssl_certificate {tls[0]};", f"        ssl_certificate_key {tls[1]};",
+           "        ssl_protocols TLSv1.2 TLSv1.3;"] if tls else []),
         "        location / {",
         f"            proxy_pass http://app{listen};",
         "            proxy_http_version 1.1;",
@@ -115,8 +119,9 @@ def nginx_server(listen: int, upstream: tuple[str, int]) -> list[str]:
     ]
 
 
-def nginx_conf(ngx_dir: Path, servers: dict[int, tuple[str, int]]) -> str:
-    """One `server` per listening port, each with its own upstream pool (`servers`: port → upstream)."""
+def nginx_conf(ngx_dir: Path, servers: dict[int, tuple[str, int]], tls: Optional[tuple[Path, Path]] = None) -> str:
+    """One `server` per listening port, each with its own upstream pool (`servers`: port → upstream);
+    with `tls` (certificate, key), each over TLS."""
     temp = {k: ngx_dir / "temp" / k for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -131,7 +136,7 @@ def nginx_conf(ngx_dir: Path, servers: dict[int, tuple[str, int]]) -> str:
         *(f"    {k}_temp_path {v};" for k, v in temp.items()),
         # Limits as Slipway's: 75 s idle (--idle-timeout), no cap on requests per connection.
         "    keepalive_timeout 75s;", "    keepalive_requests 1000000;",
-        *(line for listen, upstream in servers.items() for line in nginx_server(listen, upstream)),
+        *(line for listen, upstream in servers.items() for line in nginx_server(listen, upstream, tls)),
         "}", ""])
 
 

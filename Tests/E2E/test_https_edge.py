@@ -211,6 +211,29 @@ def test_a_wildcard_certificate_serves_one_label_below_it(server):
     assert response.status == 200 and response.body == b"tls-v1", response.raw[:300]
 
 
+def test_a_client_resumes_its_session_with_the_ticket_it_was_given(server):
+    srv, _ = server
+    pair = make_certificate(srv.work, DOMAIN)
+    upload(srv, DOMAIN, pair)
+    context = client_context(pair.chain_path)
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context.minimum_version = context.maximum_version = version
+        session = None
+        reused = []
+        for _ in range(2):
+            with socket.create_connection((HOST, srv.https_port), timeout=TIMEOUT_S) as raw:
+                with context.wrap_socket(raw, server_hostname=DOMAIN, session=session) as conn:
+                    # TLS 1.3 sends the ticket after the handshake: one exchange brings it in.
+                    conn.sendall(f"GET /version HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n".encode())
+                    data = b""
+                    while chunk := conn.recv(65536):
+                        data += chunk
+                    assert parse(data).status == 200, data[:300]
+                    reused.append(conn.session_reused)
+                    session = conn.session
+        assert reused == [False, True], f"{version}: {reused}"
+
+
 def test_a_name_with_no_certificate_gets_unrecognized_name_and_never_another_apps(server):
     srv, _ = server
     upload(srv, DOMAIN, make_certificate(srv.work, DOMAIN))

@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "SlipwayServer", dependencies: ["SlipwayHTTP", "SlipwaySystem", "SlipwayTLS", "CSystem"]),
         // What stands in front of the apps: the TCP port forwarder and its relay workers, and the
         // HTTP edge. A target of its own so that only their faces are public.
-        .target(name: "Edge", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "CSystem"]),
+        .target(name: "Edge", dependencies: ["SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "SlipwayTLS", "CSystem"]),
         .target(name: "Pipeline", dependencies: ["CSQLite", "CSystem", "SlipwaySystem", "SlipwayCrypto", "SlipwayTLS", "ACME", "Edge"]),
         .executableTarget(name: "HookServer", dependencies: ["Pipeline", "Edge", "SlipwayServer", "SlipwayHTTP", "SlipwaySystem", "CSystem", "SlipwayCrypto", "SlipwayTLS"]),
         // libFuzzer over the request parser and the JSON parser (`make fuzz`); in other builds it

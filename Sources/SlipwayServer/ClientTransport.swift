@@ -32,6 +32,8 @@ final class ClientTransport {
     }
 
     var isEncrypted: Bool { tls != nil }
+    /// The TLS session, for a connection handed over (`Exchange.detach`).
+    var session: TLSSession? { tls }
 
     enum Handshake {
         /// Done (at once for plain TCP): HTTP follows.

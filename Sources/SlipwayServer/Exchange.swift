@@ -168,16 +168,17 @@ public final class Exchange {
         end { Outcome(kind: .close) }
     }
 
-    /// The client speaks TLS: its socket cannot be detached (its bytes are encrypted).
+    /// The client speaks TLS (the HTTPS edge).
     public var isEncrypted: Bool { connection.isEncrypted }
 
     /// Hands the client's socket (non-blocking) to the handler, with the bytes the client sent
-    /// after this request's head that the connection had already read; the server forgets the
-    /// connection, and the handler closes the socket when it is done. Never over TLS.
-    public func detach() -> (fd: Int32, pending: [UInt8], outcome: Outcome) {
-        precondition(!isEncrypted, "a TLS connection's socket cannot be handed over")
+    /// after this request's head that the connection had already read (decrypted, over TLS); the
+    /// server forgets the connection, and the handler closes the socket when it is done. Over TLS
+    /// the session goes with it: the socket's bytes are the session's records, so the handler
+    /// reads and writes through the session from then on.
+    public func detach() -> DetachedClient {
         let pending = connection.takeBufferedInput()
-        return (connection.fd, pending, end { Outcome(kind: .detached) })
+        return DetachedClient(fd: connection.fd, pending: pending, tls: connection.tlsSession, outcome: end { Outcome(kind: .detached) })
     }
 
     /// Gives the worker back until `descriptor` (non-blocking, the handler's own) is readable, at

@@ -1,6 +1,7 @@
 import CSystem
 import Glibc
 import SlipwayHTTP
+import SlipwayTLS
 import SlipwaySystem
 import Synchronization
 
@@ -238,8 +239,8 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     var isShuttingDown: Bool { context.shutdown.isRaised }
-    /// TLS: the socket cannot be handed over, since its bytes are not the plain ones.
     var isEncrypted: Bool { transport.isEncrypted }
+    var tlsSession: TLSSession? { transport.session }
     var limits: HTTPLimits { options.limits }
 
     // MARK: serving

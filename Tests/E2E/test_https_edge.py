@@ -12,12 +12,15 @@ with a prefix unique to this run; the teardown removes exactly what carries both
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import secrets
 import shutil
 import socket
 import ssl
 import stat
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from conftest import HOST, RawResponse, parse_status_line, poll, start_server
 from dashboard_session import form_post, login, page
 from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
 from loopback import free_port
-from test_edge_apps import app_repo, compile_edgeapp, stop_server
+from test_edge_apps import Wire, app_repo, compile_edgeapp, masked_frame, read_frame, stop_server, websocket_accept
 
 DOMAIN = "tls.edge.test"
 WILDCARD = "*.tlsw.test"
@@ -232,6 +235,36 @@ def test_a_client_resumes_its_session_with_the_ticket_it_was_given(server):
                     reused.append(conn.session_reused)
                     session = conn.session
         assert reused == [False, True], f"{version}: {reused}"
+
+
+def test_a_websocket_over_https_is_relayed_through_the_tls_session(server):
+    srv, _ = server
+    pair = make_certificate(srv.work, DOMAIN)
+    upload(srv, DOMAIN, pair)
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection((HOST, srv.https_port), timeout=TIMEOUT_S) as raw:
+        with client_context(pair.chain_path).wrap_socket(raw, server_hostname=DOMAIN) as conn:
+            conn.sendall((f"GET /ws HTTP/1.1\r\nHost: {DOMAIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            wire = Wire(conn)
+            status, headers = wire.head()
+            assert status == 101 and headers.get("sec-websocket-accept") == websocket_accept(key), (status, headers)
+            # Frames both ways, one larger than a TLS record (16 KiB) and than the relay's buffer.
+            for opcode, payload in [(0x1, "over TLS ✓".encode()), (0x2, os.urandom(70000)), (0x2, os.urandom(10))]:
+                conn.sendall(masked_frame(opcode, payload))
+                assert read_frame(wire) == (True, opcode, payload), f"echo of a {len(payload)}-byte frame"
+            conn.sendall(b"".join(masked_frame(0x1, f"burst {i}".encode()) for i in range(5)))
+            assert [read_frame(wire)[2] for _ in range(5)] == [f"burst {i}".encode() for i in range(5)]
+            conn.sendall(masked_frame(0x8, struct.pack("!H", 1000) + b"bye"))
+            assert read_frame(wire) == (True, 0x8, struct.pack("!H", 1000) + b"bye")
+            # The app closes after the close frame; the edge ends the TLS session in turn.
+            assert conn.recv(100) == b"", "the connection ends once the app has closed"
+    # The access log counts the WebSocket as one 101.
+    def logged():
+        ws = [r for r in srv.api.expect(200, "GET", f"/api/apps/{srv.app}/requests") if r["path"] == "/ws"]
+        return bool(ws) and ws[0]["status"] == 101, ws
+
+    poll(logged, 10, "the WebSocket's access record")
 
 
 def test_a_name_with_no_certificate_gets_unrecognized_name_and_never_another_apps(server):

@@ -43,9 +43,9 @@ final class ExchangeTests: XCTestCase {
                     }
                     return exchange.finish(keepAlive: keep)
                 case "/detach":
-                    let (fd, pending, outcome) = exchange.detach()
-                    detached.withLock { $0.append((fd, pending)) }
-                    return outcome
+                    let client = exchange.detach()
+                    detached.withLock { $0.append((client.fd, client.pending)) }
+                    return client.outcome
                 default:
                     return exchange.respond(.text("local\n", status: 404))
                 }

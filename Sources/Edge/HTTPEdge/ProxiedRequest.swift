@@ -77,10 +77,6 @@ struct ProxiedRequest {
         }
         exchange.bodyLimit = app.maxRequestBody
         let upgrade = ProxyHeaders.wantsUpgrade(exchange.head) && exchange.framing == .none
-        // The relay splices the client's socket to the app's, which TLS's bytes cannot pass through.
-        if upgrade && exchange.isEncrypted {
-            return record(respond(EdgePage.error(HTTPError(501, "upgrading a connection is not supported over HTTPS yet"))), deploymentID: nil)
-        }
         // An upgraded connection is relayed on a thread of its own, so it needs one from the
         // budget the port forwarders' bulk transfers share before it is let through.
         if upgrade, !ByteRelay.threads.take() { return record(respond(EdgePage.upgradesBusy(app: app.name)), deploymentID: nil) }

@@ -5,7 +5,8 @@ import SlipwaySystem
 
 /// A connection the app switched to another protocol (a WebSocket): once the 101 has gone to the
 /// client, the edge no longer reads HTTP on it, and the client's socket leaves the server for a
-/// byte relay on a thread of its own (`ByteRelay`, the port forwarder's splice path). It counts
+/// byte relay on a thread of its own (`ByteRelay`, the port forwarder's splice path; over HTTPS,
+/// `TLSByteRelay` through the client's TLS session). It counts
 /// as in flight to the container until it closes, so a swap's drain waits for it (up to the
 /// drain timeout), as it waits for a forwarded TCP connection.
 ///
@@ -35,9 +36,17 @@ enum UpgradedConnection {
         let fromClient = detached.pending
         let started = OSThread.detach(name: "edge-upgrade") {
             // The relay waits on both sockets itself (poll), and blocking sends keep it simple.
-            setBlocking(clientFD)
+            // Over TLS the client's socket stays non-blocking: OpenSSL says what it waits for.
             setBlocking(appFD)
-            let moved = ByteRelay.pump(clientFD, appFD, carry: (ByteRelay.Carry(pending: fromClient), ByteRelay.Carry(pending: fromApp)))
+            let moved: (toB: Int, toA: Int)
+            if let session = detached.tls {
+                let relayed = TLSByteRelay.pump(client: session, clientFD: clientFD, app: appFD, fromClient: fromClient, fromApp: fromApp)
+                moved = (relayed.toApp, relayed.toClient)
+                session.shutdown()
+            } else {
+                setBlocking(clientFD)
+                moved = ByteRelay.pump(clientFD, appFD, carry: (ByteRelay.Carry(pending: fromClient), ByteRelay.Carry(pending: fromApp)))
+            }
             close(clientFD)
             close(appFD)
             finish(app: app, held: held)

@@ -40,29 +40,27 @@ final class ClientTransport {
         case established
         /// Waiting for the client's next bytes (the socket readable).
         case waiting
+        /// Waiting for the client to read what the handshake sent (the socket writable).
+        case waitingToWrite
         /// Done, and it was an ACME CA's TLS-ALPN-01 validation: nothing follows.
         case validated
     }
 
-    /// Takes a TLS handshake as far as the socket allows. Throws when it failed, or when it must
-    /// write and the client does not read within `writeTimeout`.
-    func continueHandshake(writeTimeoutMilliseconds: Int) throws -> Handshake {
+    /// Takes a TLS handshake as far as the socket allows. Throws when it failed.
+    func continueHandshake() throws -> Handshake {
         guard let tls, handshaking else { return .established }
-        while true {
-            switch try tls.handshake() {
-            case .done:
-                handshaking = false
-                // A CA's TLS-ALPN-01 validation: the handshake was all it wanted (RFC 8737
-                // says no data follows), so the connection ends here.
-                return tls.applicationProtocol == "acme-tls/1" ? .validated : .established
-            case .waiting(.read):
-                return .waiting
-            case .waiting(.write):
-                // A full send buffer in the middle of a handshake: rare enough to wait here.
-                guard try Socket.wait(fd, events: Int16(POLLOUT), timeoutMilliseconds: writeTimeoutMilliseconds) == .ready else {
-                    throw IOError(function: "TLS handshake", errno: ETIMEDOUT)
-                }
-            }
+        switch try tls.handshake() {
+        case .done:
+            handshaking = false
+            // A CA's TLS-ALPN-01 validation: the handshake was all it wanted (RFC 8737 says no
+            // data follows), so the connection ends here.
+            return tls.applicationProtocol == "acme-tls/1" ? .validated : .established
+        case .waiting(.read):
+            return .waiting
+        case .waiting(.write):
+            // A client that does not read its handshake's answer holds no worker while it
+            // waits: the connection is parked until the socket is writable.
+            return .waitingToWrite
         }
     }
 

@@ -93,6 +93,8 @@ final class HTTPConnection: @unchecked Sendable {
     let deadline: Atomic<Int>
     private(set) var state = State.idle
     private var input = Input()
+    /// The TLS handshake waits for the client to read what it sent: parked for writability.
+    private var parksForWrite = false
     /// The resuming worker's read buffer, lent for the length of one `resume`.
     private var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     /// The worker's second buffer, lent to a handler that takes an exchange over.
@@ -150,15 +152,16 @@ final class HTTPConnection: @unchecked Sendable {
     func park(in epoll: Epoll) -> Bool {
         let idle: Bool
         if case .idle = state { idle = true } else { idle = false }
+        let events = parksForWrite ? Epoll.writable | Epoll.oneShot : Epoll.readable | Epoll.oneShot
         return custody.withLock { c in
             c.holder = .epoll
             c.parkedIdle = idle
             c.waiting = false
             do {
                 if c.registered {
-                    try epoll.rearm(fd, events: Epoll.readable | Epoll.oneShot, token: token)
+                    try epoll.rearm(fd, events: events, token: token)
                 } else {
-                    try epoll.add(fd, events: Epoll.readable | Epoll.oneShot, token: token)
+                    try epoll.add(fd, events: events, token: token)
                     c.registered = true
                 }
                 return true
@@ -254,9 +257,11 @@ final class HTTPConnection: @unchecked Sendable {
             // A TLS client's handshake comes first, as far as its bytes allow; it has the header
             // timeout of a connection that has sent nothing yet.
             if transport.handshaking {
-                switch try transport.continueHandshake(writeTimeoutMilliseconds: options.writeTimeoutMilliseconds) {
+                let step = try transport.continueHandshake()
+                parksForWrite = step == .waitingToWrite
+                switch step {
                 case .established: break
-                case .waiting: return .park
+                case .waiting, .waitingToWrite: return .park
                 case .validated: return .close
                 }
             }

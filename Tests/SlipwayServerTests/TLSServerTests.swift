@@ -172,4 +172,48 @@ final class TLSServerTests: XCTestCase {
         while server.connectionCount > 0 && monotonicMilliseconds() < deadline { usleep(5_000) }
         XCTAssertEqual(server.connectionCount, 0)
     }
+
+    /// A client that starts a handshake and never reads its answer (a chain too big for the socket
+    /// buffers) holds no worker: the connection waits parked for writability and is closed at
+    /// the header timeout (300 ms), not after a worker waited out the write timeout (30 s).
+    func testAClientThatDoesNotReadTheHandshakeHoldsNoWorkerAndIsClosedAtTheHeaderTimeout() throws {
+        let key = try PrivateKey.generateP256()
+        let leaf = try SelfSignedCertificate.make(names: ["big.test"], key: key, validSeconds: 3600)
+        let filler = try SelfSignedCertificate.make(names: ["filler.test"], key: try PrivateKey.generateP256(), validSeconds: 3600)
+        // About 6 MB of "intermediates" (more than loopback's send buffer grows to), each a
+        // reference the chain gives back when freed.
+        let copies = (0..<15_000).map { _ in X509_up_ref(filler.leaf) == 1 ? filler.leaf : nil }.compactMap { $0 }
+        _ = X509_up_ref(leaf.leaf)
+        let chain = CertificateChain(certificates: [leaf.leaf] + copies)
+        let store = CertificateStore()
+        store.install(try ServerCertificate(chain: chain, key: key), for: "big.test")
+        var options = ServerOptions()
+        options.port = 0
+        options.minimumWorkers = 1
+        options.headerTimeoutMilliseconds = 300
+        let big = try HTTPServer(options: options, dispatcher: Summing(), tls: try TLSServerContext(store: store))
+        OSThread.detach(name: "test-accept") { big.run() }
+        defer { big.shutdown() }
+
+        let fd = try Socket.connect(ipv4: "127.0.0.1", port: big.port, timeoutMilliseconds: 2000)
+        descriptors.append(fd)
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        let context = SSL_CTX_new(TLS_client_method())
+        defer { SSL_CTX_free(context) }
+        let client = SSL_new(context)
+        defer { SSL_free(client) }
+        _ = slipway_ssl_set_host_name(client, "big.test")
+        SSL_set_fd(client, fd)
+        SSL_set_connect_state(client)
+        // Sends the ClientHello; the answer is never read.
+        XCTAssertNotEqual(SSL_do_handshake(client), 1)
+
+        let sawIt = monotonicMilliseconds() + 2000
+        while big.connectionCount == 0 && monotonicMilliseconds() < sawIt { usleep(2_000) }
+        XCTAssertEqual(big.connectionCount, 1, "the server took the connection")
+        let deadline = monotonicMilliseconds() + 5000
+        while big.connectionCount > 0 && monotonicMilliseconds() < deadline { usleep(5_000) }
+        XCTAssertEqual(big.connectionCount, 0, "closed at the header timeout while the handshake could not be written")
+    }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Removes the Docker containers and images the test suite made: only those
+# Removes the Docker containers, images and volumes the test suite made: only those
 # labelled slipway.test=1, never anything else on the machine. The base image
 # slipway-test-base:latest is kept, since building it again costs time.
 # Images built FROM the base inherit its label, so they are covered too.
@@ -77,8 +77,24 @@ while read -r ref id; do
     fi
 done < <(docker images --filter "$LABEL_FILTER" --format '{{.Repository}}:{{.Tag}} {{.ID}}')
 
+# Volumes last: the containers that used them are gone.
+removed_volumes=0
+while read -r name; do
+    [[ -n "$name" ]] || continue
+    if ((dry_run)); then
+        log "would remove volume $name"
+        continue
+    fi
+    if docker volume rm "$name" >/dev/null; then
+        removed_volumes=$((removed_volumes + 1))
+    else
+        printf 'test-cleanup: error: could not remove volume %s\n' "$name" >&2
+        failures=$((failures + 1))
+    fi
+done < <(docker volume ls --filter "$LABEL_FILTER" --format '{{.Name}}')
+
 ((dry_run)) && exit 0
-log "removed $removed_containers container(s) and $removed_images image(s); kept $BASE_IMAGE"
+log "removed $removed_containers container(s), $removed_images image(s) and $removed_volumes volume(s); kept $BASE_IMAGE"
 if ((failures > 0)); then
     printf 'test-cleanup: error: %d item(s) could not be removed\n' "$failures" >&2
     exit 1

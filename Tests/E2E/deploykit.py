@@ -111,8 +111,9 @@ def images(*labels: str) -> list[str]:
 
 
 def remove_docker_objects(app_prefix: str) -> list[str]:
-    """Removes containers, then images, labelled slipway.test=1 whose slipway.app starts with
-    `app_prefix`; returns what could not be removed. Nothing without both labels is touched."""
+    """Removes containers, then images, then volumes, labelled slipway.test=1 whose slipway.app
+    starts with `app_prefix`; returns what could not be removed. Nothing without both labels is
+    touched."""
     problems: list[str] = []
     rows = _docker("ps", "-a", "--no-trunc", "--filter", f"label={TEST_LABEL}",
                    "--format", '{{.ID}}\t{{.Label "slipway.app"}}').stdout
@@ -130,6 +131,13 @@ def remove_docker_objects(app_prefix: str) -> list[str]:
                 proc = _docker("rmi", "-f", iid)
                 if proc.returncode != 0 and "No such image" not in proc.stderr:
                     problems.append(f"docker rmi {iid}: {proc.stderr.strip()}")
+    # Volumes last: a container that used one is gone by now.
+    rows = _docker("volume", "ls", "--filter", f"label={TEST_LABEL}", "--format", '{{.Name}}\t{{.Label "slipway.app"}}').stdout
+    for name, _, app in (r.partition("\t") for r in rows.splitlines()):
+        if app.startswith(app_prefix):
+            proc = _docker("volume", "rm", "-f", name)
+            if proc.returncode != 0:
+                problems.append(f"docker volume rm {name}: {proc.stderr.strip()}")
     return problems
 
 

@@ -518,7 +518,7 @@ def test_request_tables_name_every_field_the_server_reads():
     as much a disagreement as a documented field the server refuses as unknown.
     """
     source = "\n".join(path.read_text() for path in sorted(API_HANDLERS.glob("*.swift")))
-    read = set(re.findall(r'body\.(?:string|int|double|bool|byteSize|stringMap|stringList|has|secretChange)\("([a-z_]+)"\)', source))
+    read = set(re.findall(r'body\.(?:string|int|double|bool|byteSize|stringMap|stringList|volumes|has|secretChange)\("([a-z_]+)"\)', source))
     queries = set(re.findall(r'request\.query\["([a-z_]+)"\]', source))
     queries |= set(re.findall(r'boundedQuery\(request, "([a-z_]+)"', source))
     assert read and queries, f"no body fields or query parameters found in {API_HANDLERS}: has the code changed shape?"

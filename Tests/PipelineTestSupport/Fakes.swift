@@ -9,6 +9,7 @@ public final class FakeRuntime: ContainerRuntime {
     public struct State {
         public var calls: [String] = []
         public var images: Set<String> = []
+        public var volumes: [VolumeInfo] = []
         public var containers: [String: (image: String, running: Bool, server: Int32?, labels: [String: String])] = [:]
         /// Runs once, on the next `remove(container:)`, after the container is gone.
         public var afterNextRemove: (@Sendable () -> Void)?
@@ -35,7 +36,10 @@ public final class FakeRuntime: ContainerRuntime {
         }
         let fd = try Socket.listen(host: "127.0.0.1", port: 0)
         state.withLock { s in
-            s.calls.append("run \(spec.name)")
+            for mount in spec.mounts where !s.volumes.contains(where: { $0.name == mount.source }) {
+                s.volumes.append(VolumeInfo(name: mount.source, app: mount.labels.first { $0.0 == Naming.appLabel }?.1 ?? ""))
+            }
+            s.calls.append("run \(spec.name)" + spec.mounts.map { " -v \($0.source):\($0.target)" }.joined())
             s.containers[spec.name] = (spec.image, !s.exitAtOnce, s.exitAtOnce ? nil : fd, Dictionary(spec.labels, uniquingKeysWith: { $1 }))
         }
         if state.withLock({ $0.exitAtOnce }) {
@@ -105,6 +109,14 @@ public final class FakeRuntime: ContainerRuntime {
         state.withLock { $0.images.sorted().map { ImageInfo(id: $0, reference: $0) } }
     }
     public func isAvailable() -> Bool { true }
+    public func volumes(labels: [String]) throws -> [VolumeInfo] { state.withLock { $0.volumes } }
+    public func volumeSizes() throws -> [String: String] { [:] }
+    public func removeVolume(_ name: String) throws {
+        state.withLock { s in
+            s.calls.append("volume rm \(name)")
+            s.volumes.removeAll { $0.name == name }
+        }
+    }
 }
 
 public struct FakeGit: GitSource {

@@ -20,6 +20,18 @@ final class CommandsTests: XCTestCase {
     }
 
     /// Env reaches `docker run` only through the file: no `--env` at all, so no value, and no
+    /// Volumes go in as --mount (a named volume, never a bind of the host), and are made first
+    /// with the app's labels.
+    func testDockerRunMountsNamedVolumes() {
+        var spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: [], internalPort: 80)
+        spec.mounts = [VolumeMount(source: "slipway-web-data", target: "/app/data", labels: [("slipway.app", "web")])]
+        let args = DockerCommands.run(spec, envFile: nil)
+        XCTAssertEqual(Array(args.suffix(4)), ["--mount", "type=volume,source=slipway-web-data,target=/app/data", "--", "i"])
+        XCTAssertEqual(DockerCommands.createVolume("slipway-web-data", labels: [("slipway.app", "web")]),
+                       ["volume", "create", "--label", "slipway.app=web", "--", "slipway-web-data"])
+        XCTAssertEqual(DockerCommands.removeVolume("slipway-web-data"), ["volume", "rm", "--", "slipway-web-data"])
+    }
+
     /// name the client would look up in its own environment.
     func testDockerRunNeverCarriesEnv() {
         let spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: ["TOKEN", "DOCKER_HOST"], internalPort: 80)

@@ -41,6 +41,28 @@ final class DeployerTests: XCTestCase {
         XCTAssertEqual(runtime.calls.filter { $0.hasPrefix("build") }.count, 2)
     }
 
+    /// Every container of the app mounts its volumes as the app lists them now: a deployment, a
+    /// rollback (today's list, not the old deployment's), and one the supervisor makes again.
+    func testEveryContainerOfTheAppMountsItsVolumes() throws {
+        let service = try makeService()
+        let (created, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true,
+                                                        volumes: [AppVolume(name: "data", path: "/app/data")]))
+        XCTAssertEqual(try waitFinished(first!.id).status, .succeeded)
+        XCTAssertTrue(runtime.calls.contains("run slipway-web-\(first!.id) -v slipway-web-data:/app/data"), "\(runtime.calls)")
+        XCTAssertEqual(try runtime.volumes(labels: []).map(\.app), ["web"], "made with the app's label")
+
+        var app = try XCTUnwrap(try store.app(id: created.id))
+        app = try service.update(app, settings: AppSettings(of: app), env: nil,
+                                 volumes: [AppVolume(name: "data", path: "/app/data"), AppVolume(name: "logs", path: "/var/log/app")])
+        let d2 = try waitFinished(try service.deploy(app, trigger: .redeploy).id)
+        XCTAssertTrue(runtime.calls.contains("run slipway-web-\(d2.id) -v slipway-web-data:/app/data -v slipway-web-logs:/var/log/app"),
+                      "\(runtime.calls)")
+        let r = try waitFinished(try service.rollback(try store.app(id: created.id)!, to: nil).id)
+        XCTAssertEqual(r.status, .succeeded)
+        XCTAssertTrue(runtime.calls.contains("run slipway-web-\(r.id) -v slipway-web-data:/app/data -v slipway-web-logs:/var/log/app"),
+                      "a rollback mounts the list as it is now: \(runtime.calls)")
+    }
+
     func testFailedBuildLeavesTheLiveVersionServing() throws {
         let service = try makeService()
         let (app, first) = try service.create(.init(name: "web", settings: AppSettings(repoURL: "/srv/web"), env: [], deploy: true))

@@ -142,4 +142,33 @@ final class ValidationTests: XCTestCase {
         }
         XCTAssertEqual(DeploymentStatus.checking.next, .succeeded)
     }
+
+    func testVolumesAreNamedVolumesAtAbsolutePathsEachOnce() throws {
+        XCTAssertEqual(try AppValidation.volumes([AppVolume(name: "data", path: "/app/data/"), AppVolume(name: "up_loads.1", path: "/srv/u")]),
+                       [AppVolume(name: "data", path: "/app/data"), AppVolume(name: "up_loads.1", path: "/srv/u")],
+                       "a trailing / is dropped")
+        let refused: [([AppVolume], String)] = [
+            ([AppVolume(name: "data", path: "app/data")], "absolute"),
+            ([AppVolume(name: "data", path: "/")], "below /"),
+            ([AppVolume(name: "data", path: "/a/../etc")], "'..'"),
+            ([AppVolume(name: "data", path: "/a/./b")], "'.'"),
+            ([AppVolume(name: "data", path: "/a//b")], "empty"),
+            ([AppVolume(name: "data", path: "/a,readonly")], "cannot carry"),
+            ([AppVolume(name: "data", path: "/a:/b")], "cannot carry"),
+            ([AppVolume(name: "/etc", path: "/x")], "not a volume name"),
+            ([AppVolume(name: "my-data", path: "/x")], "not a volume name"),
+            ([AppVolume(name: "Data", path: "/x")], "not a volume name"),
+            ([AppVolume(name: "", path: "/x")], "not a volume name"),
+            ([AppVolume(name: "a", path: "/x"), AppVolume(name: "a", path: "/y")], "the name a is given more than once"),
+            ([AppVolume(name: "a", path: "/x"), AppVolume(name: "b", path: "/x/")], "the path /x is given more than once"),
+            ((0...AppValidation.maxVolumes).map { AppVolume(name: "v\($0)", path: "/v\($0)") }, "at most"),
+        ]
+        for (volumes, needle) in refused {
+            XCTAssertThrowsError(try AppValidation.volumes(volumes), "\(volumes)") { error in
+                let message = (error as? ValidationError)?.message ?? ""
+                XCTAssertEqual((error as? ValidationError)?.field, "volumes")
+                XCTAssertTrue(message.contains(needle), "\(volumes): \(message)")
+            }
+        }
+    }
 }

@@ -15,7 +15,7 @@ struct AppActions: Sendable {
         do {
             let input = try DeployForm(form)
             let created = try web.service.create(.init(name: input.name, settings: input.settings, env: input.env, deploy: true,
-                                                       domains: input.domains))
+                                                       domains: input.domains, volumes: input.volumes))
             web.sessions.showOnce(session.id, key: created.app.name, secret: created.app.webhookSecret)
             return .redirect(created.deployment.map { "/deployments/\($0.id)" } ?? "/apps/\(created.app.name)")
         } catch let error as ValidationError {
@@ -60,9 +60,10 @@ struct AppActions: Sendable {
     }
 
     func delete(_ request: HTTPRequest) throws -> HTTPResponse {
-        _ = try web.requireAction(request)
+        let (_, form) = try web.requireAction(request)
         let app = try web.app(request)
-        try web.service.delete(app)
+        // The page asks (a box ticked) before data goes; unticked, the volumes are kept.
+        try web.service.delete(app, volumes: form["delete_volumes"] == "1")
         web.rejectedDeliveries.forget(appID: app.id)
         web.accessLogs.remove(appID: app.id, name: app.name)
         return .redirect("/")
@@ -73,8 +74,9 @@ struct AppActions: Sendable {
         let app = try web.app(request)
         do {
             let s = try DeployForm.settings(form, base: app)
-            // A form without the field (an older page) leaves the domains as they are.
-            _ = try web.service.update(app, settings: s, env: nil, domains: form["domains"].map(DeployForm.domains))
+            // A form without the field (an older page) leaves the domains (the volumes) as they are.
+            _ = try web.service.update(app, settings: s, env: nil, domains: form["domains"].map(DeployForm.domains),
+                                       volumes: try form["volumes"].map(DeployForm.volumes))
             return .redirect("/apps/\(app.name)")
         } catch let error as ValidationError {
             return try AppPage.render(web, session: session, app: app, error: error, form: form)
@@ -155,7 +157,8 @@ struct AppActions: Sendable {
     /// The deploy form again, with what was typed and the error beside its field.
     private func deployFormPage(_ session: Session, _ form: [String: String], field: String, message: String) throws -> HTTPResponse {
         var values = [String: TemplateValue]()
-        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "max_request_body", "domains"] {
+        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "max_request_body", "domains",
+                    "volumes"] {
             values[key] = .string(form[key] ?? "")
         }
         return try web.page("deploy", ["form": .object(values), "errors": .object([field: .string(message)]), "has_errors": true,

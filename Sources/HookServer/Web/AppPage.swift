@@ -56,6 +56,8 @@ enum AppPage {
         // The domains as typed when the form comes back with an error, so none is lost to a typo.
         let stored = app.domains.map(\.value).joined(separator: "\n")
         context["domains_text"] = .string(error == nil ? stored : form["domains"] ?? stored)
+        let volumes = DeployForm.volumesText(app.volumes)
+        context["volumes_text"] = .string(error == nil ? volumes : form["volumes"] ?? volumes)
         if let error {
             context["errors"] = .object([error.field: .string(error.message)])
             context["has_errors"] = true

@@ -7,6 +7,7 @@ struct DeployForm {
     var settings: AppSettings
     var env: [(String, String)]
     var domains: [String]
+    var volumes: [AppVolume]
 
     init(_ form: [String: String]) throws {
         let repo = (form["repo_url"] ?? "").trimmingSpaces()
@@ -16,6 +17,25 @@ struct DeployForm {
         settings = try Self.settings(form, base: nil, repo: String(repo))
         env = try Self.env(form["env"] ?? "", keeping: [])
         domains = Self.domains(form["domains"] ?? "")
+        volumes = try Self.volumes(form["volumes"] ?? "")
+    }
+
+    /// "name:/path/in/the/container" per line; blank lines are skipped. The values are checked
+    /// as the API's list is (`AppValidation.volumes`).
+    static func volumes(_ text: String) throws -> [AppVolume] {
+        try text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).compactMap { raw in
+            let line = raw.trimmingSpaces()
+            if line.isEmpty { return nil }
+            guard let colon = line.firstIndex(of: ":") else {
+                throw ValidationError("volumes", "volumes: each line is a name, a colon and the path in the container, such as data:/app/data")
+            }
+            return AppVolume(name: String(line[..<colon]).trimmingWhitespace(), path: String(line[line.index(after: colon)...]).trimmingWhitespace())
+        }
+    }
+
+    /// The app's volumes as the form shows them.
+    static func volumesText(_ volumes: [AppVolume]) -> String {
+        volumes.map { "\($0.name):\($0.path)" }.joined(separator: "\n")
     }
 
     /// One name per line, or several separated by commas (no valid name has one, so both can be

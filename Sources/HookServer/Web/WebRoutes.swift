@@ -29,6 +29,9 @@ extension Router {
             post("/apps/{name}/\(control.rawValue)", host.wrap { try actions.perform(control, $0) })
         }
         post("/apps/{name}/delete", host.wrap(actions.delete))
+        let volumes = VolumesPage(web: web)
+        get("/volumes", host.wrap(volumes.show))
+        post("/volumes/{volume}/delete", host.wrap(volumes.delete))
         post("/apps/{name}/settings", host.wrap(actions.settings))
         post("/apps/{name}/env", host.wrap(actions.env))
         post("/apps/{name}/webhook-secret", host.wrap(actions.rotateWebhookSecret))

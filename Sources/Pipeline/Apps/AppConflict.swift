@@ -9,6 +9,8 @@ public enum AppConflict: Error, CustomStringConvertible, Sendable, Equatable {
     case liveImageMissing(app: String)
     /// A cancel for a deployment that has already ended.
     case alreadyFinished(deploymentID: Int, status: DeploymentStatus)
+    /// A volume an app lists cannot be deleted on its own: take it off the app's list first.
+    case volumeInUse(volume: String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum AppConflict: Error, CustomStringConvertible, Sendable, Equatable {
         case .notDeployed(let app): return "\(app) has no live deployment"
         case .liveImageMissing(let app): return "the live deployment of \(app) has no image"
         case .alreadyFinished(let id, let status): return "deployment \(id) has already finished (\(status.rawValue))"
+        case .volumeInUse(let volume): return "the volume \(volume) is one of an app's volumes; take it off the app's list first"
         }
     }
 }

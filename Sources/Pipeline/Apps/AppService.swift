@@ -61,9 +61,11 @@ public final class AppService: Sendable {
         public var githubToken: String?
         /// Host names as the user typed them; checked by `create`.
         public var domains: [String]
+        /// Named volumes as the user gave them; checked by `create`.
+        public var volumes: [AppVolume]
 
         public init(name: String?, settings: AppSettings, env: [(String, String)], deploy: Bool,
-                    gitToken: String? = nil, githubToken: String? = nil, domains: [String] = []) {
+                    gitToken: String? = nil, githubToken: String? = nil, domains: [String] = [], volumes: [AppVolume] = []) {
             self.name = name
             self.settings = settings
             self.env = env
@@ -71,6 +73,7 @@ public final class AppService: Sendable {
             self.gitToken = gitToken
             self.githubToken = githubToken
             self.domains = domains
+            self.volumes = volumes
         }
     }
 
@@ -99,6 +102,7 @@ public final class AppService: Sendable {
         if request.gitToken != nil { try AppValidation.gitToken(usableWith: request.settings.repoURL) }
         try AppValidation.env(request.env)
         let checkedDomains = try validateDomains(request.domains)
+        let checkedVolumes = try AppValidation.volumes(request.volumes)
         let name = request.name ?? AppName.derive(from: request.settings.repoURL)
         try AppValidation.name(name)
         if try store.app(named: name) != nil { throw StoreError.nameTaken(name) }
@@ -112,7 +116,8 @@ public final class AppService: Sendable {
         }
         let app: App
         do {
-            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: checkedDomains)
+            app = try store.createApp(name: name, settings: request.settings, port: forwarder?.port, env: request.env, domains: checkedDomains,
+                                      volumes: checkedVolumes)
         } catch {
             forwarder?.close()
             throw error
@@ -138,11 +143,13 @@ public final class AppService: Sendable {
     /// Changes an app's settings, and its env, tokens and domains when given (domains replace
     /// the whole list); everything is checked before anything is stored.
     public func update(_ app: App, settings s: AppSettings, env: [(String, String)]?,
-                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep, domains: [String]? = nil) throws -> App {
+                       gitToken: SecretChange = .keep, githubToken: SecretChange = .keep, domains: [String]? = nil,
+                       volumes: [AppVolume]? = nil) throws -> App {
         try validate(s)
         if let env { try AppValidation.env(env) }
         var checkedDomains: [DomainName]?
         if let domains { checkedDomains = try validateDomains(domains) }
+        let checkedVolumes = try volumes.map { volumes throws(ValidationError) in try AppValidation.volumes(volumes) }
         if case .set(let token) = gitToken { try AppValidation.secretToken(token, field: "git_token") }
         if case .set(let token) = githubToken { try AppValidation.secretToken(token, field: "github_token") }
         // The error names what this request changed: the token, or the URL under a stored one.
@@ -165,6 +172,9 @@ public final class AppService: Sendable {
             upstreams.upstream(for: app.id)?.sendsHSTS = s.hsts
         }
         if let env { try store.replaceEnv(appID: app.id, env) }
+        // Taken up by the next container made (a deployment, a rollback, a re-created one);
+        // a volume left out keeps its data.
+        if let checkedVolumes, checkedVolumes != app.volumes { try store.replaceVolumes(of: app, with: checkedVolumes) }
         try apply(gitToken, to: .gitToken, of: app)
         try apply(githubToken, to: .githubToken, of: app)
         return try store.app(id: app.id) ?? app
@@ -333,8 +343,9 @@ public final class AppService: Sendable {
         if state == nil {
             guard let image = d.image else { throw AppConflict.liveImageMissing(app: app.name) }
             let env = try store.env(appID: app.id)
-            let spec = ContainerSpec(name: name, image: image, labels: Naming.labels(app: app.name, deployment: d.id, settings: settings),
+            var spec = ContainerSpec(name: name, image: image, labels: Naming.labels(app: app.name, deployment: d.id, settings: settings),
                                      envNames: env.map(\.name), internalPort: app.internalPort, memoryMB: app.memoryMB, cpus: app.cpus)
+            spec.mounts = Naming.mounts(of: app, settings: settings)
             _ = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: .discard())
         } else if state?.isRunning == false {
             try runtime.start(container: name)
@@ -351,8 +362,10 @@ public final class AppService: Sendable {
 
     // MARK: deleting
 
-    /// Removes everything of the app: deployments in flight, containers, images, mirror, logs, port and rows.
-    public func delete(_ app: App) throws {
+    /// Removes everything of the app: deployments in flight, containers, images, mirror, logs, port
+    /// and rows; its volumes (their data) only when `volumes` says so, else they are left for
+    /// `leftVolumes` to list.
+    public func delete(_ app: App, volumes deleteVolumes: Bool = false) throws {
         queue.cancelAll(appID: app.id)
         try locks.withLock(appID: app.id) {
             guard try store.app(id: app.id) != nil else { return }
@@ -371,12 +384,53 @@ public final class AppService: Sendable {
                 try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
             }
             git.remove(appName: app.name)
+            if deleteVolumes {
+                // Its containers are gone, so nothing holds its volumes. By label, so volumes the
+                // app no longer listed go too.
+                for volume in try runtime.volumes(labels: labels) {
+                    try runtime.removeVolume(volume.name)
+                    Log.info("app \(app.name): volume \(volume.name) deleted")
+                }
+            }
             try store.deleteApp(id: app.id)
             // Always: the caller's copy of the app may predate a change to its domains.
             republishDomains()
             locks.forget(appID: app.id)
             Log.info("app \(app.name) deleted")
         }
+    }
+
+    // MARK: volumes left behind
+
+    /// A volume Slipway made that no app lists now: its app was deleted without its volumes, or
+    /// took the volume off its list. Its data stays until it is deleted here.
+    public struct LeftVolume: Sendable, Equatable {
+        public var name: String
+        /// The app it was made for, which may not exist any more.
+        public var app: String
+        /// As Docker shows it ("12.5MB"); nil when Docker did not say.
+        public var size: String?
+    }
+
+    public func leftVolumes(withSizes: Bool) throws -> [LeftVolume] {
+        let listed = Set(try store.apps().flatMap { app in app.volumes.map { AppVolume.dockerName(app: app.name, volume: $0.name) } })
+        let left = try runtime.volumes(labels: ["\(Naming.instanceLabel)=\(settings.instanceID)"]).filter { !listed.contains($0.name) }
+        let sizes = withSizes && !left.isEmpty ? try runtime.volumeSizes() : [:]
+        return left.map { LeftVolume(name: $0.name, app: $0.app, size: sizes[$0.name]) }.sorted { $0.name < $1.name }
+    }
+
+    /// Deletes a volume left behind, with its data; false when Slipway has no volume of that
+    /// name. One an app lists is refused.
+    public func deleteLeftVolume(named name: String) throws -> Bool {
+        guard try leftVolumes(withSizes: false).contains(where: { $0.name == name }) else {
+            if try store.apps().contains(where: { app in app.volumes.contains { AppVolume.dockerName(app: app.name, volume: $0.name) == name } }) {
+                throw AppConflict.volumeInUse(volume: name)
+            }
+            return false
+        }
+        try runtime.removeVolume(name)
+        Log.info("volume \(name) deleted")
+        return true
     }
 
     public func shutdown() {

@@ -81,6 +81,61 @@ public enum AppValidation {
         return checked
     }
 
+    public static let maxVolumes = 20
+
+    /// An app's volumes, checked, in their stored form (a path's trailing `/` dropped): each name
+    /// lowercase letters, digits, `_` and `.`, starting with a letter or digit, at most 40 (no
+    /// `-`: app names have them, and `slipway-<app>-<name>` must name one app's volume only), each path an absolute path in the container below `/`
+    /// with no empty, `.` or `..` part and none of the characters Docker's `--mount` syntax gives
+    /// a meaning (`,` `=` `:`); no name and no path twice.
+    public static func volumes(_ volumes: [AppVolume]) throws(ValidationError) -> [AppVolume] {
+        guard volumes.count <= maxVolumes else {
+            throw ValidationError("volumes", "volumes: at most \(maxVolumes) per app, got \(volumes.count)")
+        }
+        var names = Set<String>()
+        var paths = Set<String>()
+        var checked: [AppVolume] = []
+        for volume in volumes {
+            let name = volume.name
+            guard let first = name.utf8.first, isLowerAlphanumeric(first), name.utf8.count <= 40,
+                  name.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+            else {
+                throw ValidationError("volumes", "volumes: \(name.prefix(60).debugDescription) is not a volume name: lowercase letters, digits, "
+                                      + "'_' and '.', starting with a letter or digit, at most 40")
+            }
+            let path = try volumePath(volume.path, of: name)
+            guard names.insert(name).inserted else { throw ValidationError("volumes", "volumes: the name \(name) is given more than once") }
+            guard paths.insert(path).inserted else { throw ValidationError("volumes", "volumes: the path \(path) is given more than once") }
+            checked.append(AppVolume(name: name, path: path))
+        }
+        return checked
+    }
+
+    private static func volumePath(_ given: String, of name: String) throws(ValidationError) -> String {
+        let shown = given.prefix(100).debugDescription
+        guard given.hasPrefix("/") else {
+            throw ValidationError("volumes", "volumes: \(name)'s path \(shown) is not an absolute path in the container (it must start with /)")
+        }
+        var path = given
+        if path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        guard path.utf8.count <= 255, path != "/" else {
+            throw ValidationError("volumes", "volumes: \(name)'s path \(shown) must name a folder below / (at most 255 bytes)")
+        }
+        guard !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") })
+        else {
+            throw ValidationError("volumes", "volumes: \(name)'s path \(shown) holds a character a mount cannot carry (a control character, ',', '=' or ':')")
+        }
+        guard !path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+        else {
+            throw ValidationError("volumes", "volumes: \(name)'s path \(shown) has an empty, '.' or '..' part; give the folder's plain path")
+        }
+        return path
+    }
+
+    private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
     /// Longest env var name, and value, accepted: a name is a line of `docker run --env-file`, and
     /// a value lives in every container's environment.
     public static let maxEnvNameBytes = 256

@@ -147,10 +147,13 @@ public final class Deployer: Sendable {
         var bridge: String?
         try timed(p, .starting, "start", log) {
             let env = try store.env(appID: app.id)
-            let spec = ContainerSpec(name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
+            var spec = ContainerSpec(name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
                                      labels: Naming.labels(app: app.name, deployment: p.d.id, settings: settings),
                                      envNames: env.map(\.name), internalPort: app.internalPort,
                                      memoryMB: app.memoryMB, cpus: app.cpus)
+            // The app's volumes as they are now: a rollback mounts today's list, not the old one's.
+            spec.mounts = Naming.mounts(of: app, settings: settings)
+            if !spec.mounts.isEmpty { log.line("volumes: " + spec.mounts.map { "\($0.source) at \($0.target)" }.joined(separator: ", ")) }
             p.createdContainer = spec.name
             do {
                 p.d.containerID = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: log)

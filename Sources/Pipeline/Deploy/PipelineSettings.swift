@@ -63,4 +63,15 @@ public enum Naming {
         [(managedLabel, "true"), (instanceLabel, settings.instanceID), (appLabel, app), (deploymentLabel, String(deployment))]
             + settings.extraLabels
     }
+
+    /// A volume belongs to the app, not to one deployment of it.
+    public static func volumeLabels(app: String, settings: PipelineSettings) -> [(String, String)] {
+        [(managedLabel, "true"), (instanceLabel, settings.instanceID), (appLabel, app)] + settings.extraLabels
+    }
+
+    /// The mounts of the app's volumes in a new container, each volume made first if need be.
+    public static func mounts(of app: App, settings: PipelineSettings) -> [VolumeMount] {
+        app.volumes.map { VolumeMount(source: AppVolume.dockerName(app: app.name, volume: $0.name), target: $0.path,
+                                      labels: volumeLabels(app: app.name, settings: settings)) }
+    }
 }

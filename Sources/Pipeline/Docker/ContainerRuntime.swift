@@ -24,6 +24,14 @@ public protocol ContainerRuntime: Sendable {
     /// Images carrying every one of `labels`, with or without a name left.
     func images(labels: [String]) throws -> [ImageInfo]
     func isAvailable() -> Bool
+
+    // Volumes. `run` makes a spec's volumes that do not exist yet.
+
+    /// Volumes carrying every one of `labels` ("key=value").
+    func volumes(labels: [String]) throws -> [VolumeInfo]
+    /// Each volume's size as Docker shows it ("12.5MB"), by name.
+    func volumeSizes() throws -> [String: String]
+    func removeVolume(_ name: String) throws
 }
 
 /// Where a running container can be reached: its published loopback port, and its bridge address.

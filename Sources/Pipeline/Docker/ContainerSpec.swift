@@ -8,6 +8,8 @@ public struct ContainerSpec: Sendable, Equatable {
     public var memoryMB: Int?
     public var cpus: Double?
     public var pidsLimit = 512
+    /// Named volumes to mount; `run` makes any that does not exist yet, with its labels.
+    public var mounts: [VolumeMount] = []
 
     public init(name: String, image: String, labels: [(String, String)], envNames: [String], internalPort: Int,
                 memoryMB: Int? = nil, cpus: Double? = nil) {
@@ -22,7 +24,36 @@ public struct ContainerSpec: Sendable, Equatable {
 
     public static func == (a: ContainerSpec, b: ContainerSpec) -> Bool {
         a.name == b.name && a.image == b.image && a.envNames == b.envNames && a.internalPort == b.internalPort
-            && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1)
+            && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1) && a.mounts == b.mounts
+    }
+}
+
+/// A Docker named volume mounted in a container.
+public struct VolumeMount: Sendable, Equatable {
+    public var source: String
+    public var target: String
+    public var labels: [(String, String)]
+
+    public init(source: String, target: String, labels: [(String, String)]) {
+        self.source = source
+        self.target = target
+        self.labels = labels
+    }
+
+    public static func == (a: VolumeMount, b: VolumeMount) -> Bool {
+        a.source == b.source && a.target == b.target && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1)
+    }
+}
+
+/// A volume Slipway made, as `docker volume ls` reports it.
+public struct VolumeInfo: Sendable, Equatable {
+    public var name: String
+    /// The app it was made for (its `slipway.app` label).
+    public var app: String
+
+    public init(name: String, app: String) {
+        self.name = name
+        self.app = app
     }
 }
 

@@ -48,6 +48,13 @@ public struct DockerCLI: ContainerRuntime {
     public func run(_ spec: ContainerSpec, env: [(String, String)], log: DeploymentLog) throws -> String {
         // The env reaches the container through a 0600 file that exists only while `docker run`
         // does, and never the client's own environment (see DockerCommands.run).
+        for mount in spec.mounts {
+            // Made here with Slipway's labels, rather than by `docker run` without any.
+            let made = try runner.run(ProcessSpec(executable, DockerCommands.createVolume(mount.source, labels: mount.labels)), timeoutSeconds: 60)
+            guard made.termination.isSuccess else {
+                throw ContainerError(operation: "volume create", message: "\(mount.source): " + Self.lastLines(made.output, 2))
+            }
+        }
         let envFile = env.isEmpty ? nil : runDirectory.newFile("env", contents: try DockerCommands.envFile(env))
         var process = ProcessSpec(executable, DockerCommands.run(spec, envFile: envFile?.path))
         process.secretFiles = envFile.map { [$0] } ?? []
@@ -161,6 +168,27 @@ public struct DockerCLI: ContainerRuntime {
 
     public func images(labels: [String]) throws -> [ImageInfo] {
         try docker(DockerCommands.listImages(labels: labels), operation: "images").split(separator: "\n").compactMap(ImageInfo.init(listed:))
+    }
+
+    public func volumes(labels: [String]) throws -> [VolumeInfo] {
+        try docker(DockerCommands.listVolumes(labels: labels), operation: "volume ls").split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard let name = fields.first, !name.isEmpty else { return nil }
+            return VolumeInfo(name: String(name), app: fields.count > 1 ? String(fields[1]) : "")
+        }
+    }
+
+    public func volumeSizes() throws -> [String: String] {
+        let out = try docker(DockerCommands.volumeSizes(), operation: "system df", timeout: 120)
+        var sizes: [String: String] = [:]
+        for volume in (try? JSONParser.parse(out.trimmingWhitespaceAndNewlines()))?.arrayValue ?? [] {
+            if let name = volume["Name"]?.stringValue, let size = volume["Size"]?.stringValue { sizes[name] = size }
+        }
+        return sizes
+    }
+
+    public func removeVolume(_ name: String) throws {
+        try docker(DockerCommands.removeVolume(name), operation: "volume rm")
     }
 
     /// "127.0.0.1:49153->5000/tcp" → 49153.

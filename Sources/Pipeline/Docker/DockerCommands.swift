@@ -26,10 +26,27 @@ public enum DockerCommands {
             "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
             "--security-opt", "no-new-privileges",
             "--publish", "127.0.0.1::\(spec.internalPort)",
-            "--", spec.image,
         ]
+        // Names and paths are checked (`AppValidation.volumes`): none holds the ',' or '=' the
+        // mount syntax separates with.
+        args += spec.mounts.flatMap { ["--mount", "type=volume,source=\($0.source),target=\($0.target)"] }
+        args += ["--", spec.image]
         return args
     }
+
+    /// Makes the named volume, or leaves one of that name as it is (its labels too).
+    public static func createVolume(_ name: String, labels: [(String, String)]) -> [String] {
+        ["volume", "create"] + labelArgs(labels) + ["--", name]
+    }
+
+    public static func listVolumes(labels: [String]) -> [String] {
+        ["volume", "ls"] + labels.flatMap { ["--filter", "label=\($0)"] } + ["--format", "{{.Name}}\t{{.Label \"\(Naming.appLabel)\"}}"]
+    }
+
+    public static func removeVolume(_ name: String) -> [String] { ["volume", "rm", "--", name] }
+
+    /// Every volume's size, among the rest of the engine's disk use (one JSON array).
+    public static func volumeSizes() -> [String] { ["system", "df", "--verbose", "--format", "{{json .Volumes}}"] }
 
     /// The text of an env file for `docker run --env-file`: one `NAME=value` line per variable.
     /// Docker's reader (tried with clients 20.10 and 28.2) takes the value after the first '='

@@ -31,6 +31,8 @@ public struct App: Sendable, Equatable {
     public var githubToken: String?
     /// The host names the app is served at, in the order the user gave them.
     public var domains: [DomainName] = []
+    /// Named volumes mounted in every container of the app, in the order the user gave them.
+    public var volumes: [AppVolume] = []
 
     public static let defaultInternalPort = 5000
     public static let defaultHealthPath = "/"

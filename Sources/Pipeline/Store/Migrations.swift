@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -218,6 +218,21 @@ enum Migrations {
     /// plain HTTP to that name for a year, which a user must choose).
     private static func v10(_ conn: Connection) throws {
         try conn.execute("ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0")
+    }
+
+    /// Each app's named volumes, in the order the user gave them; the Docker volumes themselves
+    /// are the engine's and outlive these rows (a deleted app's are kept unless asked).
+    private static func v11(_ conn: Connection) throws {
+        try conn.execute("""
+        CREATE TABLE volumes (
+            app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (app_id, name),
+            UNIQUE (app_id, path)
+        )
+        """)
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

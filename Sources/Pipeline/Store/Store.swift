@@ -68,6 +68,9 @@ public final class Store: Sendable {
             let domains = Dictionary(grouping: try conn.query("SELECT app_id, name FROM domains ORDER BY app_id, position"),
                                      by: { $0.int(0) })
             for i in apps.indices { apps[i].domains = domains[apps[i].id, default: []].map { DomainName(stored: $0.string(1)) } }
+            let volumes = Dictionary(grouping: try conn.query("SELECT app_id, name, path FROM volumes ORDER BY app_id, position"),
+                                     by: { $0.int(0) })
+            for i in apps.indices { apps[i].volumes = volumes[apps[i].id, default: []].map { AppVolume(name: $0.string(1), path: $0.string(2)) } }
             return apps
         }
     }
@@ -84,10 +87,11 @@ public final class Store: Sendable {
         }
     }
 
-    /// The app of a row, with its domains read on the same connection.
+    /// The app of a row, with its domains and volumes read on the same connection.
     static func app(from row: Row, domainsFrom conn: Connection) throws -> App {
         var app = Self.app(from: row)
         app.domains = try Self.domains(appID: app.id, conn)
+        app.volumes = try Self.volumes(appID: app.id, conn)
         return app
     }
 
@@ -100,7 +104,7 @@ public final class Store: Sendable {
     /// transaction; throws `StoreError.nameTaken`, `.portTaken` or `.domainTaken` on a clash,
     /// and then stores nothing.
     public func createApp(name: String, settings: AppSettings, port: Int?, env: [(String, String)],
-                          domains: [DomainName] = []) throws -> App {
+                          domains: [DomainName] = [], volumes: [AppVolume] = []) throws -> App {
         do {
             return try database.write { conn in
                 try conn.execute("""
@@ -115,6 +119,7 @@ public final class Store: Sendable {
                     try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
                 }
                 try Self.insertDomains(domains, appID: id, conn)
+                try Self.insertVolumes(volumes, appID: id, conn)
                 return try Self.app(from: try conn.queryOne("SELECT \(Self.appColumns) FROM apps WHERE id = ?", id)!, domainsFrom: conn)
             }
         } catch let error as SQLiteError where error.isConstraintViolation {

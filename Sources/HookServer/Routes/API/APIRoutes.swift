@@ -35,6 +35,10 @@ extension Router {
         put("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.upload))
         delete("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.remove))
 
+        let volumes = VolumesAPI(api: api)
+        get("/api/volumes", api.authenticated(volumes.list))
+        delete("/api/volumes/{volume}", api.authenticated(volumes.delete))
+
         let secrets = AppSecretsAPI(api: api)
         post("/api/apps/{name}/webhook-secret", api.authenticated(secrets.rotateWebhookSecret))
         post("/api/apps/{name}/deploy-key", api.authenticated(secrets.createDeployKey))

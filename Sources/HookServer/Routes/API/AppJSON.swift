@@ -12,6 +12,7 @@ enum AppJSON {
             ("port", .from(address.port)),
             ("url", .from(address.url)),
             ("domains", .array(app.domains.map { .string($0.value) })),
+            ("volumes", .array(app.volumes.map { .object([("name", .string($0.name)), ("path", .string($0.path))]) })),
             ("status", .string(app.status.rawValue)),
             ("internal_port", .from(app.internalPort)),
             ("health_path", .string(app.healthPath)),

@@ -28,11 +28,12 @@ struct AppsAPI: Sendable {
         let gitToken = try body.string("git_token")
         let githubToken = try body.string("github_token")
         let domains = try body.stringList("domains") ?? []
+        let volumes = try body.volumes("volumes") ?? []
         // Unknown fields first: a misspelt "repo_url" should be named as such.
         try body.rejectUnknown()
         guard repo != nil else { throw ValidationError("repo_url", "repo_url is required") }
         let created = try api.service.create(.init(name: name, settings: settings, env: env, deploy: deploy,
-                                                   gitToken: gitToken, githubToken: githubToken, domains: domains))
+                                                   gitToken: gitToken, githubToken: githubToken, domains: domains, volumes: volumes))
         var json = try api.appJSON(created.app, includeSecret: true)
         if case .object(var pairs) = json, let d = created.deployment {
             pairs.append(("deployment_id", .from(d.id)))
@@ -68,14 +69,25 @@ struct AppsAPI: Sendable {
         let githubToken = try body.secretChange("github_token")
         // The whole list: [] clears it; absent (or null) keeps it.
         let domains = try body.stringList("domains")
+        // The whole list too; a volume left out keeps its data.
+        let volumes = try body.volumes("volumes")
         try body.rejectUnknown()
-        let updated = try api.service.update(app, settings: s, env: env, gitToken: gitToken, githubToken: githubToken, domains: domains)
+        let updated = try api.service.update(app, settings: s, env: env, gitToken: gitToken, githubToken: githubToken, domains: domains,
+                                             volumes: volumes)
         return .json(try api.appJSON(updated))
     }
 
+    /// `?volumes=delete` deletes the app's volumes (their data) too; without it they are kept,
+    /// listed by `GET /api/volumes` until deleted there.
     func delete(_ request: HTTPRequest) throws -> HTTPResponse {
         let app = try api.app(request)
-        try api.service.delete(app)
+        let volumes: Bool
+        switch request.query["volumes"] {
+        case nil, "keep": volumes = false
+        case "delete": volumes = true
+        case let other?: throw ValidationError("volumes", "volumes must be delete or keep, got \(other.prefix(40).debugDescription)")
+        }
+        try api.service.delete(app, volumes: volumes)
         api.rejectedDeliveries.forget(appID: app.id)
         api.accessLogs.remove(appID: app.id, name: app.name)
         return .noContent

@@ -77,6 +77,23 @@ struct JSONBody {
         }
     }
 
+    /// [{"name": "data", "path": "/app/data"}, ...]: an app's volumes, their fields checked here
+    /// for shape only (`AppValidation.volumes` checks the values).
+    mutating func volumes(_ key: String) throws -> [AppVolume]? {
+        guard let v = value(key) else { return nil }
+        let shape = "\(key) must be an array of objects such as {\"name\": \"data\", \"path\": \"/app/data\"}"
+        guard case .array(let items) = v else { throw ValidationError(key, shape) }
+        return try items.map { item in
+            guard let fields = item.objectValue, let name = item["name"]?.stringValue, let path = item["path"]?.stringValue else {
+                throw ValidationError(key, shape)
+            }
+            if let other = fields.first(where: { $0.0 != "name" && $0.0 != "path" }) {
+                throw ValidationError(key, "\(key): unknown field '\(other.0)' in a volume (a volume has a name and a path)")
+            }
+            return AppVolume(name: name, path: path)
+        }
+    }
+
     /// {"NAME": "value", ...}
     mutating func stringMap(_ key: String) throws -> [(String, String)]? {
         guard let v = value(key) else { return nil }

@@ -28,6 +28,7 @@ from deploykit import (
     wait_serving,
 )
 from gitrepo import DumbHttpRemote, GitRepo, dockerfile_with_cmd, dockerfile_with_run, web_app
+from test_volumes import files as volume_app, first_and_boots
 
 pytestmark = pytest.mark.faults
 
@@ -192,6 +193,26 @@ def test_engine_restart_mid_deployment(tmp_path, prefix, engine_restored):
     wait_serving(port, "before", timeout=90)
     poll(lambda: ((s := api.app(name)["status"]) == "running", s), 30, "the app to be running again")
     api.expect(204, "DELETE", f"/api/apps/{name}")
+    server.assert_clean_stop()
+
+
+def test_an_apps_volume_keeps_its_data_through_an_engine_restart(tmp_path, prefix, engine_restored):
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = launch(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    api = Api(server)
+    name = prefix + "volume"
+    repo = GitRepo.create(tmp_path / "repo", volume_app("kept"))
+    app = api.expect(201, "POST", "/api/apps", {"repo_url": repo.url, "name": name, "volumes": [{"name": "data", "path": "/data"}]})
+    api.wait_deployment(app["deployment_id"], until={"succeeded"})
+    wait_serving(app["port"], "kept")
+    assert first_and_boots(app["port"]) == ("kept", 1)
+    stop_dockerd()
+    start_dockerd()
+    # Docker starts the container again (restart unless-stopped), with its volume.
+    wait_serving(app["port"], "kept", timeout=90)
+    first, boots = first_and_boots(app["port"])
+    assert first == "kept" and boots == 2, (first, boots)
+    api.expect(204, "DELETE", f"/api/apps/{name}?volumes=delete")
     server.assert_clean_stop()
 
 

@@ -13,7 +13,9 @@ volumes it makes as on its containers; app names start with a prefix unique to t
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import start_server
+from dashboard_session import form_post, login, page
 from deploykit import (
     Api,
     docker,
@@ -192,4 +195,49 @@ def test_a_volume_taken_off_or_left_by_a_deleted_app_keeps_its_data_until_delete
     api.expect(204, "DELETE", f"/api/volumes/{kept_volume}")
     assert volume_labels(kept_volume) is None
     assert api.expect(200, "GET", "/api/volumes") == []
+    server.assert_clean_stop()
+
+
+def test_the_dashboard_sets_volumes_asks_before_deleting_their_data_and_lists_those_left(tmp_path, prefix):
+    low, high = free_port_range(2, APP_PORTS)
+    server = serve(tmp_path, tmp_path / "data", low, high)
+    api = Api(server)
+    repo = GitRepo.create(tmp_path / "repo", files("v1"), message="v1")
+    cookie = login(server)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page(server, "/deploy", cookie)).group(1)
+    name = prefix + "web"
+    # The deploy form takes one name:path per line; a bad line comes back beside the field.
+    bad = form_post(server, "/deploy", {"csrf": csrf, "repo_url": repo.url, "name": name, "volumes": "data /data"}, cookie)
+    assert bad.status == 400 and 'data-field="volumes"' in bad.body.decode(), bad.body[:300]
+    assert api.request("GET", f"/api/apps/{name}").status == 404, "nothing stored"
+    made = form_post(server, "/deploy", {"csrf": csrf, "repo_url": repo.url, "name": name, "volumes": "data:/data\nlogs:/var/log/app"}, cookie)
+    assert made.status == 303, made.body[:300]
+    app = api.app(name)
+    assert app["volumes"] == [{"name": "data", "path": "/data"}, {"name": "logs", "path": "/var/log/app"}], app["volumes"]
+    api.finish(api.deployments(name)[0]["id"], why="the first deployment")
+    shown = page(server, f"/apps/{name}", cookie)
+    assert "data:/data\nlogs:/var/log/app" in html.unescape(shown) and 'name="delete_volumes"' in shown
+
+    # The settings form takes one off: its data is kept, and the Volumes page lists it.
+    saved = form_post(server, f"/apps/{name}/settings", {"csrf": csrf, "repo_url": repo.url, "volumes": "data:/data"}, cookie)
+    assert saved.status == 303, saved.body[:300]
+    listed = page(server, "/volumes", cookie)
+    assert f'data-volume="slipway-{name}-logs"' in listed and f'data-volume="slipway-{name}-data"' not in listed, listed[-1500:]
+
+    # Deleting the app without the box ticked keeps the data volume too; the page then deletes each.
+    assert form_post(server, f"/apps/{name}/delete", {"csrf": csrf}, cookie).status == 303
+    listed = page(server, "/volumes", cookie)
+    for volume in (f"slipway-{name}-data", f"slipway-{name}-logs"):
+        assert f'data-volume="{volume}"' in listed, listed[-1500:]
+        assert form_post(server, f"/volumes/{volume}/delete", {"csrf": csrf}, cookie).status == 303
+        assert volume_labels(volume) is None
+    assert 'id="no-volumes"' in page(server, "/volumes", cookie)
+
+    # With the box ticked, the data goes with the app.
+    other = prefix + "other"
+    created = api.create(other, repo.url, volumes=[{"name": "data", "path": "/data"}])
+    api.finish(created["deployment_id"], why=f"{other}'s first deployment")
+    assert volume_labels(f"slipway-{other}-data") is not None
+    assert form_post(server, f"/apps/{other}/delete", {"csrf": csrf, "delete_volumes": "1"}, cookie).status == 303
+    assert volume_labels(f"slipway-{other}-data") is None
     server.assert_clean_stop()

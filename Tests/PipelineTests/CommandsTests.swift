@@ -10,7 +10,7 @@ final class CommandsTests: XCTestCase {
             "run", "--detach", "--name", "slipway-web-7",
             "--label", "slipway.app=web", "--label", "slipway.deployment=7",
             "--env-file", "/data/run/env-0123",
-            "--memory", "256m", "--memory-swap", "256m", "--cpus", "0.5",
+            "--memory", "256m", "--memory-swap", "256m", "--cpus", "0.5", "--init",
             "--pids-limit", "512", "--restart", "unless-stopped",
             "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
             "--security-opt", "no-new-privileges",
@@ -20,6 +20,17 @@ final class CommandsTests: XCTestCase {
     }
 
     /// Env reaches `docker run` only through the file: no `--env` at all, so no value, and no
+    /// An app that opts out of the init process runs its own PID 1; a stop timeout of its own
+    /// is Docker's too (an engine shutdown stops containers with it).
+    func testDockerRunWithoutInitAndWithAStopTimeout() {
+        var spec = ContainerSpec(name: "n", image: "i", labels: [], envNames: [], internalPort: 80)
+        spec.initProcess = false
+        spec.stopTimeout = 30
+        let args = DockerCommands.run(spec, envFile: nil)
+        XCTAssertFalse(args.contains("--init"))
+        XCTAssertEqual(args.firstIndex(of: "--stop-timeout").map { args[$0 + 1] }, "30")
+    }
+
     /// Volumes go in as --mount (a named volume, never a bind of the host), and are made first
     /// with the app's labels.
     func testDockerRunMountsNamedVolumes() {

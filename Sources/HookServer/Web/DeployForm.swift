@@ -77,6 +77,14 @@ struct DeployForm {
             s.httpsRedirect = form["https_redirect"] == "1"
             s.hsts = form["hsts"] == "1"
         }
+        if form["init_shown"] != nil { s.initProcess = form["init"] == "1" }
+        if let t = form["stop_timeout"]?.trimmingSpaces() {
+            // Blank: the server's.
+            if t.isEmpty { s.stopTimeout = nil } else {
+                guard let n = Int(t) else { throw ValidationError("stop_timeout", "stop_timeout must be a whole number of seconds") }
+                s.stopTimeout = n
+            }
+        }
         return s
     }
 

@@ -13,6 +13,14 @@ enum PageModel {
         }
         // As the field takes it ("10m"); blank for the server's, which the field shows greyed.
         let bodyLimit: String = a.maxRequestBody.map { ByteSize.text($0) } ?? ""
+        let volumes: [TemplateValue] = a.volumes.map { volume in
+            .object(["name": .string(volume.name), "path": .string(volume.path),
+                     "docker_name": .string(AppVolume.dockerName(app: a.name, volume: volume.name))])
+        }
+        let stopTimeout: String = a.stopTimeout.map { String($0) } ?? ""
+        let memory: String = a.memoryMB.map { String($0) } ?? ""
+        let cpus: String = a.cpus.map { String($0) } ?? ""
+        let liveValue: TemplateValue = live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false)
         return .object([
             "name": .string(a.name),
             "repo_url": .string(a.repoURL),
@@ -23,22 +31,24 @@ enum PageModel {
             "url": .string(address.url ?? ""),
             "domains": .list(domains),
             "has_domains": .bool(!domains.isEmpty),
-            "volumes": .list(a.volumes.map { .object(["name": .string($0.name), "path": .string($0.path),
-                                                       "docker_name": .string(AppVolume.dockerName(app: a.name, volume: $0.name))]) }),
-            "has_volumes": .bool(!a.volumes.isEmpty),
+            "volumes": .list(volumes),
+            "has_volumes": .bool(!volumes.isEmpty),
             "status": .string(status),
             "status_label": .string(label(status)),
             "is_stopped": .bool(a.status == .stopped),
             "has_live": .bool(a.liveDeploymentID != nil),
             "internal_port": .string(String(a.internalPort)),
             "health_path": .string(a.healthPath),
-            "memory_mb": .string(a.memoryMB.map(String.init) ?? ""),
-            "cpus": .string(a.cpus.map { String($0) } ?? ""),
+            "memory_mb": .string(memory),
+            "cpus": .string(cpus),
             "max_request_body": .string(bodyLimit),
             "default_max_request_body": .string(ByteSize.text(config.maxRequestBody)),
             "https_redirect": .bool(a.httpsRedirect),
             "hsts": .bool(a.hsts),
-            "live": live.map { deployment($0, liveID: a.liveDeploymentID) } ?? .bool(false),
+            "init": .bool(a.initProcess),
+            "stop_timeout": .string(stopTimeout),
+            "default_stop_timeout": .string(String(PipelineSettings.defaultStopGraceSeconds)),
+            "live": liveValue,
             "created_at": .string(a.createdAt),
             "has_git_token": .bool(a.gitToken != nil),
             "has_github_token": .bool(a.githubToken != nil),

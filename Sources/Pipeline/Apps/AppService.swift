@@ -85,6 +85,7 @@ public final class AppService: Sendable {
         if let m = s.memoryMB { try AppValidation.memoryMB(m) }
         if let c = s.cpus { try AppValidation.cpus(c) }
         if let b = s.maxRequestBody { try AppValidation.maxRequestBody(b) }
+        if let t = s.stopTimeout { try AppValidation.stopTimeout(t) }
     }
 
     /// The names as given, checked, in their stored form.
@@ -297,7 +298,7 @@ public final class AppService: Sendable {
             let (_, name) = try liveContainer(app)
             upstreams.upstream(for: app.id)?.setUnavailable(.stopped)
             try store.setStatus(appID: app.id, .stopped)
-            try runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+            try runtime.stop(container: name, graceSeconds: Naming.stopGrace(of: app, settings: settings))
             Log.info("app \(app.name) stopped")
             return try store.app(id: app.id) ?? app
         }
@@ -323,7 +324,7 @@ public final class AppService: Sendable {
             // and the requests already in it finish before it is stopped.
             let live = upstreams.upstream(for: app.id)
             if let live, let old = live.setUnavailable(.restarting) { live.drain(old, seconds: settings.drainSeconds) }
-            try? runtime.stop(container: name, graceSeconds: settings.stopGraceSeconds)
+            try? runtime.stop(container: name, graceSeconds: Naming.stopGrace(of: app, settings: settings))
             try ensureRunning(app, deployment: d, name: name)
             try store.setStatus(appID: app.id, .running)
             Log.info("app \(app.name) restarted")
@@ -343,9 +344,7 @@ public final class AppService: Sendable {
         if state == nil {
             guard let image = d.image else { throw AppConflict.liveImageMissing(app: app.name) }
             let env = try store.env(appID: app.id)
-            var spec = ContainerSpec(name: name, image: image, labels: Naming.labels(app: app.name, deployment: d.id, settings: settings),
-                                     envNames: env.map(\.name), internalPort: app.internalPort, memoryMB: app.memoryMB, cpus: app.cpus)
-            spec.mounts = Naming.mounts(of: app, settings: settings)
+            let spec = Naming.containerSpec(of: app, name: name, image: image, deployment: d.id, envNames: env.map(\.name), settings: settings)
             _ = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: .discard())
         } else if state?.isRunning == false {
             try runtime.start(container: name)

@@ -46,6 +46,14 @@ public enum AppValidation {
         }
     }
 
+    public static let stopTimeoutRange = 0...600
+
+    public static func stopTimeout(_ seconds: Int) throws(ValidationError) {
+        guard stopTimeoutRange.contains(seconds) else {
+            throw ValidationError("stop_timeout", "stop_timeout must be from 0 to \(stopTimeoutRange.upperBound) seconds, got \(seconds)")
+        }
+    }
+
     /// A size given as text, as the size flags take it: "1000", "512k", "10m", "2g". Only read
     /// here; the range is `maxRequestBody`'s check, made on the bytes.
     public static func byteSize(_ text: String, field: String) throws(ValidationError) -> Int {

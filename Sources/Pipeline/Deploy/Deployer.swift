@@ -147,12 +147,9 @@ public final class Deployer: Sendable {
         var bridge: String?
         try timed(p, .starting, "start", log) {
             let env = try store.env(appID: app.id)
-            var spec = ContainerSpec(name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
-                                     labels: Naming.labels(app: app.name, deployment: p.d.id, settings: settings),
-                                     envNames: env.map(\.name), internalPort: app.internalPort,
-                                     memoryMB: app.memoryMB, cpus: app.cpus)
-            // The app's volumes as they are now: a rollback mounts today's list, not the old one's.
-            spec.mounts = Naming.mounts(of: app, settings: settings)
+            // The app's settings as they are now: a rollback mounts today's volumes, not the old ones.
+            let spec = Naming.containerSpec(of: app, name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
+                                            deployment: p.d.id, envNames: env.map(\.name), settings: settings)
             if !spec.mounts.isEmpty { log.line("volumes: " + spec.mounts.map { "\($0.source) at \($0.target)" }.joined(separator: ", ")) }
             p.createdContainer = spec.name
             do {
@@ -219,7 +216,7 @@ public final class Deployer: Sendable {
         // only untags it, and leaves a nameless image behind for good).
         pruneImages(app: app, log: log, sparing: previous?.image)
         if let previous {
-            let drain = settings.drainSeconds, grace = settings.stopGraceSeconds
+            let drain = settings.drainSeconds, grace = Naming.stopGrace(of: app, settings: settings)
             let runtime = self.runtime
             let name = Naming.container(app: app.name, deployment: previous.id)
             let logPath = log.path

@@ -14,7 +14,9 @@ public struct PipelineSettings: Sendable {
     public var healthTimeoutSeconds: Double
     public var drainSeconds: Double
     /// Graceful stop for containers before docker kills them.
-    public var stopGraceSeconds: Int = 10
+    public var stopGraceSeconds: Int = PipelineSettings.defaultStopGraceSeconds
+    /// Docker's own default, which an app's `stop_timeout` replaces.
+    public static let defaultStopGraceSeconds = 10
     /// Labels added to every container and image, besides Slipway's own.
     public var extraLabels: [(String, String)]
     /// Tells this server's containers from another Slipway's on the same engine.
@@ -67,6 +69,23 @@ public enum Naming {
     /// A volume belongs to the app, not to one deployment of it.
     public static func volumeLabels(app: String, settings: PipelineSettings) -> [(String, String)] {
         [(managedLabel, "true"), (instanceLabel, settings.instanceID), (appLabel, app)] + settings.extraLabels
+    }
+
+    /// What a new container of the app is made from, but for its name, image and labels: the
+    /// app's volumes, limits, init process and stop timeout.
+    public static func containerSpec(of app: App, name: String, image: String, deployment: Int, envNames: [String],
+                                     settings: PipelineSettings) -> ContainerSpec {
+        var spec = ContainerSpec(name: name, image: image, labels: labels(app: app.name, deployment: deployment, settings: settings),
+                                 envNames: envNames, internalPort: app.internalPort, memoryMB: app.memoryMB, cpus: app.cpus)
+        spec.mounts = mounts(of: app, settings: settings)
+        spec.initProcess = app.initProcess
+        spec.stopTimeout = app.stopTimeout
+        return spec
+    }
+
+    /// The seconds a stopping container of the app gets: its own setting, else the server's.
+    public static func stopGrace(of app: App, settings: PipelineSettings) -> Int {
+        app.stopTimeout ?? settings.stopGraceSeconds
     }
 
     /// The mounts of the app's volumes in a new container, each volume made first if need be.

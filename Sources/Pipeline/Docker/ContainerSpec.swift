@@ -10,6 +10,11 @@ public struct ContainerSpec: Sendable, Equatable {
     public var pidsLimit = 512
     /// Named volumes to mount; `run` makes any that does not exist yet, with its labels.
     public var mounts: [VolumeMount] = []
+    /// An init process as PID 1 (`--init`).
+    public var initProcess = true
+    /// Seconds between SIGTERM and SIGKILL when Docker itself stops the container (an engine
+    /// shutdown); Slipway's own stops pass theirs.
+    public var stopTimeout: Int?
 
     public init(name: String, image: String, labels: [(String, String)], envNames: [String], internalPort: Int,
                 memoryMB: Int? = nil, cpus: Double? = nil) {
@@ -25,6 +30,7 @@ public struct ContainerSpec: Sendable, Equatable {
     public static func == (a: ContainerSpec, b: ContainerSpec) -> Bool {
         a.name == b.name && a.image == b.image && a.envNames == b.envNames && a.internalPort == b.internalPort
             && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1) && a.mounts == b.mounts
+            && a.initProcess == b.initProcess && a.stopTimeout == b.stopTimeout
     }
 }
 

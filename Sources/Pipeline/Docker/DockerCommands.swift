@@ -20,6 +20,10 @@ public enum DockerCommands {
         if let envFile { args += ["--env-file", envFile] }
         if let memory = spec.memoryMB { args += ["--memory", "\(memory)m", "--memory-swap", "\(memory)m"] }
         if let cpus = spec.cpus { args += ["--cpus", String(cpus)] }
+        // Docker's init (tini) passes SIGTERM on to the app and reaps zombies: an app run as
+        // `python app.py` ignores SIGTERM as PID 1, and every stop would wait the full timeout.
+        if spec.initProcess { args.append("--init") }
+        if let seconds = spec.stopTimeout { args += ["--stop-timeout", String(seconds)] }
         args += [
             "--pids-limit", String(spec.pidsLimit),
             "--restart", "unless-stopped",

@@ -19,6 +19,11 @@ public struct App: Sendable, Equatable {
     public var httpsRedirect = true
     /// The HTTPS edge sends Strict-Transport-Security with the app's answers (opt-in).
     public var hsts = false
+    /// Containers run with an init process as PID 1 (`docker run --init`), which passes SIGTERM
+    /// on and reaps zombies; an app whose own PID 1 does both may opt out.
+    public var initProcess = true
+    /// Seconds a stopping container gets between SIGTERM and SIGKILL; nil: the server's.
+    public var stopTimeout: Int?
     public var webhookSecret: String
     public var status: AppStatus
     public var liveDeploymentID: Int?
@@ -50,10 +55,12 @@ public struct AppSettings: Sendable, Equatable {
     public var maxRequestBody: Int?
     public var httpsRedirect = true
     public var hsts = false
+    public var initProcess = true
+    public var stopTimeout: Int?
 
     public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
                 healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil,
-                httpsRedirect: Bool = true, hsts: Bool = false) {
+                httpsRedirect: Bool = true, hsts: Bool = false, initProcess: Bool = true, stopTimeout: Int? = nil) {
         self.repoURL = repoURL
         self.branch = branch
         self.internalPort = internalPort
@@ -63,13 +70,15 @@ public struct AppSettings: Sendable, Equatable {
         self.maxRequestBody = maxRequestBody
         self.httpsRedirect = httpsRedirect
         self.hsts = hsts
+        self.initProcess = initProcess
+        self.stopTimeout = stopTimeout
     }
 
     /// The settings an app has now, as the base of an edit.
     public init(of app: App) {
         self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
                   memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody, httpsRedirect: app.httpsRedirect,
-                  hsts: app.hsts)
+                  hsts: app.hsts, initProcess: app.initProcess, stopTimeout: app.stopTimeout)
     }
 }
 

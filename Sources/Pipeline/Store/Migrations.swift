@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -233,6 +233,13 @@ enum Migrations {
             UNIQUE (app_id, path)
         )
         """)
+    }
+
+    /// Containers run under an init process unless the app opts out; a stop timeout of its own
+    /// (null: the server's).
+    private static func v12(_ conn: Connection) throws {
+        try conn.execute("ALTER TABLE apps ADD COLUMN init INTEGER NOT NULL DEFAULT 1")
+        try conn.execute("ALTER TABLE apps ADD COLUMN stop_timeout INTEGER")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

@@ -22,6 +22,8 @@ enum AppJSON {
             ("max_request_body", .from(app.maxRequestBody)),
             ("https_redirect", .bool(app.httpsRedirect)),
             ("hsts", .bool(app.hsts)),
+            ("init", .bool(app.initProcess)),
+            ("stop_timeout", app.stopTimeout.map { .from($0) } ?? .null),
             ("env_keys", .array(env.map { .string($0) })),
             ("live_deployment_id", .from(app.liveDeploymentID)),
             ("webhook_url", .string("\(api.config.effectivePublicURL)/hooks/github/\(app.name)")),

@@ -23,6 +23,8 @@ struct AppsAPI: Sendable {
         settings.maxRequestBody = try body.byteSize("max_request_body")
         settings.httpsRedirect = try body.bool("https_redirect") ?? true
         settings.hsts = try body.bool("hsts") ?? false
+        settings.initProcess = try body.bool("init") ?? true
+        settings.stopTimeout = try body.int("stop_timeout")
         let env = try body.stringMap("env") ?? []
         let deploy = try body.bool("deploy") ?? true
         let gitToken = try body.string("git_token")
@@ -64,6 +66,9 @@ struct AppsAPI: Sendable {
         if body.has("max_request_body") { s.maxRequestBody = try body.byteSize("max_request_body") }
         if body.has("https_redirect") { s.httpsRedirect = try body.bool("https_redirect") ?? true }
         if body.has("hsts") { s.hsts = try body.bool("hsts") ?? false }
+        if body.has("init") { s.initProcess = try body.bool("init") ?? true }
+        // null goes back to the server's stop timeout.
+        if body.has("stop_timeout") { s.stopTimeout = try body.int("stop_timeout") }
         let env = try body.stringMap("env")
         let gitToken = try body.secretChange("git_token")
         let githubToken = try body.secretChange("github_token")

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import start_server
 from deploykit import Api, docker, free_port_range, remove_docker_objects, server_flags, wait_serving
-from gitrepo import GitRepo, web_app
+from dashboard_session import login, page
+from gitrepo import GitRepo, dockerfile_with_run, web_app
 
 APP_PORTS = (32000, 32999)
 
@@ -73,4 +74,26 @@ def test_containers_run_an_init_process_unless_the_app_opts_out_and_stop_with_it
         assert resp.status == 400 and needle in resp.json()["error"]["message"], (body, resp.body[:200])
     updated = api.expect(200, "PATCH", f"/api/apps/{without}", {"stop_timeout": None, "init": True})
     assert updated["stop_timeout"] is None and updated["init"] is True, updated
+    server.assert_clean_stop()
+
+
+def test_colour_codes_in_a_build_log_are_shown_as_colours_and_kept_in_the_api(tmp_path, prefix):
+    low, high = free_port_range(1, APP_PORTS)
+    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    api = Api(server)
+    # What a build tool prints in colour, with a line erase as progress output has.
+    # The prefix makes the step new to the build cache, so it runs and prints.
+    files = web_app("v1", dockerfile_with_run(f"printf '\\033[1;32mcoloured step\\033[0m done\\033[2K {prefix}\\n'"))
+    repo = GitRepo.create(tmp_path / "repo", files, message="v1")
+    name = prefix + "ansi"
+    created = api.create(name, repo.url)
+    deployment = api.finish(created["deployment_id"], why="the build that prints colours")["id"]
+    raw = api.log(deployment)
+    assert "\x1b[1;32mcoloured step\x1b[0m" in raw, "the API's log keeps the bytes as they were: " + raw[-800:]
+    shown = page(server, f"/deployments/{deployment}", login(server))
+    # Coloured, and the line erase gone (the page also shows the RUN line's source text, where
+    # `\033[1;32m` is only characters).
+    assert f'<span class="ansi-fg-2 ansi-bold">coloured step</span> done {prefix}' in shown, shown[-2000:]
+    at = shown.find("\x1b")
+    assert at < 0, f"an escape reached the page: {shown[max(0, at - 200):at + 100]!r}"
     server.assert_clean_stop()

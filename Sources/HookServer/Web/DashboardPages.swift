@@ -56,7 +56,8 @@ struct DashboardPages: Sendable {
         ]
         if d.status.isFinished {
             let log = FileManager.default.contents(atPath: web.service.settings.logPath(deploymentID: d.id)) ?? Data()
-            context["log"] = .string(String(decoding: log, as: UTF8.self))
+            // Colours shown, other escapes dropped (ANSIText escapes the rest as HTML).
+            context["log"] = .safe(ANSIText.html(String(decoding: log, as: UTF8.self)))
         }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
         context["webhook_url"] = .string("\(web.config.effectivePublicURL)/hooks/github/\(app.name)")

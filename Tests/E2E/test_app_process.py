@@ -24,12 +24,25 @@ from dashboard_session import login, page
 from gitrepo import GitRepo, dockerfile_with_run, web_app
 
 APP_PORTS = (32000, 32999)
+_started: list = []
+
+
+def serve(tmp_path, low: int, high: int):
+    """A server, killed at the end of the test if the test did not stop it (a failure)."""
+    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    _started.append(server)
+    return server
 
 
 @pytest.fixture
 def prefix():
     value = f"p{secrets.token_hex(3)}-"
     yield value
+    while _started:
+        proc = _started.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     problems = remove_docker_objects(value)
     assert not problems, "cleanup of test containers/images failed:\n" + "\n".join(problems)
 
@@ -43,7 +56,7 @@ def container_facts(name: str, deployment: int) -> dict:
 
 def test_containers_run_an_init_process_unless_the_app_opts_out_and_stop_with_its_timeout(tmp_path, prefix):
     low, high = free_port_range(2, APP_PORTS)
-    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    server = serve(tmp_path, low, high)
     api = Api(server)
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
 
@@ -79,7 +92,7 @@ def test_containers_run_an_init_process_unless_the_app_opts_out_and_stop_with_it
 
 def test_colour_codes_in_a_build_log_are_shown_as_colours_and_kept_in_the_api(tmp_path, prefix):
     low, high = free_port_range(1, APP_PORTS)
-    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    server = serve(tmp_path, low, high)
     api = Api(server)
     # What a build tool prints in colour, with a line erase as progress output has.
     # The prefix makes the step new to the build cache, so it runs and prints.

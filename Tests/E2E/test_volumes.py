@@ -53,12 +53,23 @@ def files(version: str) -> dict[str, str]:
 def prefix():
     value = f"v{secrets.token_hex(3)}-"
     yield value
+    while _started:
+        proc = _started.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     problems = remove_docker_objects(value)
     assert not problems, "cleanup of test containers/images/volumes failed:\n" + "\n".join(problems)
 
 
+_started: list = []
+
+
 def serve(tmp_path: Path, data_dir: Path, low: int, high: int, log_name: str = "server"):
-    return start_server(tmp_path, data_dir=data_dir, extra_args=server_flags(low, high, allow_local=True), log_name=log_name)
+    """A server, killed at the end of the test if the test did not stop it (a failure)."""
+    server = start_server(tmp_path, data_dir=data_dir, extra_args=server_flags(low, high, allow_local=True), log_name=log_name)
+    _started.append(server)
+    return server
 
 
 def volume_labels(name: str) -> dict[str, str] | None:

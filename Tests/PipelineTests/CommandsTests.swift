@@ -223,16 +223,42 @@ final class CommandsTests: XCTestCase {
         }
         let old = Scripted(version: "20.10.24+dfsg1")
         let probe = ImageBuilderProbe(choice: .auto)
-        XCTAssertEqual(probe.builder(docker: "docker", runner: old), .buildkit)
-        XCTAssertEqual(probe.builder(docker: "docker", runner: old), .buildkit)
+        XCTAssertEqual(probe.builder(docker: "docker", runner: old).builder, .buildkit)
+        XCTAssertEqual(probe.builder(docker: "docker", runner: old),
+                       BuilderChoice(builder: .buildkit, reason: "docker client 20.10.24+dfsg1 has BuildKit built in"))
         XCTAssertEqual(old.calls.withLock { $0 }, [["buildx", "version"], ["version", "--format", "{{.Client.Version}}"]])
 
-        XCTAssertEqual(ImageBuilderProbe(choice: .auto).builder(docker: "docker", runner: Scripted(version: "28.2.2")), .classic)
+        let newer = ImageBuilderProbe(choice: .auto).builder(docker: "docker", runner: Scripted(version: "28.2.2"))
+        XCTAssertEqual(newer.builder, .classic)
+        XCTAssertTrue(newer.logLine.hasPrefix("builder: classic builder (docker client 28.2.2 has no BuildKit: from 23.0 on it comes with the buildx plugin"),
+                      newer.logLine)
         let missing = Scripted(version: nil), unknown = ImageBuilderProbe(choice: .auto)
-        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing), .classic)
-        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing), .classic)
+        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing).builder, .classic)
+        XCTAssertEqual(unknown.builder(docker: "docker", runner: missing).builder, .classic)
         XCTAssertEqual(missing.calls.withLock { $0 }.count, 4, "not remembered while the client cannot be asked")
-        XCTAssertEqual(ImageBuilderProbe(choice: .classic).builder(docker: "docker", runner: old), .classic)
+        XCTAssertEqual(ImageBuilderProbe(choice: .classic).builder(docker: "docker", runner: old),
+                       BuilderChoice(builder: .classic, reason: "--builder classic"))
+    }
+
+    /// One LABEL line for every label, each key and value quoted.
+    func testTheClassicBuildersLabelsGoInOneStep() throws {
+        let text = String(decoding: try DockerCommands.labelDockerfile(image: "slipway/web:7-unlabelled",
+                                                                         labels: [("slipway.app", "web"), ("note", "a \"b\" \\c")]),
+                          as: UTF8.self)
+        XCTAssertEqual(text, "FROM slipway/web:7-unlabelled\nLABEL \"slipway.app\"=\"web\" \"note\"=\"a \\\"b\\\" \\\\c\"\n")
+        XCTAssertThrowsError(try DockerCommands.labelDockerfile(image: "i", labels: [("k", "line\nbreak")]))
+    }
+
+    /// The deprecation notice a newer client prints with DOCKER_BUILDKIT=0 (which Slipway sets) is
+    /// dropped; the build's own lines are not.
+    func testTheLegacyBuilderNoticeIsDropped() {
+        let notice = LegacyBuilderNotice()
+        let lines = ["DEPRECATED: The legacy builder is deprecated and will be removed in a future release.",
+                     "            BuildKit is currently disabled; enable it by removing the DOCKER_BUILDKIT=0",
+                     "            environment-variable.", "", "Sending build context to Docker daemon  3.072kB", "Step 1/3 : FROM x",
+                     " ---> 3b1f1e"]
+        XCTAssertEqual(lines.filter { !notice.drops($0) }, ["", "Sending build context to Docker daemon  3.072kB", "Step 1/3 : FROM x",
+                                                              " ---> 3b1f1e"])
     }
 
     /// The shape `docker inspect` prints for DockerCommands.endpoints (taken from docker 20.10).

@@ -31,13 +31,35 @@ public struct DockerCLI: ContainerRuntime {
 
     public func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double,
                       log: DeploymentLog, cancellation: Cancellation?) throws {
-        let builder = builders.builder(docker: executable, runner: runner)
+        let choice = builders.builder(docker: executable, runner: runner)
+        log.line(choice.logLine)
+        guard choice.builder == .classic else {
+            try runBuild(tag: tag, labels: labels, input: contextTar, builder: .buildkit, timeoutSeconds: timeoutSeconds, log: log,
+                         cancellation: cancellation)
+            return
+        }
+        // The classic builder: the app's image without labels (so an unchanged commit is fully
+        // cached), then one LABEL step on top of it, and the first tag dropped.
+        let unlabelled = tag + "-unlabelled"
+        try runBuild(tag: unlabelled, labels: [], input: contextTar, builder: .classic, timeoutSeconds: timeoutSeconds, log: log,
+                     cancellation: cancellation)
+        let dockerfile = runDirectory.newFile("labels", contents: try DockerCommands.labelDockerfile(image: unlabelled, labels: labels))
+        defer { dockerfile.remove() }
+        log.line("adding the labels in one step")
+        try runBuild(tag: tag, labels: [], input: dockerfile.path, builder: .classic, timeoutSeconds: 120, log: log, cancellation: cancellation)
+        _ = try? runner.run(ProcessSpec(executable, DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60)
+    }
+
+    private func runBuild(tag: String, labels: [(String, String)], input: String, builder: ImageBuilder, timeoutSeconds: Double,
+                          log: DeploymentLog, cancellation: Cancellation?) throws {
         var spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels, builder: builder),
-                               environment: builder.environment, standardInputPath: contextTar)
-        spec.pidFile = contextTar + ".pid"
-        log.line("builder: \(builder.displayName)")
+                               environment: builder.environment, standardInputPath: input)
+        spec.pidFile = input + ".pid"
         log.command(spec)
-        let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { log.output($0) }
+        let filter = LegacyBuilderNotice()
+        let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { line in
+            if !filter.drops(line) { log.output(line) }
+        }
         if result.cancelled { throw DeploymentCancelled() }
         if result.timedOut { throw ContainerError(operation: "build", message: "timed out after \(Int(timeoutSeconds)) s") }
         guard result.termination.isSuccess else {

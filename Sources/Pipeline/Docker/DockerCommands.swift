@@ -8,6 +8,26 @@ public enum DockerCommands {
     }
 
     public static func buildxVersion() -> [String] { ["buildx", "version"] }
+
+    /// A Dockerfile that only adds `labels` to `image`, in one LABEL line: one step for the
+    /// classic builder, which makes one per `--label`. Keys and values are quoted, `"` and `\`
+    /// escaped; a line break cannot be carried and is refused.
+    public static func labelDockerfile(image: String, labels: [(String, String)]) throws(ContainerError) -> [UInt8] {
+        func quoted(_ text: String) throws(ContainerError) -> String {
+            guard !text.utf8.contains(where: { $0 == 0x0a || $0 == 0x0d || $0 == 0 }) else {
+                throw ContainerError(operation: "build", message: "label \(text.prefix(60).debugDescription) holds a line break")
+            }
+            var out = "\""
+            for c in text {
+                if c == "\"" || c == "\\" { out.append("\\") }
+                out.append(c)
+            }
+            return out + "\""
+        }
+        var line = "LABEL"
+        for (key, value) in labels { line += " \(try quoted(key))=\(try quoted(value))" }
+        return Array("FROM \(image)\n\(line)\n".utf8)
+    }
     public static func clientVersion() -> [String] { ["version", "--format", "{{.Client.Version}}"] }
 
     /// A detached container, published on loopback only, on a port docker picks. The app's env

@@ -833,9 +833,47 @@ def test_builder_is_buildkit_when_the_client_has_it_and_classic_on_request(pipel
         p = Pipeline(server, Api(server), tmp_path, pipeline.prefix, low, high)
         app, dep = p.deploy_new(repo.url, name, body="classic v1")
         log = p.api.log(dep["id"])
-        assert "builder: classic builder" in log and "--progress" not in log, log[-2000:]
+        assert "builder: classic builder (--builder classic)" in log and "--progress" not in log, log[-2000:]
         image_labels = inspect(dep["image"])["Config"]["Labels"] or {}
         assert image_labels.get("slipway.app") == name and image_labels.get("slipway.deployment") == str(dep["id"]), image_labels
+        assert_labels_in_one_step(dep["image"], log)
+        assert p.api.request("DELETE", f"/api/apps/{name}").status == 204
+    finally:
+        stop_server(server)
+
+
+def assert_labels_in_one_step(image: str, log: str) -> None:
+    """The classic builder's labels came in one LABEL step (it makes one per --label), and the
+    unlabelled image's tag was dropped."""
+    assert "adding the labels in one step" in log, log[-2000:]
+    steps = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image).splitlines()
+    ours = [step for step in steps if "slipway.deployment" in step]
+    assert len(ours) == 1 and "slipway.app" in ours[0] and "slipway.instance" in ours[0], steps
+    assert subprocess.run(["docker", "image", "inspect", image + "-unlabelled"], capture_output=True).returncode != 0
+
+
+NEWER_DOCKER = Path("/usr/local/bin/docker")
+
+
+def newer_client_without_buildkit() -> bool:
+    if not NEWER_DOCKER.exists():
+        return False
+    return subprocess.run([str(NEWER_DOCKER), "buildx", "version"], capture_output=True).returncode != 0
+
+
+@pytest.mark.skipif(not newer_client_without_buildkit(), reason="no docker client 23+ without buildx on this machine")
+def test_a_client_without_buildkit_gets_the_classic_builder_with_why_and_no_misleading_notice(pipeline, tmp_path):
+    name = pipeline.name("nobuildx")
+    repo = GitRepo.create(tmp_path / "repo", web_app("plain v1"), message="plain v1")
+    low, high = free_port_range(2, APP_PORT_RANGE)
+    server = start_server(tmp_path, extra_args=[*server_flags(low, high, allow_local=True), "--docker", str(NEWER_DOCKER)])
+    try:
+        p = Pipeline(server, Api(server), tmp_path, pipeline.prefix, low, high)
+        app, dep = p.deploy_new(repo.url, name, body="plain v1")
+        log = p.api.log(dep["id"])
+        assert re.search(r"builder: classic builder \(docker client \S+ has no BuildKit: .*buildx", log), log[-2000:]
+        assert "DEPRECATED" not in log and "DOCKER_BUILDKIT=0\n" not in log.replace(" environment-variable", ""), log[-2000:]
+        assert_labels_in_one_step(dep["image"], log)
         assert p.api.request("DELETE", f"/api/apps/{name}").status == 204
     finally:
         stop_server(server)

@@ -43,18 +43,20 @@ public struct DockerCLI: ContainerRuntime {
         let unlabelled = tag + "-unlabelled"
         try runBuild(tag: unlabelled, labels: [], input: contextTar, builder: .classic, timeoutSeconds: timeoutSeconds, log: log,
                      cancellation: cancellation)
+        // Written by the runner for the moment the build runs, and removed after, as an env file is.
         let dockerfile = runDirectory.newFile("labels", contents: try DockerCommands.labelDockerfile(image: unlabelled, labels: labels))
-        defer { dockerfile.remove() }
         log.line("adding the labels in one step")
-        try runBuild(tag: tag, labels: [], input: dockerfile.path, builder: .classic, timeoutSeconds: 120, log: log, cancellation: cancellation)
+        try runBuild(tag: tag, labels: [], input: dockerfile.path, builder: .classic, timeoutSeconds: 120, log: log, cancellation: cancellation,
+                     files: [dockerfile])
         _ = try? runner.run(ProcessSpec(executable, DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60)
     }
 
     private func runBuild(tag: String, labels: [(String, String)], input: String, builder: ImageBuilder, timeoutSeconds: Double,
-                          log: DeploymentLog, cancellation: Cancellation?) throws {
+                          log: DeploymentLog, cancellation: Cancellation?, files: [ProcessSecretFile] = []) throws {
         var spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels, builder: builder),
                                environment: builder.environment, standardInputPath: input)
         spec.pidFile = input + ".pid"
+        spec.secretFiles = files
         log.command(spec)
         let filter = LegacyBuilderNotice()
         let result = try runner.run(spec, timeoutSeconds: timeoutSeconds, cancellation: cancellation) { line in

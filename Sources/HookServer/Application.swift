@@ -31,6 +31,8 @@ final class Application: Sendable {
     /// Each app's requests through the HTTP edge; the edge records into it, the API and the
     /// dashboard read it.
     let accessLogs: AccessLogRegistry
+    /// Sends the queued notifications, on a thread of its own.
+    let notificationSender: NotificationSender
 
     init(config: Configuration) throws {
         self.config = config
@@ -61,6 +63,12 @@ final class Application: Sendable {
         settings.dashboardHostNames = config.dashboardHostNames
         let runner = SpawnedProcessRunner()
         if let problem = GitVersion.startupWarning(runner: runner) { warnings.raise(id: "git-version", problem) }
+        let notifications = try NotificationQueue(store: store, publicURL: config.effectivePublicURL)
+        var outbound = HTTPSClient(trust: .system)
+        outbound.allowsPlainHTTP = true
+        outbound.timeoutMilliseconds = 10_000
+        outbound.maxResponseBytes = 64 * 1024
+        notificationSender = NotificationSender(queue: notifications, transport: outbound, retrySeconds: config.notificationRetrySeconds)
         service = try AppService(store: store,
                                  runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
                                                     runDirectory: runDirectory),
@@ -68,7 +76,8 @@ final class Application: Sendable {
                                                 runDirectory: runDirectory),
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
-                                                                githubHost: config.githubHost, publicURL: config.effectivePublicURL))
+                                                                githubHost: config.githubHost, publicURL: config.effectivePublicURL),
+                                 notifications: notifications)
         supervisor = AppSupervisor(service: service)
         // Recovery settles what a crash left behind before any new deployment may start.
         service.queue.pause()
@@ -90,6 +99,10 @@ final class Application: Sendable {
                                             // The edge's own table, in memory: no query every round.
                                             domains: { [domains = service.domains] in
                                                 domains.table.exactNames + (dashboardDomain.map { [$0] } ?? [])
+                                            },
+                                            failed: { [domains = service.domains, store] domain, error in
+                                                guard let id = domains.resolve(host: domain), let app = try? store.app(id: id) else { return }
+                                                notifications.certificate(app, domain: domain, failed: error)
                                             })
             certificates.reportOrders { [acme] in acme.status(of: $0) }
             self.acme = acme
@@ -181,6 +194,7 @@ final class Application: Sendable {
         }
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         acme?.start()
+        notificationSender.start()
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         let edgeStopped = DispatchSemaphore(value: 0)
         if let edge {
@@ -209,6 +223,7 @@ final class Application: Sendable {
         httpsEdgeStopped.wait()
         supervisor.stop()
         acme?.stop()
+        notificationSender.stop()
         service.shutdown()
         accessLogs.shutdown()
         store.checkpoint()

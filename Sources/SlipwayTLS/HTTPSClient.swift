@@ -22,6 +22,9 @@ public struct HTTPSClient: Sendable {
     public var timeoutMilliseconds = 30_000
     public var maxResponseBytes = 1 << 20
     public var userAgent = "slipway"
+    /// Whether `http://` URLs are taken too (notification targets on a private network); the
+    /// ACME CA is always reached over HTTPS.
+    public var allowsPlainHTTP = false
 
     public init(trust: TLSTrust) {
         self.trust = trust
@@ -29,8 +32,10 @@ public struct HTTPSClient: Sendable {
 
     /// Sends `method` to an `https://host[:port]/path` URL.
     public func send(_ method: String, _ url: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(TLSError) -> Response {
-        let target = try Self.parse(url)
-        let connection = try TLSClientConnection(host: target.host, port: target.port, trust: trust, timeoutMilliseconds: timeoutMilliseconds)
+        let target = try Self.parse(url, allowingHTTP: allowsPlainHTTP)
+        let connection: any OutboundConnection = target.encrypted
+            ? try TLSClientConnection(host: target.host, port: target.port, trust: trust, timeoutMilliseconds: timeoutMilliseconds)
+            : try PlainClientConnection(host: target.host, port: target.port, timeoutMilliseconds: timeoutMilliseconds)
         var head = "\(method) \(target.path) HTTP/1.1\r\nHost: \(target.authority)\r\nUser-Agent: \(userAgent)\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
@@ -87,23 +92,27 @@ public struct HTTPSClient: Sendable {
         return Response(status: head.status, headers: head.headers, body: body)
     }
 
-    struct Target {
-        let host: String
-        let port: Int
-        let path: String
-        var authority: String { port == 443 ? host : "\(host):\(port)" }
+    public struct Target: Sendable {
+        public let host: String
+        public let port: Int
+        public let path: String
+        public let encrypted: Bool
+        var authority: String { port == (encrypted ? 443 : 80) ? host : "\(host):\(port)" }
     }
 
-    /// `https://host[:port][/path]`; anything else is refused (no plain HTTP for Slipway's own
-    /// requests, no user info, no IPv6 literal yet).
-    static func parse(_ url: String) throws(TLSError) -> Target {
-        guard url.hasPrefix("https://") else { throw TLSError("parsing \(url.prefix(200))", reason: "not an https:// URL") }
-        let rest = url.dropFirst("https://".count)
+    /// `https://host[:port][/path]`, and `http://` when `allowingHTTP`; anything else is refused
+    /// (no user info, no IPv6 literal yet).
+    public static func parse(_ url: String, allowingHTTP: Bool = false) throws(TLSError) -> Target {
+        let encrypted = url.hasPrefix("https://")
+        guard encrypted || (allowingHTTP && url.hasPrefix("http://")) else {
+            throw TLSError("parsing \(url.prefix(200))", reason: allowingHTTP ? "not an http:// or https:// URL" : "not an https:// URL")
+        }
+        let rest = url.dropFirst(encrypted ? "https://".count : "http://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<slash]
         let path = slash == rest.endIndex ? "/" : String(rest[slash...])
         var host = Substring(authority)
-        var port = 443
+        var port = encrypted ? 443 : 80
         if let colon = authority.lastIndex(of: ":") {
             guard let number = Int(authority[authority.index(after: colon)...]), (1...65535).contains(number) else {
                 throw TLSError("parsing \(url.prefix(200))", reason: "the port is not a number from 1 to 65535")
@@ -115,6 +124,6 @@ public struct HTTPSClient: Sendable {
               path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             throw TLSError("parsing \(url.prefix(200))", reason: "not a host name and path")
         }
-        return Target(host: String(host), port: port, path: path)
+        return Target(host: String(host), port: port, path: path, encrypted: encrypted)
     }
 }

@@ -7,7 +7,7 @@ import SlipwaySystem
 /// the host's addresses tried in turn, TLS 1.2 or 1.3, the chain verified against `trust` and
 /// the certificate checked for the host's name. Blocking, every wait bounded by one deadline, so
 /// run it on a thread of its own, never on the concurrency pool or an HTTP worker.
-public final class TLSClientConnection {
+public final class TLSClientConnection: OutboundConnection {
     private let fd: Int32
     private let context: OpaquePointer
     private let ssl: OpaquePointer
@@ -120,7 +120,7 @@ public final class TLSClientConnection {
 
     /// A non-blocking socket connected to one of the host's addresses, tried in the order the
     /// resolver gives them.
-    private static func connect(host: String, port: Int, deadline: Int) throws(TLSError) -> Int32 {
+    static func connect(host: String, port: Int, deadline: Int) throws(TLSError) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?

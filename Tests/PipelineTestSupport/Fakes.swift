@@ -49,7 +49,12 @@ public final class FakeRuntime: ContainerRuntime {
             Thread.detachNewThread {
                 while true {
                     let c = accept(fd, nil, nil)
-                    if c < 0 { return }
+                    // The listener was shut down (`remove`): closed here, by the one thread that
+                    // uses it, so its number cannot be another container's before this loop ends.
+                    if c < 0 {
+                        close(fd)
+                        return
+                    }
                     var buf = [UInt8](repeating: 0, count: 4096)
                     _ = recv(c, &buf, buf.count, 0)
                     let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
@@ -80,7 +85,7 @@ public final class FakeRuntime: ContainerRuntime {
             defer { s.afterNextRemove = nil }
             return (s.containers.removeValue(forKey: container)?.server, s.afterNextRemove)
         }
-        if let fd { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        if let fd { shutdown(fd, Int32(SHUT_RDWR)) }
         hook?()
     }
 

@@ -148,6 +148,9 @@ enum CommandLineParser {
         Option(flag: "--acme-retry-seconds", env: "SLIPWAY_ACME_RETRY_SECONDS", valueName: "N", help: "the first wait after a failed ACME order, doubled at each failure up to a day (default 60)") { c, v, f throws(UsageError) in
             c.acmeRetrySeconds = try integer(v, flag: f, in: 1...86_400)
         },
+        Option(flag: "--notify-retry-seconds", env: "SLIPWAY_NOTIFY_RETRY_SECONDS", valueName: "N", help: "the first wait after a notification a receiver did not take, doubled at each failure up to an hour, for a day (default 30)") { c, v, f throws(UsageError) in
+            c.notificationRetrySeconds = try integer(v, flag: f, in: 1...3600)
+        },
         Option(flag: "--dashboard-domain", env: "SLIPWAY_DASHBOARD_DOMAIN", valueName: "NAME", help: "host name at which the edge serves the dashboard, API and webhooks") { c, v, f throws(UsageError) in
             let name = v.lowercased()
             let labels = name.split(separator: ".", omittingEmptySubsequences: false)

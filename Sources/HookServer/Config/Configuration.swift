@@ -44,6 +44,8 @@ struct Configuration: Sendable {
     var acmeDirectory = ACMESettings.letsEncrypt
     var acmeCAFile: String?
     var acmeRetrySeconds = 60
+    /// The first wait after a failed notification delivery (`NotificationSender`).
+    var notificationRetrySeconds = 30
     /// The name under which the edge serves the dashboard, API and webhooks.
     var dashboardDomain: String?
     var maxRequestBody = EdgeSettings.defaultMaxRequestBody

@@ -36,6 +36,13 @@ enum AppPage {
                                                     + "the last at \(latest.time) from \(latest.client) (\(latest.reason)).")
         }
         if let secret = web.sessions.takeShownOnce(session.id, key: app.name) { context["new_secret"] = .string(secret) }
+        let targets = try NotificationPages.model(web, appID: app.id, basePath: "/apps/\(app.name)/notifications")
+        context["notification_targets"] = .list(targets)
+        context["has_notification_targets"] = .bool(!targets.isEmpty)
+        context["notification_events"] = NotificationPages.eventChoices
+        context["notification_form_action"] = .string("/apps/\(app.name)/notifications")
+        context["form_url"] = .string(form["url"] ?? "")
+        if let secret = web.sessions.takeShownOnce(session.id, key: "notification:\(app.name)") { context["notification_secret"] = .string(secret) }
         let summaries = web.certificates.summaries(for: app.domains.map(\.value))
         // Uploaded certificates renew only by hand: warned about 14 days ahead, and once expired.
         let due = summaries.filter { $0.source == "uploaded" && ($0.status == .expiring || $0.status == .expired) }

@@ -22,9 +22,13 @@ public final class AppService: Sendable {
     /// of two edits racing, the edge could keep the value the store did not.
     private let publishingSettings = Mutex(())
 
+    /// The apps' notification targets' queue; nil in tests that need none.
+    public let notifications: NotificationQueue?
+
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings,
-                statuses: any CommitStatusReporter = NoCommitStatus()) throws {
+                statuses: any CommitStatusReporter = NoCommitStatus(), notifications: NotificationQueue? = nil) throws {
         self.store = store
+        self.notifications = notifications
         self.runtime = runtime
         self.git = git
         self.settings = settings
@@ -34,7 +38,8 @@ public final class AppService: Sendable {
         DiskReserve(dataDir: settings.dataDir).ensure()
         forwarders = ForwarderRegistry()
         upstreams = UpstreamRegistry()
-        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, upstreams: upstreams, statuses: statuses)
+        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, upstreams: upstreams, statuses: statuses,
+                            notifications: notifications)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
         try domains.rebuild(from: store)
     }

@@ -212,6 +212,7 @@ public final class AppSupervisor: Sendable {
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)
                 Log.info("app \(app.name) is running again")
+                if app.status == .crashed { service.notifications?.appStatusChanged(app, crashed: false) }
             }
         } else if container == nil {
             // Gone (removed by hand, or lost with the engine): re-create it from its image.
@@ -220,13 +221,18 @@ public final class AppSupervisor: Sendable {
             do {
                 try service.ensureRunning(app, deployment: d, name: name)
                 try store.setStatus(appID: app.id, .running)
+                if app.status == .crashed { service.notifications?.appStatusChanged(app, crashed: false) }
             } catch {
                 Log.error("app \(app.name): cannot re-create its container: \(error)")
-                if app.status != .crashed { try store.setStatus(appID: app.id, .crashed) }
+                if app.status != .crashed {
+                    try store.setStatus(appID: app.id, .crashed)
+                    service.notifications?.appStatusChanged(app, crashed: true)
+                }
             }
         } else if app.status != .crashed {
             try store.setStatus(appID: app.id, .crashed)
             Log.warning("app \(app.name) crashed: its container is not running")
+            service.notifications?.appStatusChanged(app, crashed: true)
         }
     }
 }

@@ -34,6 +34,8 @@ public final class ACMECertificates: Sendable {
     let certificates: UploadedCertificates
     public let challenges = PendingChallenges()
     private let domains: @Sendable () -> [String]
+    /// Told of the first failure for a domain after a success (or ever): its notifications.
+    private let failed: @Sendable (_ domain: String, _ error: String) -> Void
     private let accountKeyPath: String
     private let states = Mutex<[String: DomainState]>([:])
     private let wake: EventSignal
@@ -42,7 +44,9 @@ public final class ACMECertificates: Sendable {
     static let pollSeconds = 90
 
     public init(dataDir: String, settings: ACMESettings, certificates: UploadedCertificates,
-                domains: @escaping @Sendable () -> [String]) throws {
+                domains: @escaping @Sendable () -> [String],
+                failed: @escaping @Sendable (_ domain: String, _ error: String) -> Void = { _, _ in }) throws {
+        self.failed = failed
         self.settings = settings
         self.certificates = certificates
         self.domains = domains
@@ -133,6 +137,7 @@ public final class ACMECertificates: Sendable {
             Log.info("ACME: certificate for \(domain) installed (validated by \(worked.rawValue))")
         } catch {
             let retryAfter = (error as? ACMEError)?.retryAfter ?? 0
+            let first = states.withLock { ($0[domain]?.failures ?? 0) == 0 }
             states.withLock { table in
                 var state = table[domain] ?? DomainState()
                 state.failures += 1
@@ -143,6 +148,7 @@ public final class ACMECertificates: Sendable {
                 table[domain] = state
             }
             Log.warning("ACME: \(domain): \(error)")
+            if first { failed(domain, String(describing: error)) }
         }
     }
 

@@ -13,13 +13,16 @@ public final class Deployer: Sendable {
     let settings: PipelineSettings
     let upstreams: UpstreamRegistry
     let statuses: any CommitStatusReporter
+    /// Told how each deployment ended, for the apps' notification targets.
+    let notifications: NotificationQueue?
     /// Status posts go out in order (pending before success) without holding up the deployment.
     private let statusQueue = DispatchQueue(label: "slipway.commit-status")
     let reserve: DiskReserve
 
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, upstreams: UpstreamRegistry,
-                statuses: any CommitStatusReporter = NoCommitStatus()) {
+                statuses: any CommitStatusReporter = NoCommitStatus(), notifications: NotificationQueue? = nil) {
         self.statuses = statuses
+        self.notifications = notifications
         self.reserve = DiskReserve(dataDir: settings.dataDir)
         self.store = store
         self.runtime = runtime
@@ -80,6 +83,10 @@ public final class Deployer: Sendable {
             Log.attempt("app \(app.name): restoring its status after a failed deployment") {
                 try reserve.writing { try store.setStatus(appID: app.id, restored) }
             }
+        }
+        // Queued in SQLite for the sender's thread: the deployment is done by now.
+        if let notifications, let ended = try? store.deployment(id: deploymentID), ended.status.isFinished {
+            notifications.deploymentFinished(app, ended)
         }
         reserve.ensure()
     }

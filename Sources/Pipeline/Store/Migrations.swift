@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -240,6 +240,48 @@ enum Migrations {
     private static func v12(_ conn: Connection) throws {
         try conn.execute("ALTER TABLE apps ADD COLUMN init INTEGER NOT NULL DEFAULT 1")
         try conn.execute("ALTER TABLE apps ADD COLUMN stop_timeout INTEGER")
+    }
+
+    /// Notification targets (an app's, or server-wide with no app), the queue of deliveries the
+    /// sender works through, and each attempt.
+    private static func v13(_ conn: Connection) throws {
+        try conn.execute("""
+        CREATE TABLE notification_targets (
+            id INTEGER PRIMARY KEY,
+            app_id INTEGER REFERENCES apps(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT,
+            created_at TEXT NOT NULL
+        )
+        """)
+        try conn.execute("""
+        CREATE TABLE notification_deliveries (
+            id INTEGER PRIMARY KEY,
+            target_id INTEGER NOT NULL REFERENCES notification_targets(id) ON DELETE CASCADE,
+            delivery_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        )
+        """)
+        try conn.execute("CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_attempt_at)")
+        try conn.execute("""
+        CREATE TABLE notification_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES notification_deliveries(id) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            status INTEGER,
+            latency_ms INTEGER NOT NULL,
+            error TEXT
+        )
+        """)
+        try conn.execute("CREATE INDEX notification_attempts_target ON notification_attempts (target_id, id)")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

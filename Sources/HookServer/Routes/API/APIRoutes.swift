@@ -35,6 +35,15 @@ extension Router {
         put("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.upload))
         delete("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.remove))
 
+        let notifications = NotificationsAPI(api: api)
+        get("/api/apps/{name}/notifications", api.authenticated(notifications.list))
+        post("/api/apps/{name}/notifications", api.authenticated(notifications.add))
+        delete("/api/apps/{name}/notifications/{id}", api.authenticated(notifications.remove))
+        post("/api/apps/{name}/notifications/{id}/test", api.authenticated(notifications.test))
+        get("/api/settings/notifications", api.authenticated(notifications.listServerWide))
+        put("/api/settings/notifications", api.authenticated(notifications.replaceServerWide))
+        post("/api/settings/notifications/{id}/test", api.authenticated(notifications.testServerWide))
+
         let volumes = VolumesAPI(api: api)
         get("/api/volumes", api.authenticated(volumes.list))
         delete("/api/volumes/{volume}", api.authenticated(volumes.delete))

@@ -34,6 +34,8 @@ enum AppJSON {
             ("deploy_key", .from(app.deployKeyPublic)),
             ("traffic", TrafficJSON.encode(api.accessLogs.counters(appID: app.id))),
             ("certificates", .array(api.certificates.summaries(for: app.domains.map(\.value)).map(CertificateJSON.encode))),
+            // Where its notifications go (never a secret); `GET .../notifications` has the attempts.
+            ("notifications", .array(((try? api.store.notificationTargets(appID: app.id)) ?? []).map { .object(NotificationsAPI.summary($0)) })),
         ]
         if includeSecret { pairs.append(("webhook_secret", .string(app.webhookSecret))) }
         return .object(pairs)

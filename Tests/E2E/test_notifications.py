@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
+import re
 import secrets
 import signal
 import threading
@@ -24,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HOST, poll, start_server
+from dashboard_session import form_post, login, page
 from deploykit import Api, docker, free_port_range, remove_docker_objects, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
@@ -272,6 +275,54 @@ def test_an_app_that_crashes_and_comes_back_is_told(tmp_path, prefix):
         poll(lambda: (receiver.of("/hook", "app.recovered"), receiver.received), 60, "app.recovered")
         payload = json.loads(receiver.of("/hook", "app.crashed")[0]["body"])
         assert payload["app"] == name and payload["event"] == "app.crashed", payload
+        server.assert_clean_stop()
+    finally:
+        receiver.stop()
+
+
+def test_the_dashboard_adds_tests_and_removes_targets_and_shows_a_secret_once(tmp_path, prefix):
+    receiver = Receiver().start()
+    try:
+        low, high = free_port_range(1, APP_PORTS)
+        server = serve(tmp_path, low, high)
+        api = Api(server)
+        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
+        name = prefix + "ui"
+        api.create(name, repo.url, deploy=False)
+        cookie = login(server)
+        app_page = page(server, f"/apps/{name}", cookie)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', app_page).group(1)
+        assert 'id="no-notification-targets"' in app_page
+
+        # No event ticked: the form comes back with the error beside the events.
+        bad = form_post(server, f"/apps/{name}/notifications", {"csrf": csrf, "type": "webhook", "url": receiver.url("/hook")}, cookie)
+        assert bad.status == 400 and 'data-field="notification_events"' in bad.body.decode(), bad.body[-1500:]
+        added = form_post(server, f"/apps/{name}/notifications", {"csrf": csrf, "type": "webhook", "url": receiver.url("/hook"),
+                                                                  "event.deployment.succeeded": "1", "event.app.crashed": "1"}, cookie)
+        assert added.status == 303, added.body[:300]
+        shown = page(server, f"/apps/{name}", cookie)
+        secret = re.search(r'id="notification-secret">([0-9a-f]{64})<', shown).group(1)
+        assert 'id="notification-secret"' not in page(server, f"/apps/{name}", cookie), "shown once"
+        target = api.app(name)["notifications"][0]
+        assert target["events"] == ["deployment.succeeded", "app.crashed"] and target["url"] == receiver.url("/hook"), target
+
+        assert form_post(server, f"/apps/{name}/notifications/{target['id']}/test", {"csrf": csrf}, cookie).status == 303
+        poll(lambda: (receiver.of("/hook", "test"), receiver.received), 30, "the test message")
+        test = receiver.of("/hook", "test")[0]
+        assert test["headers"]["x-slipway-signature-256"] == signature(secret, test["body"])
+        shown = html.unescape(page(server, f"/apps/{name}", cookie))
+        assert "HTTP 200" in shown, "the page shows the last attempt"
+        assert form_post(server, f"/apps/{name}/notifications/{target['id']}/remove", {"csrf": csrf}, cookie).status == 303
+        assert api.app(name)["notifications"] == []
+
+        # Server-wide, on the settings page.
+        settings = page(server, "/settings", cookie)
+        assert 'id="no-notification-targets"' in settings
+        assert form_post(server, "/settings/notifications", {"csrf": csrf, "type": "slack", "url": receiver.url("/wide"),
+                                                             "event.deployment.failed": "1"}, cookie).status == 303
+        wide = api.expect(200, "GET", "/api/settings/notifications")
+        assert [(t["type"], t["events"]) for t in wide] == [("slack", ["deployment.failed"])], wide
+        assert 'id="notification-secret"' not in page(server, "/settings", cookie), "a Slack target has no secret to show"
         server.assert_clean_stop()
     finally:
         receiver.stop()

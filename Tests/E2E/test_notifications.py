@@ -326,3 +326,34 @@ def test_the_dashboard_adds_tests_and_removes_targets_and_shows_a_secret_once(tm
         server.assert_clean_stop()
     finally:
         receiver.stop()
+
+
+def test_env_volume_and_notification_changes_are_recorded_by_name_never_value(tmp_path, prefix):
+    low, high = free_port_range(1, APP_PORTS)
+    server = serve(tmp_path, low, high)
+    api = Api(server)
+    repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
+    name = prefix + "audit"
+    api.create(name, repo.url, deploy=False, env={"KEEP": "1", "OLD": "secret-old-value"})
+    api.expect(200, "PATCH", f"/api/apps/{name}", {"env": {"KEEP": "2", "NEW": "secret-new-value"}})
+    api.expect(200, "PATCH", f"/api/apps/{name}", {"volumes": [{"name": "data", "path": "/data"}]})
+    target = api.expect(201, "POST", f"/api/apps/{name}/notifications",
+                        {"type": "slack", "url": "http://127.0.0.1:9/x", "events": ["deployment.failed"]})
+    api.expect(204, "DELETE", f"/api/apps/{name}/notifications/{target['id']}")
+    cookie = login(server)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page(server, f"/apps/{name}", cookie)).group(1)
+    assert form_post(server, f"/apps/{name}/env", {"csrf": csrf, "env": "KEEP=********\nNEW=********\nMORE=x"}, cookie).status == 303
+
+    changes = api.expect(200, "GET", f"/api/apps/{name}/changes")
+    assert [(c["actor"], c["summary"]) for c in changes] == [
+        ("dashboard", "env: added MORE"),
+        ("api", f"notifications: removed slack target {target['id']}"),
+        ("api", f"notifications: added slack target {target['id']} for deployment.failed"),
+        ("api", "volumes: added data at /data"),
+        ("api", "env: added NEW; changed KEEP; removed OLD"),
+    ], changes
+    shown = page(server, f"/apps/{name}", cookie)
+    assert "env: added NEW; changed KEEP; removed OLD" in shown
+    for text in (json.dumps(changes), shown):
+        assert "secret-old-value" not in text and "secret-new-value" not in text, "names, never values"
+    server.assert_clean_stop()

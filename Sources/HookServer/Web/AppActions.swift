@@ -76,7 +76,7 @@ struct AppActions: Sendable {
             let s = try DeployForm.settings(form, base: app)
             // A form without the field (an older page) leaves the domains (the volumes) as they are.
             _ = try web.service.update(app, settings: s, env: nil, domains: form["domains"].map(DeployForm.domains),
-                                       volumes: try form["volumes"].map(DeployForm.volumes))
+                                       volumes: try form["volumes"].map(DeployForm.volumes), actor: .dashboard)
             return .redirect("/apps/\(app.name)")
         } catch let error as ValidationError {
             return try AppPage.render(web, session: session, app: app, error: error, form: form)
@@ -91,7 +91,7 @@ struct AppActions: Sendable {
         do {
             let current = try web.store.env(appID: app.id)
             let env = try DeployForm.env(form["env"] ?? "", keeping: current)
-            _ = try web.service.update(app, settings: AppSettings(of: app), env: env)
+            _ = try web.service.update(app, settings: AppSettings(of: app), env: env, actor: .dashboard)
             return .redirect("/apps/\(app.name)")
         } catch let error as ValidationError {
             return try AppPage.render(web, session: session, app: app, error: error, form: form)

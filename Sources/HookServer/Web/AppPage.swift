@@ -40,6 +40,11 @@ enum AppPage {
         context["notification_targets"] = .list(targets)
         context["has_notification_targets"] = .bool(!targets.isEmpty)
         context["notification_events"] = NotificationPages.eventChoices
+        let changes = try web.store.changes(appID: app.id, limit: 20).map { change -> TemplateValue in
+            .object(["at": .string(change.at), "actor": .string(change.actor.rawValue), "summary": .string(change.summary)])
+        }
+        context["changes"] = .list(changes)
+        context["has_changes"] = .bool(!changes.isEmpty)
         context["notification_form_action"] = .string("/apps/\(app.name)/notifications")
         context["form_url"] = .string(form["url"] ?? "")
         if let secret = web.sessions.takeShownOnce(session.id, key: "notification:\(app.name)") { context["notification_secret"] = .string(secret) }

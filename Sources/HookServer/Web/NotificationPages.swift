@@ -33,7 +33,7 @@ struct NotificationPages: Sendable {
         let (session, form) = try web.requireAction(request)
         let app = try web.app(request)
         do {
-            let target = try NotificationSettings(store: web.store).add(appID: app.id, Self.input(form))
+            let target = try NotificationSettings(store: web.store).add(appID: app.id, Self.input(form), actor: .dashboard)
             if let secret = target.secret { web.sessions.showOnce(session.id, key: "notification:\(app.name)", secret: secret) }
             return .redirect("/apps/\(app.name)#notifications")
         } catch let error as ValidationError {
@@ -44,7 +44,7 @@ struct NotificationPages: Sendable {
     func removeFromApp(_ request: HTTPRequest) throws -> HTTPResponse {
         _ = try web.requireAction(request)
         let app = try web.app(request)
-        try web.store.removeNotificationTarget(id: try target(request, appID: app.id).id)
+        try NotificationSettings(store: web.store).remove(try target(request, appID: app.id), actor: .dashboard)
         return .redirect("/apps/\(app.name)#notifications")
     }
 
@@ -64,7 +64,7 @@ struct NotificationPages: Sendable {
     func addServerWide(_ request: HTTPRequest) throws -> HTTPResponse {
         let (session, form) = try web.requireAction(request)
         do {
-            let target = try NotificationSettings(store: web.store).add(appID: nil, Self.input(form))
+            let target = try NotificationSettings(store: web.store).add(appID: nil, Self.input(form), actor: .dashboard)
             if let secret = target.secret { web.sessions.showOnce(session.id, key: "notification:server", secret: secret) }
             return .redirect("/settings#notifications")
         } catch let error as ValidationError {
@@ -74,7 +74,7 @@ struct NotificationPages: Sendable {
 
     func removeServerWide(_ request: HTTPRequest) throws -> HTTPResponse {
         _ = try web.requireAction(request)
-        try web.store.removeNotificationTarget(id: try target(request, appID: nil).id)
+        try NotificationSettings(store: web.store).remove(try target(request, appID: nil), actor: .dashboard)
         return .redirect("/settings#notifications")
     }
 

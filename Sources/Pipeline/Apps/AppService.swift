@@ -150,7 +150,7 @@ public final class AppService: Sendable {
     /// the whole list); everything is checked before anything is stored.
     public func update(_ app: App, settings s: AppSettings, env: [(String, String)]?,
                        gitToken: SecretChange = .keep, githubToken: SecretChange = .keep, domains: [String]? = nil,
-                       volumes: [AppVolume]? = nil) throws -> App {
+                       volumes: [AppVolume]? = nil, actor: AppChange.Actor = .api) throws -> App {
         try validate(s)
         if let env { try AppValidation.env(env) }
         var checkedDomains: [DomainName]?
@@ -177,10 +177,21 @@ public final class AppService: Sendable {
             upstreams.upstream(for: app.id)?.redirectsToHTTPS = s.httpsRedirect
             upstreams.upstream(for: app.id)?.sendsHSTS = s.hsts
         }
-        if let env { try store.replaceEnv(appID: app.id, env) }
+        if let env {
+            let before = try store.env(appID: app.id)
+            try store.replaceEnv(appID: app.id, env)
+            if let summary = AppChange.envSummary(before: before, after: env) {
+                try store.recordChange(appID: app.id, actor: actor, summary: summary)
+            }
+        }
         // Taken up by the next container made (a deployment, a rollback, a re-created one);
         // a volume left out keeps its data.
-        if let checkedVolumes, checkedVolumes != app.volumes { try store.replaceVolumes(of: app, with: checkedVolumes) }
+        if let checkedVolumes, checkedVolumes != app.volumes {
+            try store.replaceVolumes(of: app, with: checkedVolumes)
+            if let summary = AppChange.volumesSummary(before: app.volumes, after: checkedVolumes) {
+                try store.recordChange(appID: app.id, actor: actor, summary: summary)
+            }
+        }
         try apply(gitToken, to: .gitToken, of: app)
         try apply(githubToken, to: .githubToken, of: app)
         return try store.app(id: app.id) ?? app

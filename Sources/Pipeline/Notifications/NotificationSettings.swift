@@ -55,13 +55,21 @@ public struct NotificationSettings: Sendable {
     }
 
     /// Adds a target to an app (or server-wide, with nil); the result carries the new secret.
-    public func add(appID: Int?, _ input: Input) throws -> NotificationTarget {
+    public func add(appID: Int?, _ input: Input, actor: AppChange.Actor = .api) throws -> NotificationTarget {
         let (kind, url, events) = try Self.check(input)
         guard try store.notificationTargets(appID: appID).count < Self.maxTargets else {
             throw ValidationError("notifications", "at most \(Self.maxTargets) notification targets" + (appID == nil ? " server-wide" : " per app"))
         }
-        return try store.addNotificationTarget(appID: appID, kind: kind, url: url, events: events,
-                                               secret: kind == .webhook ? Secrets.newWebhookSecret() : nil)
+        let target = try store.addNotificationTarget(appID: appID, kind: kind, url: url, events: events,
+                                                     secret: kind == .webhook ? Secrets.newWebhookSecret() : nil)
+        try store.recordChange(appID: appID, actor: actor, summary: "notifications: added \(kind.rawValue) target \(target.id) for "
+                               + events.map(\.rawValue).joined(separator: ", "))
+        return target
+    }
+
+    public func remove(_ target: NotificationTarget, actor: AppChange.Actor = .api) throws {
+        try store.removeNotificationTarget(id: target.id)
+        try store.recordChange(appID: target.appID, actor: actor, summary: "notifications: removed \(target.kind.rawValue) target \(target.id)")
     }
 
     /// Replaces the server-wide list: an entry with the `id` of a target keeps it (and its
@@ -85,17 +93,22 @@ public struct NotificationSettings: Sendable {
         }
         var result: [NotificationTarget] = []
         let kept = Set(inputs.compactMap(\.id))
-        for target in current where !kept.contains(target.id) { try store.removeNotificationTarget(id: target.id) }
+        for target in current where !kept.contains(target.id) { try remove(target) }
         for (input, kind, url, events) in checked {
             if let id = input.id {
                 try store.updateNotificationTarget(id: id, url: url, events: events)
+                try store.recordChange(appID: nil, actor: .api, summary: "notifications: set target \(id) to "
+                                       + events.map(\.rawValue).joined(separator: ", "))
                 if var target = try store.notificationTarget(id: id) {
                     target.secret = nil
                     result.append(target)
                 }
             } else {
-                result.append(try store.addNotificationTarget(appID: nil, kind: kind, url: url, events: events,
-                                                              secret: kind == .webhook ? Secrets.newWebhookSecret() : nil))
+                let target = try store.addNotificationTarget(appID: nil, kind: kind, url: url, events: events,
+                                                             secret: kind == .webhook ? Secrets.newWebhookSecret() : nil)
+                try store.recordChange(appID: nil, actor: .api, summary: "notifications: added \(kind.rawValue) target \(target.id) for "
+                                       + events.map(\.rawValue).joined(separator: ", "))
+                result.append(target)
             }
         }
         return result

@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -282,6 +282,21 @@ enum Migrations {
         )
         """)
         try conn.execute("CREATE INDEX notification_attempts_target ON notification_attempts (target_id, id)")
+    }
+
+    /// Who changed what of an app, and when (env, volumes, notification targets): names, never
+    /// values. A server-wide change has no app.
+    private static func v14(_ conn: Connection) throws {
+        try conn.execute("""
+        CREATE TABLE app_changes (
+            id INTEGER PRIMARY KEY,
+            app_id INTEGER REFERENCES apps(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            summary TEXT NOT NULL
+        )
+        """)
+        try conn.execute("CREATE INDEX app_changes_app ON app_changes (app_id, id)")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

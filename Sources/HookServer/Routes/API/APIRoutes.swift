@@ -35,6 +35,7 @@ extension Router {
         put("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.upload))
         delete("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.remove))
 
+        get("/api/apps/{name}/changes", api.authenticated(ChangesAPI(api: api).list))
         let notifications = NotificationsAPI(api: api)
         get("/api/apps/{name}/notifications", api.authenticated(notifications.list))
         post("/api/apps/{name}/notifications", api.authenticated(notifications.add))

@@ -30,8 +30,7 @@ struct NotificationsAPI: Sendable {
 
     func remove(_ request: HTTPRequest) throws -> HTTPResponse {
         let app = try api.app(request)
-        let target = try self.target(request, appID: app.id)
-        try api.store.removeNotificationTarget(id: target.id)
+        try settings.remove(try self.target(request, appID: app.id))
         return .noContent
     }
 

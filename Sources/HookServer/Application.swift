@@ -33,6 +33,8 @@ final class Application: Sendable {
     let accessLogs: AccessLogRegistry
     /// Sends the queued notifications, on a thread of its own.
     let notificationSender: NotificationSender
+    /// Tells of certificates close to their end (`certificate.expiring`).
+    let expiryWatch: CertificateExpiryWatch
 
     init(config: Configuration) throws {
         self.config = config
@@ -91,6 +93,8 @@ final class Application: Sendable {
                                                 store: CertificateStore(isServed: { [domains = service.domains] in
                                                     $0 == dashboardDomain || domains.resolve(host: $0) != nil
                                                 }))
+        expiryWatch = try CertificateExpiryWatch(certificates: certificates, store: store, notifications: notifications)
+        certificates.onChange { [expiryWatch] in expiryWatch.check() }
         if let email = config.acmeEmail {
             let acme = try ACMECertificates(dataDir: config.dataDir,
                                             settings: ACMESettings(email: email, directoryURL: config.acmeDirectory, caFile: config.acmeCAFile,
@@ -195,6 +199,7 @@ final class Application: Sendable {
         supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
         acme?.start()
         notificationSender.start()
+        expiryWatch.start()
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         let edgeStopped = DispatchSemaphore(value: 0)
         if let edge {

@@ -30,6 +30,7 @@ from dashboard_session import form_post, login, page
 from deploykit import Api, docker, free_port_range, remove_docker_objects, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
+from test_https_edge import make_certificate
 
 APP_PORTS = (33000, 33999)
 _started: list = []
@@ -357,3 +358,33 @@ def test_env_volume_and_notification_changes_are_recorded_by_name_never_value(tm
     for text in (json.dumps(changes), shown):
         assert "secret-old-value" not in text and "secret-new-value" not in text, "names, never values"
     server.assert_clean_stop()
+
+
+def test_a_certificate_close_to_its_end_is_told_about_once(tmp_path, prefix):
+    receiver = Receiver().start()
+    try:
+        low, high = free_port_range(1, APP_PORTS)
+        server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True, extra=(
+            "--notify-retry-seconds", "1", "--http-port", str(free_port()), "--https-port", str(free_port()))))
+        _started.append(server)
+        api = Api(server)
+        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
+        name = prefix + "cert"
+        soon, later = "soon.notify.test", "later.notify.test"
+        api.create(name, repo.url, deploy=False, domains=[soon, later])
+        api.expect(201, "POST", f"/api/apps/{name}/notifications",
+                   {"type": "webhook", "url": receiver.url("/hook"), "events": ["certificate.expiring"]})
+        for domain, days in [(later, 60), (soon, 5)]:
+            pair = make_certificate(tmp_path, domain, days=days)
+            api.expect(200, "PUT", f"/api/apps/{name}/certificates/{domain}", {"certificate": pair.chain, "private_key": pair.key})
+        poll(lambda: (receiver.of("/hook", "certificate.expiring"), receiver.received), 30, "certificate.expiring")
+        payload = json.loads(receiver.of("/hook", "certificate.expiring")[0]["body"])
+        assert payload["domain"] == soon and payload["app"] == name, payload
+        # Uploading again (another look) tells no more about the same certificate.
+        pair = make_certificate(tmp_path, later, days=61)
+        api.expect(200, "PUT", f"/api/apps/{name}/certificates/{later}", {"certificate": pair.chain, "private_key": pair.key})
+        poll(lambda: (len(api.expect(200, "GET", f"/api/apps/{name}/notifications")[0]["recent_attempts"]) >= 1, None), 30, "the attempt")
+        assert len(receiver.of("/hook", "certificate.expiring")) == 1, receiver.received
+        server.assert_clean_stop()
+    finally:
+        receiver.stop()

@@ -23,6 +23,12 @@ public final class UploadedCertificates: Sendable {
         init(_ status: @escaping @Sendable (String) -> CertificateSummary?) { self.status = status }
     }
     private let ordered = Mutex<OrderStatus?>(nil)
+    /// Told after each certificate uploaded or issued (the expiry watch looks again); boxed too.
+    private final class Listener: Sendable {
+        let changed: @Sendable () -> Void
+        init(_ changed: @escaping @Sendable () -> Void) { self.changed = changed }
+    }
+    private let listener = Mutex<Listener?>(nil)
 
     public init(dataDir: String?, store: CertificateStore = CertificateStore()) throws {
         self.store = store
@@ -41,6 +47,7 @@ public final class UploadedCertificates: Sendable {
     public func upload(domain: String, chainPEM: [UInt8], keyPEM: [UInt8], source: String = "uploaded") throws -> CertificateSummary {
         let summary = try install(domain: domain, chainPEM: chainPEM, keyPEM: keyPEM, requireCurrent: true, source: source)
         try files?.save(CertificateFiles.Pair(domain: domain, chain: chainPEM, key: keyPEM, source: source))
+        listener.withLock { $0 }?.changed()
         return summary
     }
 
@@ -66,6 +73,12 @@ public final class UploadedCertificates: Sendable {
         return zip(domains, installed).compactMap { domain, summary in
             summary.map { Self.refreshed($0, now: now) } ?? orders?.status(domain)
         }
+    }
+
+    /// Who is told after each upload or issue.
+    public func onChange(_ changed: @escaping @Sendable () -> Void) {
+        let box = Listener(changed)
+        listener.withLock { $0 = box }
     }
 
     /// Where the summaries of domains without a certificate come from (the ACME orders).

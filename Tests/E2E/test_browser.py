@@ -113,10 +113,12 @@ def dockerfile(run_id: str) -> str:
     """
     return (
         f"FROM {BASE_IMAGE}\n"
-        f'RUN echo "slipway-build {run_id} step one" && sleep 2 && echo "slipway-build {run_id} step two"\n'
+        # In colour, as build tools print: the dashboard shows it green, with no escape in sight.
+        f"RUN printf '\\033[32mslipway-build {run_id} step one\\033[0m\\n' && sleep 2 && echo \"slipway-build {run_id} step two\"\n"
         "COPY index.html /www/index.html\n"
         "EXPOSE 5000\n"
-        'CMD ["sh", "-c", "trap \'exit 0\' TERM; echo slipway-test-app listening; httpd -f -p 5000 -h /www & wait"]\n'
+        'CMD ["sh", "-c", "trap \'exit 0\' TERM; printf \'\\\\033[33mslipway-test-app listening\\\\033[0m\\\\n\'; '
+        'httpd -f -p 5000 -h /www & wait"]\n'
     )
 
 
@@ -697,6 +699,10 @@ def test_deploy_from_the_form_streams_the_log_until_live(server: SlipwayServer, 
     assert grew, ("pre#log never grew while the deployment ran; lengths seen: "
                   f"{[s['len'] for s in running][:40]}")
     assert f"slipway-build {state.run_id} step one" in final["text"], f"build output missing:\n{tail(final['text'], 25)}"
+    # The build's colour code, shown as a colour in the finished log (ANSIText, on the server).
+    green = all_css(driver, "pre#log span.ansi-fg-2")
+    assert any(f"slipway-build {state.run_id} step one" in s.text for s in green), [s.text for s in green]
+    assert "\x1b" not in final["text"] and "[32m" not in final["text"].replace("\\033[32m", ""), tail(final["text"], 10)
     assert len({s["page"] for s in samples}) >= 2, "the page did not reload itself when the deployment ended"
 
     # The secret was shown once: the reload does not show it again, nor does another visit.
@@ -747,6 +753,10 @@ def test_app_page_masks_env_values_and_shows_runtime_logs(server: SlipwayServer,
     logs = css(driver, "pre#app-logs")
     css(driver, "button#refresh-logs").click()
     wait_for(driver, lambda d: "slipway-test-app listening" in logs.text, "pre#app-logs to show the container's output")
+    # Its colour code is shown as a colour (app.js), never as an escape.
+    coloured = all_css(driver, "pre#app-logs span.ansi-fg-3")
+    assert any("slipway-test-app listening" in s.text for s in coloured), [s.text for s in coloured]
+    assert "\x1b" not in logs.text and "[33m" not in logs.text, logs.text[-300:]
 
 
 def test_webhook_secret_rotates_and_is_shown_once(server: SlipwayServer, driver: WebDriver, state: State):

@@ -141,6 +141,18 @@ def remove_docker_objects(app_prefix: str) -> list[str]:
     return problems
 
 
+def end_of_test(app_prefix: str, started: list) -> None:
+    """After a test: kills the servers it started and did not stop (it failed), then removes the
+    docker objects of `app_prefix`, failing if any cannot be."""
+    while started:
+        proc = started.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    problems = remove_docker_objects(app_prefix)
+    assert not problems, "cleanup of test containers, images or volumes failed:\n" + "\n".join(problems)
+
+
 # --- Secrets on command lines -------------------------------------------------------------
 
 

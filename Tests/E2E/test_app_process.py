@@ -8,7 +8,7 @@ the container exits at once with 143 (128 + SIGTERM); killed, it exits with 137 
 The exit codes say which happened, with no clock in the assertions.
 
 Cleaning up: the server runs with `--container-label slipway.test=1`, app names start with a
-prefix unique to this run, and `remove_docker_objects` removes what carries that prefix.
+prefix unique to this run, and `end_of_test` removes what carries that prefix.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import secrets
 import pytest
 
 from conftest import start_server
-from deploykit import Api, docker, free_port_range, remove_docker_objects, server_flags, wait_serving
+from deploykit import Api, docker, free_port_range, end_of_test, server_flags, wait_serving
 from dashboard_session import login, page
 from gitrepo import GitRepo, dockerfile_with_run, web_app
 
@@ -38,13 +38,7 @@ def serve(tmp_path, low: int, high: int):
 def prefix():
     value = f"p{secrets.token_hex(3)}-"
     yield value
-    while _started:
-        proc = _started.pop().proc
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    problems = remove_docker_objects(value)
-    assert not problems, "cleanup of test containers/images failed:\n" + "\n".join(problems)
+    end_of_test(value, _started)
 
 
 def container_facts(name: str, deployment: int) -> dict:

@@ -7,7 +7,7 @@ Slipway runs with `--notify-retry-seconds 1`, so a retry comes within seconds.
 
 Cleaning up: servers are killed at the end of each test if the test did not stop them; the
 server runs with `--container-label slipway.test=1`, app names start with a prefix unique to this
-run, and `remove_docker_objects` removes what carries that prefix.
+run, and `end_of_test` removes what carries that prefix.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 
 from conftest import HOST, poll, start_server
 from dashboard_session import form_post, login, page
-from deploykit import Api, docker, free_port_range, remove_docker_objects, server_flags
+from deploykit import Api, docker, free_port_range, end_of_test, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
 from test_https_edge import make_certificate
@@ -86,13 +86,7 @@ class Receiver:
 def prefix():
     value = f"n{secrets.token_hex(3)}-"
     yield value
-    while _started:
-        proc = _started.pop().proc
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    problems = remove_docker_objects(value)
-    assert not problems, "cleanup of test containers/images failed:\n" + "\n".join(problems)
+    end_of_test(value, _started)
 
 
 def serve(tmp_path: Path, low: int, high: int, data_dir: Path | None = None, log_name: str = "server"):

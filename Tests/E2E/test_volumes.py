@@ -31,7 +31,7 @@ from deploykit import (
     fetch,
     free_port_range,
     poll,
-    remove_docker_objects,
+    end_of_test,
     server_flags,
     wait_serving,
 )
@@ -53,13 +53,7 @@ def files(version: str) -> dict[str, str]:
 def prefix():
     value = f"v{secrets.token_hex(3)}-"
     yield value
-    while _started:
-        proc = _started.pop().proc
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    problems = remove_docker_objects(value)
-    assert not problems, "cleanup of test containers/images/volumes failed:\n" + "\n".join(problems)
+    end_of_test(value, _started)
 
 
 _started: list = []

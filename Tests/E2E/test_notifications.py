@@ -20,6 +20,7 @@ import re
 import secrets
 import signal
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -96,20 +97,29 @@ def serve(tmp_path: Path, low: int, high: int, data_dir: Path | None = None, log
     return server
 
 
+@contextmanager
+def scene(tmp_path: Path, prefix: str, suffix: str, ports: int = 2):
+    """A started receiver, a server, and an app named `prefix + suffix` (not deployed) of a v1
+    repository: (receiver, server, api, repo, name). The receiver stops afterwards."""
+    receiver = Receiver().start()
+    try:
+        low, high = free_port_range(ports, APP_PORTS)
+        server = serve(tmp_path, low, high)
+        api = Api(server)
+        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1: first version")
+        name = prefix + suffix
+        api.create(name, repo.url, deploy=False)
+        yield receiver, server, api, repo, name
+    finally:
+        receiver.stop()
+
+
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def test_webhook_and_slack_targets_hear_how_deployments_went_signed_and_tested(tmp_path, prefix):
-    receiver = Receiver().start()
-    try:
-        low, high = free_port_range(2, APP_PORTS)
-        server = serve(tmp_path, low, high)
-        api = Api(server)
-        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1: first version")
-        name = prefix + "app"
-        api.create(name, repo.url, deploy=False)
-
+    with scene(tmp_path, prefix, "app", ports=2) as (receiver, server, api, repo, name):
         # Refusals name what is wrong, and store nothing.
         for body, field, needle in [
             ({"type": "email", "url": receiver.url("/x"), "events": ["deployment.failed"]}, "type", "webhook or slack"),
@@ -180,8 +190,6 @@ def test_webhook_and_slack_targets_hear_how_deployments_went_signed_and_tested(t
         api.expect(204, "DELETE", f"/api/apps/{name}/notifications/{slack['id']}")
         assert api.expect(200, "PUT", "/api/settings/notifications", []) == []
         server.assert_clean_stop()
-    finally:
-        receiver.stop()
 
 
 def test_a_receiver_that_is_down_gets_each_delivery_once_it_is_back_even_after_a_kill_9(tmp_path, prefix):
@@ -251,15 +259,7 @@ def test_a_slow_receiver_never_holds_up_a_deployment(tmp_path, prefix):
 
 
 def test_an_app_that_crashes_and_comes_back_is_told(tmp_path, prefix):
-    receiver = Receiver().start()
-    try:
-        low, high = free_port_range(2, APP_PORTS)
-        server = serve(tmp_path, low, high)
-        api = Api(server)
-        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
-        name = prefix + "crash"
-        created = api.create(name, repo.url, deploy=False)
-        del created
+    with scene(tmp_path, prefix, "crash", ports=2) as (receiver, server, api, repo, name):
         api.expect(201, "POST", f"/api/apps/{name}/notifications",
                    {"type": "webhook", "url": receiver.url("/hook"), "events": ["app.crashed", "app.recovered"]})
         dep = api.finish(api.expect(202, "POST", f"/api/apps/{name}/deployments")["id"], why="the deployment")
@@ -271,19 +271,10 @@ def test_an_app_that_crashes_and_comes_back_is_told(tmp_path, prefix):
         payload = json.loads(receiver.of("/hook", "app.crashed")[0]["body"])
         assert payload["app"] == name and payload["event"] == "app.crashed", payload
         server.assert_clean_stop()
-    finally:
-        receiver.stop()
 
 
 def test_the_dashboard_adds_tests_and_removes_targets_and_shows_a_secret_once(tmp_path, prefix):
-    receiver = Receiver().start()
-    try:
-        low, high = free_port_range(1, APP_PORTS)
-        server = serve(tmp_path, low, high)
-        api = Api(server)
-        repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
-        name = prefix + "ui"
-        api.create(name, repo.url, deploy=False)
+    with scene(tmp_path, prefix, "ui", ports=1) as (receiver, server, api, repo, name):
         cookie = login(server)
         app_page = page(server, f"/apps/{name}", cookie)
         csrf = re.search(r'name="csrf" value="([^"]+)"', app_page).group(1)
@@ -319,8 +310,6 @@ def test_the_dashboard_adds_tests_and_removes_targets_and_shows_a_secret_once(tm
         assert [(t["type"], t["events"]) for t in wide] == [("slack", ["deployment.failed"])], wide
         assert 'id="notification-secret"' not in page(server, "/settings", cookie), "a Slack target has no secret to show"
         server.assert_clean_stop()
-    finally:
-        receiver.stop()
 
 
 def test_env_volume_and_notification_changes_are_recorded_by_name_never_value(tmp_path, prefix):

@@ -43,12 +43,14 @@ public struct DockerCLI: ContainerRuntime {
         let unlabelled = tag + "-unlabelled"
         try runBuild(tag: unlabelled, labels: [], input: contextTar, builder: .classic, timeoutSeconds: timeoutSeconds, log: log,
                      cancellation: cancellation)
+        // Whatever happens next: the unlabelled image carries no app label, so nothing would
+        // ever find it to remove (a labelled image on top keeps its layers).
+        defer { _ = try? runner.run(ProcessSpec(executable, DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60) }
         // Written by the runner for the moment the build runs, and removed after, as an env file is.
         let dockerfile = runDirectory.newFile("labels", contents: try DockerCommands.labelDockerfile(image: unlabelled, labels: labels))
         log.line("adding the labels in one step")
         try runBuild(tag: tag, labels: [], input: dockerfile.path, builder: .classic, timeoutSeconds: 120, log: log, cancellation: cancellation,
                      files: [dockerfile])
-        _ = try? runner.run(ProcessSpec(executable, DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60)
     }
 
     private func runBuild(tag: String, labels: [(String, String)], input: String, builder: ImageBuilder, timeoutSeconds: Double,

@@ -25,7 +25,7 @@ DOCKER_START_TIMEOUT=60
 # gcc, libc6-dev: the edge tests' app (Tests/E2E/edgeapp/edgeapp.c) and the benchmark's keep-alive
 # server are compiled with `cc -static` at run time, which needs libc.a.
 DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq libnss3-tools
-              chromium chromium-driver gcc libc6-dev openssl pebble)
+              chromium chromium-driver gcc libc6-dev openssl pebble prometheus)
 
 log() { printf 'test-env: %s\n' "$*"; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }

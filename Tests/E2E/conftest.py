@@ -210,9 +210,10 @@ def start_server(
     with_secrets: bool = True,
     extra_args: Iterable[str] = (),
     log_name: str = "server",
+    env_extra: Optional[dict[str, str]] = None,
 ) -> SlipwayServer:
     """Starts `slipway serve` on a free loopback port with the tests' short timeouts (SERVE_FLAGS)
-    and waits until /healthz answers 200.
+    and waits until /healthz answers 200; `env_extra` adds to its environment (a SLIPWAY_* secret).
 
     stderr and stdout go to files in `work_dir` (named after `log_name`, so
     several runs on one data dir keep separate logs).
@@ -221,7 +222,7 @@ def start_server(
         require_binary(),
         data_dir=data_dir or (work_dir / "data"),
         flags=[*SERVE_FLAGS, *extra_args],
-        env=server_env(with_secrets),
+        env=server_env(with_secrets) | (env_extra or {}),
         cwd=work_dir,
         stdout_path=work_dir / f"{log_name}.stdout.log",
         stderr_path=work_dir / f"{log_name}.stderr.log",

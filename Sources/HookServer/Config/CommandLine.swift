@@ -174,6 +174,10 @@ enum CommandLineParser {
         config.apiToken = environment["SLIPWAY_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         try requireLength(config.adminPassword, minimumAdminPasswordLength, "SLIPWAY_ADMIN_PASSWORD")
         try requireLength(config.apiToken, minimumAPITokenLength, "SLIPWAY_API_TOKEN")
+        // Like the API token, from the environment only: a flag's value is on the command line,
+        // which every user of the machine can read in /proc.
+        config.metricsToken = environment["SLIPWAY_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        try requireLength(config.metricsToken, minimumAPITokenLength, "SLIPWAY_METRICS_TOKEN")
         for option in options {
             if let env = option.env, let value = environment[env], !value.isEmpty {
                 try option.apply(&config, value, env)

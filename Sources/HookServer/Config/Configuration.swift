@@ -53,6 +53,8 @@ struct Configuration: Sendable {
     var upstreamTimeout = 60
     var adminPassword: String?
     var apiToken: String?
+    /// A token that reads `/metrics` and nothing else (`SLIPWAY_METRICS_TOKEN`).
+    var metricsToken: String?
 
     /// The host shown in app URLs: --apps-host, else --host (0.0.0.0 is no address to browse to).
     var effectiveAppsHost: String {

@@ -17,6 +17,8 @@ public final class AppService: Sendable {
     /// The host-name table the HTTP edge routes by, republished after every domain change.
     public let domains = DomainDirectory()
     let deployer: Deployer
+    /// Deployments that ended since the start, for /metrics.
+    public var deploymentMetrics: DeploymentMetrics { deployer.metrics }
     let locks = AppLocks()
     /// Held from storing an app's settings to handing its body limit to the edge: without it,
     /// of two edits racing, the edge could keep the value the store did not.
@@ -399,6 +401,7 @@ public final class AppService: Sendable {
                 try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
             }
             git.remove(appName: app.name)
+            deployer.metrics.forget(app: app.name)
             if deleteVolumes {
                 // Its containers are gone, so nothing holds its volumes. By label, so volumes the
                 // app no longer listed go too.

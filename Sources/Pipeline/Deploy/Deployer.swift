@@ -15,6 +15,8 @@ public final class Deployer: Sendable {
     let statuses: any CommitStatusReporter
     /// Told how each deployment ended, for the apps' notification targets.
     let notifications: NotificationQueue?
+    /// Counts each deployment that ends, for /metrics.
+    public let metrics = DeploymentMetrics()
     /// Status posts go out in order (pending before success) without holding up the deployment.
     private let statusQueue = DispatchQueue(label: "slipway.commit-status")
     let reserve: DiskReserve
@@ -85,8 +87,9 @@ public final class Deployer: Sendable {
             }
         }
         // Queued in SQLite for the sender's thread: the deployment is done by now.
-        if let notifications, let ended = try? store.deployment(id: deploymentID), ended.status.isFinished {
-            notifications.deploymentFinished(app, ended)
+        if let ended = try? store.deployment(id: deploymentID), ended.status.isFinished {
+            metrics.record(app: app.name, ended)
+            notifications?.deploymentFinished(app, ended)
         }
         reserve.ensure()
     }

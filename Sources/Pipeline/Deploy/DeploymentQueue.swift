@@ -73,6 +73,11 @@ public final class DeploymentQueue: Sendable {
         while isRunning(appID: appID) && Date() < deadline { usleep(50_000) }
     }
 
+    /// Deployments running, and waiting for a build slot or their app's turn.
+    public var counts: (running: Int, waiting: Int) {
+        state.withLock { s in (s.running.count, s.waiting.count) }
+    }
+
     public func isRunning(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil } }
 
     public func isBusy(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil || $0.waiting[appID] != nil } }

@@ -6,6 +6,7 @@ extension Router {
     /// small types beside this file; this is only the map from method and path to them.
     mutating func addAPIRoutes(_ api: APIContext) {
         answerErrorsAsJSON(under: "/api")
+        get("/metrics", MetricsEndpoint(api: api, metricsToken: api.config.metricsToken).handler())
         let apps = AppsAPI(api: api)
         get("/api/apps", api.authenticated(apps.list))
         post("/api/apps", api.authenticated(apps.create))

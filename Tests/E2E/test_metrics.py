@@ -22,6 +22,7 @@ from conftest import API_TOKEN, HOST, poll, start_server
 from deploykit import Api, end_of_test, free_port_range, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
+from test_https_edge import plain
 
 APP_PORTS = (34000, 34999)
 METRICS_TOKEN = "metrics-" + "m" * 40
@@ -42,8 +43,8 @@ def tool(name: str) -> str:
     return path
 
 
-def serve(tmp_path: Path, low: int, high: int):
-    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True, extra=("--http-port", str(free_port()))),
+def serve(tmp_path: Path, low: int, high: int, edge_port: int):
+    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True, extra=("--http-port", str(edge_port))),
                           env_extra={"SLIPWAY_METRICS_TOKEN": METRICS_TOKEN})
     _started.append(server)
     return server
@@ -57,11 +58,12 @@ def scrape(server, token: str | None) -> tuple[int, str, str]:
 
 def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(tmp_path, prefix):
     low, high = free_port_range(2, APP_PORTS)
-    server = serve(tmp_path, low, high)
+    edge_port = free_port()
+    server = serve(tmp_path, low, high, edge_port)
     api = Api(server)
     repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1: a commit message that must never be a label")
     name = prefix + "app"
-    created = api.create(name, repo.url)
+    created = api.create(name, repo.url, domains=["metrics.test"])
     api.finish(created["deployment_id"], why="the first deployment")
 
     # Only with a token: the API's, or the metrics token (which opens nothing else).
@@ -80,6 +82,14 @@ def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(tmp_path, pref
     assert f'slipway_deployments{{app="{name}",status="succeeded"}} 1' in lines
     assert any(l.startswith('slipway_deployment_step_duration_seconds_bucket{step="build",le="+Inf"} 1') for l in lines), text
     assert 'slipway_build_queue{state="running"} 0' in lines
+    # A request through the edge: counted by status class, and timed.
+    response = plain(edge_port, "metrics.test", target="/")
+    assert response.status == 200, response.raw[:200]
+    text = scrape(server, METRICS_TOKEN)[2]
+    lines = text.splitlines()
+    assert f'slipway_http_requests_total{{app="{name}",class="2xx"}} 1' in lines, text
+    assert f'slipway_http_request_duration_seconds_count{{app="{name}"}} 1' in lines, text
+    assert f'slipway_http_request_duration_seconds_bucket{{app="{name}",le="+Inf"}} 1' in lines
     assert any(l.startswith("process_resident_memory_bytes ") and int(l.split()[1]) > 1_000_000 for l in lines)
     assert any(l.startswith("process_open_fds ") for l in lines) and any(l.startswith("process_threads ") for l in lines)
     # Label values are names Slipway holds: never a commit message, a path, or a token.

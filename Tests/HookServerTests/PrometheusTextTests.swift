@@ -1,4 +1,5 @@
 import Pipeline
+import SlipwaySystem
 import XCTest
 @testable import HookServer
 

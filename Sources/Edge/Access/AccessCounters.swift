@@ -1,3 +1,4 @@
+import SlipwaySystem
 import Synchronization
 
 /// One app's traffic totals since the server started: requests by status class, bytes each way,
@@ -30,8 +31,14 @@ public final class AccessCounters: Sendable {
     private let bytesIn = Atomic<Int>(0)
     private let bytesOut = Atomic<Int>(0)
     private let upstreamErrors = Atomic<Int>(0)
+    /// How long requests took, for /metrics. A lock of its own, held for a few additions.
+    private let latency = Mutex(Histogram(bounds: AccessCounters.latencyBounds))
+    /// Seconds, from a cached answer on loopback to a slow app.
+    public static let latencyBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     public init() {}
+
+    public var latencySnapshot: Histogram { latency.withLock { $0 } }
 
     public func add(_ record: AccessRecord) {
         if let statusClass = StatusClass(status: record.status) {
@@ -40,6 +47,8 @@ public final class AccessCounters: Sendable {
         bytesIn.wrappingAdd(record.bytesReceived, ordering: .relaxed)
         bytesOut.wrappingAdd(record.bytesSent, ordering: .relaxed)
         if record.upstreamFailed { upstreamErrors.wrappingAdd(1, ordering: .relaxed) }
+        let seconds = Double(record.durationMicroseconds) / 1_000_000
+        latency.withLock { $0.observe(seconds) }
     }
 
     public func snapshot() -> Snapshot {

@@ -55,6 +55,11 @@ public final class AccessLogRegistry: Sendable {
         logs.withLock { $0[appID] }?.counters.snapshot() ?? .zero
     }
 
+    /// How long the app's requests through the edge took, since the start.
+    public func latency(appID: Int) -> Histogram {
+        logs.withLock { $0[appID] }?.counters.latencySnapshot ?? Histogram(bounds: AccessCounters.latencyBounds)
+    }
+
     /// Forgets the app and deletes its log files: the app was deleted, and an app made later
     /// under the same name must not inherit its history.
     public func remove(appID: Int, name: String) {

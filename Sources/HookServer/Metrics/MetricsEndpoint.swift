@@ -82,6 +82,10 @@ struct MetricsEndpoint: Sendable {
                 out.sample("slipway_http_requests_total", [("app", app.name), ("class", statusClass.rawValue)], counters.requests[statusClass] ?? 0)
             }
         }
+        out.family("slipway_http_request_duration_seconds", "histogram", "How long requests through the edge took, by app.")
+        for (app, _) in traffic {
+            out.histogram("slipway_http_request_duration_seconds", [("app", app.name)], api.accessLogs.latency(appID: app.id))
+        }
         out.family("slipway_http_upstream_errors_total", "counter", "Requests the edge could not get an answer for from the app (502, 504).")
         for (app, counters) in traffic { out.sample("slipway_http_upstream_errors_total", [("app", app.name)], counters.upstreamErrors) }
         out.family("slipway_http_bytes_total", "counter", "Bytes through the edge, by app and direction.")

@@ -1,4 +1,4 @@
-import Pipeline
+import SlipwaySystem
 
 /// Writes the Prometheus text exposition format (version 0.0.4): each family's HELP and TYPE,
 /// then its samples; label values escaped as the format asks (backslash, double quote, line

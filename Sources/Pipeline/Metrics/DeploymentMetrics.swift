@@ -1,3 +1,4 @@
+import SlipwaySystem
 import Synchronization
 
 /// What `/metrics` says of deployments since Slipway started: how many ended, by app and status,

@@ -8,14 +8,41 @@ SWIFT_BUILD_FLAGS ?=
 # Arguments for `make run`, e.g. RUN_ARGS="--port 8080".
 RUN_ARGS ?=
 
-.PHONY: build release run test fuzz bench clean
+.PHONY: build release run run-debug install install-files test fuzz bench clean
 
 build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
-# The server keeps its SQLite database in ./data unless --data-dir says otherwise.
-run: build
+# The server keeps its SQLite database in ./data unless --data-dir says otherwise. `make run` runs
+# the production build (the one `make bench` measures); `make run-debug` a debug build.
+run: release
+	"$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/slipway" serve $(RUN_ARGS)
+
+run-debug: build
 	"$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/slipway" serve $(RUN_ARGS)
+
+# `make install` (as root): the production build, the templates and a systemd unit, then the
+# `slipway` system user if there is none. The settings file is made from packaging/env.example
+# only when there is none, and is kept 0600 either way. DESTDIR stages the files elsewhere (and
+# then makes no user); BIN installs a binary already built (install-files skips the build).
+PREFIX ?= /opt/slipway
+CONFIG_DIR ?= /etc/slipway
+SYSTEMD_DIR ?= /etc/systemd/system
+BIN ?= .build/release/slipway
+install: release install-files
+	@if [ -z "$(DESTDIR)" ] && ! id slipway >/dev/null 2>&1; then useradd --system --no-create-home --shell /usr/sbin/nologin slipway; fi
+	@echo "installed; now: edit $(CONFIG_DIR)/env, then systemctl daemon-reload && systemctl enable --now slipway"
+
+install-files:
+	install -d -m 0755 $(DESTDIR)$(PREFIX) $(DESTDIR)$(SYSTEMD_DIR)
+	install -d -m 0700 $(DESTDIR)$(CONFIG_DIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/slipway
+	rm -rf $(DESTDIR)$(PREFIX)/Templates
+	cp -R Templates $(DESTDIR)$(PREFIX)/Templates
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' packaging/slipway.service.in > $(DESTDIR)$(SYSTEMD_DIR)/slipway.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/slipway.service
+	[ -e $(DESTDIR)$(CONFIG_DIR)/env ] || install -m 0600 packaging/env.example $(DESTDIR)$(CONFIG_DIR)/env
+	chmod 0600 $(DESTDIR)$(CONFIG_DIR)/env
 
 # Every step must pass, and the cleanup of test containers and images runs
 # whatever happened before it; the first failure's exit code is kept.

@@ -14,6 +14,16 @@ sigaddset(&stopSignals, SIGTERM)
 sigaddset(&stopSignals, SIGINT)
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
+// `slipway apps`, `slipway deploy APP --wait`...: the client of a server's API.
+if let first = CommandLine.arguments.dropFirst().first, ClientCLI.commands.contains(first) || first == "help" {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if first == "help" {
+        print(ClientCLI.help, terminator: "")
+        exit(0)
+    }
+    exit(ClientCLI(environment: ProcessInfo.processInfo.environment).run(arguments))
+}
+
 let command: Command
 do {
     command = try CommandLineParser.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)

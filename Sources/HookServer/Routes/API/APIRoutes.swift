@@ -37,6 +37,7 @@ extension Router {
         delete("/api/apps/{name}/certificates/{domain}", api.authenticated(certificates.remove))
 
         get("/api/apps/{name}/changes", api.authenticated(ChangesAPI(api: api).list))
+        patch("/api/apps/{name}/env", api.authenticated(EnvAPI(api: api).change))
         let notifications = NotificationsAPI(api: api)
         get("/api/apps/{name}/notifications", api.authenticated(notifications.list))
         post("/api/apps/{name}/notifications", api.authenticated(notifications.add))

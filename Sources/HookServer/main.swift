@@ -18,7 +18,15 @@ pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 if let first = CommandLine.arguments.dropFirst().first, ClientCLI.commands.contains(first) || first == "help" {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if first == "help" {
-        print(ClientCLI.help, terminator: "")
+        if let command = arguments.dropFirst().first {
+            guard let text = ClientCLI.commandHelp[command] else {
+                PosixFile.writeAll(2, Array("slipway: no command '\(command)' (try slipway help)\n".utf8))
+                exit(2)
+            }
+            print(text, terminator: "")
+        } else {
+            print(ClientCLI.help, terminator: "")
+        }
         exit(0)
     }
     exit(ClientCLI(environment: ProcessInfo.processInfo.environment).run(arguments))

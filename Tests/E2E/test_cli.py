@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import secrets
 import stat
 import subprocess
@@ -82,6 +84,11 @@ def test_the_client_logs_in_creates_deploys_and_waits_with_clear_exit_codes(tmp_
     assert client(home, "env", name, "unset", "A").returncode == 0
     assert client(home, "env", name).stdout.split() == ["B", "C"]
     assert client(home, "open", name).stdout.strip() == first["url"]
+    dep_id = Api(server).deployments(name)[0]["id"]
+    followed = client(home, "log", str(dep_id), "-f")
+    assert followed.returncode == 0 and f"deployment {dep_id} is live" in followed.stdout, followed.stdout[-500:]
+    table = client(home, "deployments", name).stdout.splitlines()
+    assert table[0].split() == ["ID", "STATUS", "TRIGGER", "COMMIT", "CREATED"] and table[1].split()[:2] == [str(dep_id), "succeeded"], table
 
     # A deployment that fails: the exit code says so, for a CI pipeline.
     repo.commit({"Dockerfile": "FROM slipway-test-base:latest\nRUN exit 3\n", "index.html": "v3\n"}, "v3: broken")
@@ -97,4 +104,65 @@ def test_the_client_logs_in_creates_deploys_and_waits_with_clear_exit_codes(tmp_
     done = client(home, "deployments", prefix + "nothing", env={"SLIPWAY_URL": url, "SLIPWAY_TOKEN": API_TOKEN})
     assert done.returncode == 1 and "no app named" in done.stderr, done.stderr
     assert client(home, "delete", name).returncode == 0
+    server.assert_clean_stop()
+
+
+def in_terminal(home: Path, *args: str, env: dict, timeout: float = 120) -> tuple[int, str]:
+    """Runs the client with its output on a pseudo-terminal; its exit code and what it showed."""
+    master, slave = pty.openpty()
+    environment = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "TERM": "xterm"} | env
+    proc = subprocess.Popen([str(require_binary()), *args], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=environment)
+    os.close(slave)
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                raise AssertionError(f"no output for {timeout} s; so far: {shown[-500:]!r}")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        return proc.wait(timeout=30), shown.decode(errors="replace")
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_on_a_terminal_the_wait_shows_steps_as_they_finish_and_completion_names_commands_and_apps(tmp_path, prefix):
+    low, high = free_port_range(1, APP_PORTS)
+    server = start_server(tmp_path, extra_args=server_flags(low, high, allow_local=True))
+    _started.append(server)
+    env = {"SLIPWAY_URL": f"http://127.0.0.1:{server.port}", "SLIPWAY_TOKEN": API_TOKEN}
+    home = tmp_path / "home"
+    home.mkdir()
+    repo = GitRepo.create(tmp_path / "repo", web_app("v1"), message="v1")
+    name = prefix + "tty"
+    Api(server).create(name, repo.url, deploy=False)
+
+    code, shown = in_terminal(home, "deploy", name, "--wait", env=env)
+    assert code == 0, shown
+    for step in ("clone", "build", "start", "check", "swap"):
+        assert f"✓ {step} " in shown, shown
+    assert "==> build" not in shown, "a terminal gets the steps, not the log"
+    assert shown.rstrip().endswith("succeeded"), shown[-300:]
+
+    # Per-command help, and the completion script (bash) offering commands and the app's name.
+    helped = client(home, "help", "deploy")
+    assert helped.returncode == 0 and helped.stdout.startswith("slipway deploy APP"), helped.stdout
+    assert client(home, "help", "nothing").returncode == 2
+    script = client(home, "completion", "bash").stdout
+    assert "complete -F _slipway slipway" in script
+    bindir = str(require_binary().parent)
+    probe = (script + '\nCOMP_WORDS=(slipway dep); COMP_CWORD=1; _slipway; echo "${COMPREPLY[@]}"'
+             + f'\nCOMP_WORDS=(slipway deploy {prefix}); COMP_CWORD=2; _slipway; echo "${{COMPREPLY[@]}}"\n')
+    completed = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=60,
+                               env={"PATH": bindir + ":" + os.environ["PATH"], "HOME": str(home)} | env)
+    assert completed.stdout.splitlines() == ["deploy deployments", name], completed.stdout + completed.stderr
+    assert "compdef _slipway slipway" in client(home, "completion", "zsh").stdout
+    assert client(home, "completion", "fish").returncode == 2
     server.assert_clean_stop()

@@ -7,7 +7,25 @@ import SlipwaySystem
 /// server or authenticate. `--json` prints the API's objects as they are.
 struct ClientCLI {
     static let commands: Set<String> = ["login", "apps", "create", "deploy", "redeploy", "rollback", "deployments", "log", "logs",
-                                        "env", "stop", "start", "restart", "delete", "open"]
+                                        "env", "stop", "start", "restart", "delete", "open", "completion"]
+
+    /// `slipway help COMMAND`.
+    static let commandHelp: [String: String] = [
+        "login": "slipway login URL\n  Saves the server's URL and the API token, read from standard input (never from the command line).\n",
+        "apps": "slipway apps [--json]\n  The apps: name, status, URL and live deployment.\n",
+        "create": "slipway create REPO [--name N] [--branch B] [--env K=V ...] [--domain D ...] [--json]\n  Creates an app and queues its first deployment; prints its webhook secret once.\n",
+        "deploy": "slipway deploy APP [--ref REF] [--wait] [--json]\n  Deploys the branch head, or REF. --wait follows it and exits 1 if it fails; on a terminal it shows the steps as they finish, else the log.\n",
+        "redeploy": "slipway redeploy APP [--wait] [--json]\n  Rebuilds and deploys the branch head.\n",
+        "rollback": "slipway rollback APP [--to ID] [--wait] [--json]\n  Back to the previous successful deployment, or deployment ID, without a build.\n",
+        "deployments": "slipway deployments APP [--json]\n  The app's deployments, newest first.\n",
+        "log": "slipway log ID [-f]\n  A deployment's log; -f follows it until the deployment ends.\n",
+        "logs": "slipway logs APP [-f] [--tail N]\n  The live container's output (the last N lines, 200 by default); -f goes on printing new lines.\n",
+        "env": "slipway env APP [set K=V ... | unset K ...]\n  The app's env var names, or changes some (values are never shown).\n",
+        "stop": "slipway stop|start|restart APP\n  Stops, starts or restarts the live container.\n",
+        "delete": "slipway delete APP\n  Deletes the app and everything of it but its volumes.\n",
+        "open": "slipway open APP\n  Prints the app's URL.\n",
+        "completion": "slipway completion bash|zsh\n  A completion script: eval \"$(slipway completion bash)\" in ~/.bashrc, or the zsh one in ~/.zshrc.\n",
+    ]
 
     let environment: [String: String]
     var out: (String) -> Void = { print($0) }
@@ -30,6 +48,8 @@ struct ClientCLI {
           env APP [set K=V ... | unset K ...]
           stop|start|restart|delete APP
           open APP                   print the app's URL
+          completion bash|zsh        a shell completion script
+          help [COMMAND]             this, or one command's
 
         slipway serve --help lists the server's flags. SLIPWAY_URL and SLIPWAY_TOKEN override what login saved. --wait follows the deployment's
         log and exits 1 if it fails. Exit codes: 0 done, 1 failed, 2 usage, 3 cannot reach or
@@ -129,7 +149,7 @@ struct ClientCLI {
                 if json { out(deployment.serialized()) } else { out("deployment \(id) queued") }
                 return 0
             }
-            return try follow(api, deployment: id, json: json)
+            return try follow(try api, deployment: id, json: json, progress: isatty(1) == 1)
         case "deployments":
             let app = try appName(command, &args)
             let list = try api.call("GET", "/api/apps/\(app)/deployments")
@@ -140,15 +160,38 @@ struct ClientCLI {
             })
         case "log":
             guard let id = args.first.flatMap({ Int($0) }) else { throw Usage(message: "log: give a deployment id") }
+            if args.dropFirst().contains("-f") { _ = try follow(try api, deployment: id, json: false, progress: false); return 0 }
             out(String(decoding: try api.raw("GET", "/api/deployments/\(id)/log"), as: UTF8.self), terminator: "")
         case "logs":
             let app = try appName(command, &args)
             var tail = 200
-            if args.first == "--tail" {
-                guard args.count > 1, let n = Int(args[1]) else { throw Usage(message: "--tail needs a number") }
-                tail = n
+            var following = false
+            while let flag = args.first {
+                args.removeFirst()
+                switch flag {
+                case "-f": following = true
+                case "--tail":
+                    guard let n = args.first.flatMap({ Int($0) }) else { throw Usage(message: "--tail needs a number") }
+                    args.removeFirst()
+                    tail = n
+                default: throw Usage(message: "logs: unknown option \(flag)")
+                }
             }
-            out(String(decoding: try api.raw("GET", "/api/apps/\(app)/logs?tail=\(tail)"), as: UTF8.self), terminator: "")
+            let client = try api
+            var seen = Set<String>()
+            var last = ""
+            while true {
+                let text = String(decoding: try client.raw("GET", "/api/apps/\(app)/logs?tail=\(tail)"), as: UTF8.self)
+                // Lines carry Docker's timestamps: each is printed once, the later ones in order.
+                for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) where !line.isEmpty {
+                    guard line >= last, seen.insert(line).inserted else { continue }
+                    out(line)
+                    last = line
+                }
+                guard following else { return 0 }
+                if seen.count > 10_000 { seen = Set(seen.filter { $0 >= last }) }
+                usleep(500_000)
+            }
         case "env":
             let app = try appName(command, &args)
             let current = try api.call("GET", "/api/apps/\(app)")
@@ -181,6 +224,9 @@ struct ClientCLI {
             let app = try appName(command, &args)
             _ = try api.raw("DELETE", "/api/apps/\(app)")
             if !json { out("deleted \(app)") }
+        case "completion":
+            guard let shell = args.first, let script = Completion.script(for: shell) else { throw Usage(message: "completion: bash or zsh") }
+            out(script, terminator: "")
         case "open":
             let app = try appName(command, &args)
             let shown = try api.call("GET", "/api/apps/\(app)")
@@ -192,18 +238,34 @@ struct ClientCLI {
         return 0
     }
 
-    /// Prints the deployment's log as it grows, until it ends; 0 when it succeeded.
-    private func follow(_ api: APIClient, deployment id: Int, json: Bool) throws -> Int32 {
+    /// Follows the deployment until it ends; 0 when it succeeded. Not on a terminal (a CI
+    /// pipeline's log), the deployment's log as it grows; on a terminal (`progress`), a line per
+    /// step as it finishes and the step in progress, the log's last lines when it failed.
+    private func follow(_ api: APIClient, deployment id: Int, json: Bool, progress: Bool) throws -> Int32 {
         var printed = 0
+        var shownSteps = 0
         while true {
-            let log = try api.raw("GET", "/api/deployments/\(id)/log")
-            if log.count > printed && !json {
-                out(String(decoding: log[printed...], as: UTF8.self), terminator: "")
-                printed = log.count
-            }
             let deployment = try api.call("GET", "/api/deployments/\(id)")
             let status = deployment["status"]?.stringValue ?? ""
+            if progress && !json {
+                let steps = deployment["steps"]?.objectValue ?? []
+                for (name, ms) in steps.dropFirst(shownSteps) {
+                    out("\r\u{1B}[2K✓ \(name) \(String(format1: (ms.numberValue ?? 0) / 1000)) s")
+                }
+                shownSteps = steps.count
+                PosixFile.writeAll(1, Array("\r\u{1B}[2K… \(status)".utf8))
+            } else if !json {
+                let log = try api.raw("GET", "/api/deployments/\(id)/log")
+                if log.count > printed {
+                    out(String(decoding: log[printed...], as: UTF8.self), terminator: "")
+                    printed = log.count
+                }
+            }
             if ["succeeded", "failed", "cancelled", "superseded", "interrupted", "skipped"].contains(status) {
+                if progress && !json {
+                    PosixFile.writeAll(1, Array("\r\u{1B}[2K".utf8))
+                    if status != "succeeded", let error = deployment["error"]?.stringValue { out("✗ \(error)") }
+                }
                 if json { out(deployment.serialized()) } else { out("deployment \(id) \(status)") }
                 return status == "succeeded" ? 0 : 1
             }
@@ -245,6 +307,12 @@ struct ClientCLI {
 }
 
 private extension String {
+    /// One decimal, as the steps' durations are shown.
+    init(format1 value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(tenths % 10)"
+    }
+
     func padding(toLength length: Int) -> String { count >= length ? self : self + String(repeating: " ", count: length - count) }
     func trimmingTrailingSpaces() -> String {
         var s = self

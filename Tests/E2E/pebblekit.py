@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import HOST, poll
+from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL
 from loopback import free_port
 
 
@@ -133,6 +134,18 @@ def pebble_ca(work: Path, http_port: int, tls_port: int, validity_s: int, record
         stop(fake_dns)
         for log in logs:
             log.close()
+
+
+# --- Slipway with an app ordering from it ----------------------------------------------------------
+
+
+def acme_server_flags(ca: CA, http_port: int, https_port: int, retry_s: int, *extra: str) -> list[str]:
+    """Slipway's flags for an edge-only server ordering its certificates from `ca`."""
+    return ["--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
+            "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S),
+            "--http-port", str(http_port), "--https-port", str(https_port), *extra,
+            "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file),
+            "--acme-retry-seconds", str(retry_s)]
 
 
 # --- Clients that verify the chain against pebble's root ------------------------------------------

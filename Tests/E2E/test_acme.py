@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ADMIN_PASSWORD, HOST, poll, start_server
-from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
+from deploykit import Api, remove_docker_objects
 from loopback import free_port
-from pebblekit import CA, chromium_dom, curl_get, pebble_ca
+from pebblekit import CA, acme_server_flags, chromium_dom, curl_get, pebble_ca
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
 from test_https_edge import https_request, parse, plain
 
@@ -66,12 +66,7 @@ def ca(tmp_path_factory, edge_ports):
 def server(tmp_path_factory, ca: CA, edge_ports, prefix):
     work = tmp_path_factory.mktemp("acme-server")
     http_port, https_port = edge_ports
-    proc = start_server(work, extra_args=[
-        "--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
-        "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S),
-        "--http-port", str(http_port), "--https-port", str(https_port), "--dashboard-domain", DASHBOARD,
-        "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file),
-        "--acme-retry-seconds", str(RETRY_S)])
+    proc = start_server(work, extra_args=acme_server_flags(ca, http_port, https_port, RETRY_S, "--dashboard-domain", DASHBOARD))
     try:
         api = Api(proc)
         name = prefix + "acme"

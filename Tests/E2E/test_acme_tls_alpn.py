@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from conftest import HOST, poll, start_server
-from deploykit import DRAIN_TIMEOUT_S, HEALTH_TIMEOUT_S, TEST_LABEL, Api, remove_docker_objects
+from deploykit import Api, remove_docker_objects
 from loopback import free_port
-from pebblekit import curl_get, pebble_ca
+from pebblekit import acme_server_flags, curl_get, pebble_ca
 from test_edge_apps import app_repo, compile_edgeapp, stop_server
 from test_https_edge import parse
 
@@ -48,12 +48,7 @@ def setup(tmp_path_factory, prefix):
     http_port, https_port, nowhere = free_port(), free_port(), free_port()
     with pebble_ca(tmp_path_factory.mktemp("pebble"), nowhere, https_port, VALIDITY_S, nonce_reject_percent=NONCE_REJECT_PERCENT) as ca:
         work = tmp_path_factory.mktemp("alpn-server")
-        proc = start_server(work, extra_args=[
-            "--allow-local-repos", "--app-ports", "off", "--container-label", TEST_LABEL,
-            "--health-timeout", str(HEALTH_TIMEOUT_S), "--drain-timeout", str(DRAIN_TIMEOUT_S),
-            "--http-port", str(http_port), "--https-port", str(https_port),
-            "--acme-email", "ops@example.com", "--acme-directory", ca.directory, "--acme-ca-file", str(ca.ca_file),
-            "--acme-retry-seconds", "2"])
+        proc = start_server(work, extra_args=acme_server_flags(ca, http_port, https_port, 2))
         try:
             api = Api(proc)
             name = prefix + "alpn"

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from loopback import free_port
 
@@ -147,14 +147,16 @@ def process_tree_rss_kb(pid: int) -> int:
     return total + sum(rss_kb(int(c))[0] for c in children)
 
 
-def idle_rss_per_thousand(port: int, pid: int, what: str) -> tuple[float, int, int]:
-    """Opens IDLE_CONNECTIONS connections, each after one request answered (a kept-alive client
-    between requests); returns (kB per 1,000, RSS before, RSS after)."""
+def idle_rss_per_thousand(port: int, pid: int, what: str,
+                          wrap: Callable[[socket.socket], socket.socket] = lambda sock: sock) -> tuple[float, int, int]:
+    """Opens IDLE_CONNECTIONS connections (each through `wrap`: TLS for benchmark 10), each after
+    one request answered (a kept-alive client between requests); returns (kB per 1,000, RSS
+    before, RSS after)."""
     before = process_tree_rss_kb(pid)
     socks: list[socket.socket] = []
     try:
         for i in range(IDLE_CONNECTIONS):
-            sock = socket.create_connection((HOST, port), timeout=10)
+            sock = wrap(socket.create_connection((HOST, port), timeout=10))
             socks.append(sock)
             sock.sendall(request_bytes())
             status, _, _ = ResponseReader(sock).read()

@@ -22,7 +22,7 @@ from ..measure import fmt_num, median, with_children
 from ..server import Slipway
 from ..settings import HOST, RUNS
 from ..wrk import wrk
-from .edge import DOMAIN, IDLE_CONNECTIONS, ResponseReader, nginx_conf, process_tree_rss_kb, request_bytes
+from .edge import DOMAIN, IDLE_CONNECTIONS, ResponseReader, idle_rss_per_thousand, nginx_conf, request_bytes
 
 
 def has_https_edge(binary: Path) -> bool:
@@ -61,28 +61,6 @@ def tls_answers(port: int, cert: Path, body: str, timeout: float = 60) -> None:
             seen = repr(exc)
         time.sleep(0.05)
     raise BenchError(f"HTTPS on {port} did not answer 200 {body!r} for {DOMAIN} within {timeout:.0f}s; last: {seen!r}")
-
-
-def idle_tls_rss_per_thousand(port: int, pid: int, cert: Path, what: str) -> tuple[float, int, int]:
-    """As benchmark 9's idle figure, over TLS: IDLE_CONNECTIONS clients each finish a handshake and
-    one request, then stay open; (kB per 1,000, RSS before, RSS after)."""
-    before = process_tree_rss_kb(pid)
-    context = client_context(cert)
-    socks: list[ssl.SSLSocket] = []
-    try:
-        for i in range(IDLE_CONNECTIONS):
-            sock = context.wrap_socket(socket.create_connection((HOST, port), timeout=10), server_hostname=DOMAIN)
-            socks.append(sock)
-            sock.sendall(request_bytes())
-            status, _, _ = ResponseReader(sock).read()
-            if status != 200:
-                raise BenchError(f"{what}: idle TLS connection {i} was answered {status}")
-        time.sleep(1.0)
-        after = process_tree_rss_kb(pid)
-    finally:
-        for sock in socks:
-            sock.close()
-    return (after - before) * 1000 / IDLE_CONNECTIONS, before, after
 
 
 def measure(ctx: Context, sec: Section) -> None:
@@ -144,7 +122,9 @@ def measure(ctx: Context, sec: Section) -> None:
         s.assert_alive()
         log(f"https edge run {i + 1}/{RUNS}: " + ", ".join(
             f"{side} {res[('ka', side)][-1]['rps']:.0f} ka/s {res[('new', side)][-1]['rps']:.0f} handshakes/s" for side in order))
-    idle = {side: idle_tls_rss_per_thousand(port[side], pid[side], cert, side) for side in sides}
+    context = client_context(cert)
+    idle = {side: idle_rss_per_thousand(port[side], pid[side], side, wrap=lambda sock: context.wrap_socket(sock, server_hostname=DOMAIN))
+            for side in sides}
 
     def med(test: str, side: str, key: str) -> float:
         return median([r[key] for r in res[(test, side)]])

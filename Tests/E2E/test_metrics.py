@@ -120,8 +120,7 @@ def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(tmp_path, pref
             except OSError:
                 return []
 
-        up = poll(lambda: ((r := query('up{job="slipway"}')) != [] and r[0]["value"][1] == "1", r), 60, "Prometheus to scrape Slipway")
-        del up
+        poll(lambda: ((r := query('up{job="slipway"}')) != [] and r[0]["value"][1] == "1", r), 60, "Prometheus to scrape Slipway")
         finished = poll(lambda: ((r := query(f'slipway_deployments_finished_total{{app="{name}"}}')) != [], r), 30, "the deployment counter")
         assert finished[0]["metric"]["status"] == "succeeded" and finished[0]["value"][1] == "1", finished
     finally:

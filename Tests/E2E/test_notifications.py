@@ -151,9 +151,8 @@ def test_webhook_and_slack_targets_hear_how_deployments_went_signed_and_tested(t
         assert len(wide) == 1 and wide[0]["secret"], wide
 
         dep = api.finish(api.expect(202, "POST", f"/api/apps/{name}/deployments")["id"], why="the first deployment")
-        got = poll(lambda: (len(receiver.of("/hook")) >= 1 and receiver.of("/slack") and receiver.of("/wide"), receiver.received),
-                   30, "the deployment's notifications")
-        del got
+        poll(lambda: (len(receiver.of("/hook")) >= 1 and receiver.of("/slack") and receiver.of("/wide"), receiver.received),
+             30, "the deployment's notifications")
         delivery = receiver.of("/hook")[0]
         headers, body = delivery["headers"], delivery["body"]
         assert headers["x-slipway-signature-256"] == signature(secret, body), "signed with the target's secret, as GitHub signs"
@@ -243,7 +242,7 @@ def test_a_slow_receiver_never_holds_up_a_deployment(tmp_path, prefix):
         api.create(name, repo.url, deploy=False)
         api.expect(201, "POST", f"/api/apps/{name}/notifications",
                    {"type": "slack", "url": receiver.url("/slack"), "events": ["deployment.succeeded"]})
-        first = api.finish(api.expect(202, "POST", f"/api/apps/{name}/deployments")["id"], why="the first deployment")
+        api.finish(api.expect(202, "POST", f"/api/apps/{name}/deployments")["id"], why="the first deployment")
         assert receiver.in_progress.wait(30), "the notification reached the receiver"
         # The receiver holds its answer; the next deployment runs and ends all the same.
         repo.commit(web_app("v2"), "v2")
@@ -251,7 +250,6 @@ def test_a_slow_receiver_never_holds_up_a_deployment(tmp_path, prefix):
         assert second["status"] == "succeeded" and not receiver.received, "nothing answered yet, and the deployment is done"
         receiver.gate.set()
         poll(lambda: (len(receiver.of("/slack")) == 2, receiver.received), 30, "both notifications once the receiver answers")
-        del first
         server.assert_clean_stop()
     finally:
         receiver.gate.set()

@@ -30,9 +30,10 @@ DOMAIN = "alpn-a.test"
 ISSUE_TIMEOUT_S = 120
 # Renewed at a third left: 20 s in.
 VALIDITY_S = 30
-# Pebble refuses this share of good nonces (its default is 5): the orders must go through anyway;
-# six refusals in a row (the client's limit) would be 1 in 15,000 requests.
-NONCE_REJECT_PERCENT = 20
+# Pebble refuses this share of good nonces (its default is 5): the orders must go through anyway.
+# Its refusals come in bursts: at 20 % one CI run saw six in a row on one request (the client's
+# limit), and that order was tried again after the backoff.
+NONCE_REJECT_PERCENT = 10
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,8 @@ def test_when_http_01_cannot_work_the_certificate_comes_by_tls_alpn_01_and_renew
 
     def issued():
         shown = shown_certificate(api, app)
-        return bool(shown) and shown["status"] in ("valid", "expiring"), shown
+        logged = f"certificate for {DOMAIN} installed (validated by tls-alpn-01)" in proc.stderr_text()
+        return bool(shown) and shown["status"] in ("valid", "expiring") and logged, shown
 
     first = poll(issued, ISSUE_TIMEOUT_S, f"a certificate for {DOMAIN} by TLS-ALPN-01")
     assert first["source"] == "acme" and first["last_error"] is None and "Pebble" in first["issuer"], first
@@ -88,8 +90,9 @@ def test_when_http_01_cannot_work_the_certificate_comes_by_tls_alpn_01_and_renew
     assert f"{DOMAIN}: http-01 did not validate" in log, log[-3000:]
     assert f"certificate for {DOMAIN} installed (validated by tls-alpn-01)" in log, log[-3000:]
     # Pebble refuses some good nonces here (NONCE_REJECT_PERCENT); whether one was refused in a
-    # given run is chance (in 4 runs here, one saw any), so the orders going through is what is
-    # checked, and ACMEClientTests checks the retry itself, deterministically.
+    # given run is chance, so the orders going through is what is checked, and ACMEClientTests
+    # checks the retry itself, deterministically.
+    tried_http = log.count(f"{DOMAIN}: http-01 did not validate")
 
     # The chain verifies against pebble's root, in Python's ssl and in curl; the challenge's own
     # certificate (self-signed, with the acmeIdentifier extension) would not.
@@ -100,11 +103,13 @@ def test_when_http_01_cannot_work_the_certificate_comes_by_tls_alpn_01_and_renew
     assert fetched.returncode == 0 and fetched.stdout == "alpn-v1", (fetched.returncode, fetched.stderr)
 
     # The renewal, a third of the lifetime before the end, goes straight to what worked.
+    # The certificate is installed, and shown, a moment before the log line says so: both waited for.
     def renewed():
         shown = shown_certificate(api, app)
-        return bool(shown) and shown["not_after"] != first["not_after"] and shown["status"] in ("valid", "expiring"), shown
+        logged = proc.stderr_text().count(f"certificate for {DOMAIN} installed (validated by tls-alpn-01)")
+        return (bool(shown) and shown["not_after"] != first["not_after"] and shown["status"] in ("valid", "expiring")
+                and logged >= 2), (shown, logged)
 
     poll(renewed, VALIDITY_S * 3, f"the certificate for {DOMAIN} to be renewed")
     log = proc.stderr_text()
-    assert log.count(f"certificate for {DOMAIN} installed (validated by tls-alpn-01)") >= 2, log[-3000:]
-    assert log.count(f"{DOMAIN}: http-01 did not validate") == 1, "the renewal must not try HTTP-01 again first"
+    assert log.count(f"{DOMAIN}: http-01 did not validate") == tried_http, "the renewal must not try HTTP-01 again first"

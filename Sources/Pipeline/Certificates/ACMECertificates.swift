@@ -190,6 +190,9 @@ public final class ACMECertificates: Sendable {
                 throw ValidationFailed(type: type, detail: why)
             }
         }
+        // Validated: the type that works, even if what follows (finalizing) fails and the order
+        // is tried again.
+        states.withLock { $0[domain, default: DomainState()].worked = type }
         let key = try PrivateKey.generateP256()
         order = try client.order(order.url)
         order = try client.finalize(order, csr: try CertificateRequest.der(names: [domain], key: key))

@@ -30,13 +30,7 @@ struct ClientConfig: Equatable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         chmod(folder, 0o700)
         let text = JSON.object([("url", .string(url)), ("token", .string(token))]).serialized() + "\n"
-        unlink(file + ".tmp")
-        guard let fd = PosixFile.open(file + ".tmp", O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) else {
-            throw IOError(function: "open \(file).tmp", errno: errno)
-        }
-        let written = PosixFile.writeAll(fd, Array(text.utf8))
-        close(fd)
-        guard written, rename(file + ".tmp", file) == 0 else { throw IOError(function: "write \(file)", errno: errno) }
+        try PosixFile.replacePrivate(file, with: Array(text.utf8))
     }
 
     static func trimmed(_ url: String) -> String {

@@ -58,18 +58,6 @@ struct CertificateFiles: Sendable {
     }
 
     private func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp"
-        guard let fd = PosixFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else {
-            throw IOError(function: "open \(temporary)", errno: errno)
-        }
-        fchmod(fd, 0o600)
-        let written = PosixFile.writeAll(fd, bytes) && fsync(fd) == 0
-        let code = errno
-        close(fd)
-        guard written else {
-            unlink(temporary)
-            throw IOError(function: "write \(temporary)", errno: code)
-        }
-        guard rename(temporary, path) == 0 else { throw IOError(function: "rename \(path)", errno: errno) }
+        try PosixFile.replacePrivate(path, with: bytes)
     }
 }

@@ -41,4 +41,23 @@ public enum PosixFile {
             bytes.append(contentsOf: chunk[0..<n])
         }
     }
+
+    /// Replaces `path` with `bytes` as a whole, readable by its owner only (0600): written to
+    /// `path.tmp`, synced, then renamed over it, so a reader sees the old file or the new one and
+    /// a crash leaves no half-written secret.
+    public static func replacePrivate(_ path: String, with bytes: [UInt8]) throws(IOError) {
+        let temporary = path + ".tmp"
+        guard let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else {
+            throw IOError(function: "open \(temporary)", errno: errno)
+        }
+        fchmod(fd, 0o600)
+        let written = writeAll(fd, bytes) && fsync(fd) == 0
+        let code = errno
+        close(fd)
+        guard written else {
+            unlink(temporary)
+            throw IOError(function: "write \(temporary)", errno: code)
+        }
+        guard rename(temporary, path) == 0 else { throw IOError(function: "rename \(path)", errno: errno) }
+    }
 }

@@ -59,4 +59,68 @@ static inline int slipway_epoll_wait(int epfd, struct slipway_epoll_event *out, 
 #define SLIPWAY_EPOLLET (1u << 31)
 #define SLIPWAY_EPOLLEXCLUSIVE (1u << 28)
 #define SLIPWAY_EPOLL_CLOEXEC 02000000
+// Passing listening sockets to the process that takes over (SCM_RIGHTS over a Unix socket): the
+// CMSG_* macros are not visible to Swift, so the two calls are written here.
+#include <errno.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+static inline ssize_t slipway_send_fds(int sock, const void *data, size_t length, const int *fds, int count) {
+    struct iovec iov = { (void *)data, length };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 253)];
+    if (count > 253) return -1;
+    if (count > 0) {
+        memset(control, 0, sizeof control);
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&msg);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+// Receives one message and up to `max` descriptors (close-on-exec); `*count` says how many came.
+static inline ssize_t slipway_recv_fds(int sock, void *data, size_t capacity, int *fds, int max, int *count) {
+    struct iovec iov = { data, capacity };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 253)];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    *count = 0;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&msg); header; header = CMSG_NXTHDR(&msg, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int carried = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < carried; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+            if (*count < max) fds[(*count)++] = fd; else close(fd);
+        }
+    }
+    if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+        for (int i = 0; i < *count; i++) close(fds[i]);
+        *count = 0;
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return n;
+}
+// The user id of the process at the other end of a Unix socket (SO_PEERCRED), or -1.
+struct slipway_peer_credentials { int pid; unsigned int uid; unsigned int gid; };
+static inline long slipway_peer_uid(int sock) {
+    struct slipway_peer_credentials credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    return (long)credentials.uid;
+}
 #endif

@@ -7,6 +7,7 @@ import SlipwayCrypto
 import SlipwayServer
 import SlipwaySystem
 import SlipwayTLS
+import Synchronization
 
 /// Wires the store, the credentials, the routes and the HTTP server together for `slipway serve`.
 final class Application: Sendable {
@@ -35,12 +36,25 @@ final class Application: Sendable {
     let notificationSender: NotificationSender
     /// Tells of certificates close to their end (`certificate.expiring`).
     let expiryWatch: CertificateExpiryWatch
+    /// Under `--takeover`: the running process this one takes the listening sockets from.
+    let takeover: TakeoverClient?
+    /// Set once this process has handed over to a successor: it drains, then exits.
+    let handedOver = Atomic<Bool>(false)
+    /// Tells systemd that the service is ready, and which process it is after an upgrade.
+    let systemd = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
 
     init(config: Configuration) throws {
         self.config = config
         let descriptors = DescriptorLimit.raiseToHardLimit()
         Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        if config.takeover {
+            // Ports open from here on wait to accept until the first look at Docker (`run`).
+            try PortForwarder.holdAccepting()
+            takeover = try TakeoverClient(dataDir: config.dataDir)
+        } else {
+            takeover = nil
+        }
         let runDirectory = try Self.securePrivateFiles(dataDir: config.dataDir)
         accessLogs = try AccessLogRegistry(directory: config.dataDir + "/access")
         store = try Store(path: config.dataDir + "/" + Store.fileName, keepDeliveries: config.keepDeliveries)
@@ -164,6 +178,34 @@ final class Application: Sendable {
                        + "(see \"A note on host names\" in the README)")
     }
 
+    /// Notifications, certificates and their expiry: one process at a time does these.
+    private func startBackgroundWork() {
+        acme?.start()
+        notificationSender.start()
+        expiryWatch.start()
+    }
+
+    /// Once serving: a successor tells the old process it is ready and takes over the background
+    /// work; then this process answers successors of its own, and tells systemd it is ready.
+    private func finishStarting() {
+        if let takeover {
+            _ = takeover.ready()
+            let unused = InheritedListeners.shared.closeUnclaimed()
+            if !unused.isEmpty { Log.info("upgrade: closed listening sockets this configuration does not use: \(unused.joined(separator: ", "))") }
+            startBackgroundWork()
+            Log.info("upgrade: this process (\(getpid())) has taken over")
+            systemd.notify("MAINPID=\(getpid())\nREADY=1")
+        } else {
+            systemd.notify("READY=1")
+        }
+        do {
+            let handover = try UpgradeHandover(dataDir: config.dataDir, participant: self)
+            handover.start()
+        } catch {
+            warnings.raise(id: "upgrade", "seamless upgrades are unavailable: cannot listen at \(TakeoverMessage.socketPath(dataDir: config.dataDir)): \(error)")
+        }
+    }
+
     /// The data directory made private before anything is read from it: modes an older Slipway
     /// (or another umask) left are tightened, and the secrets files a killed run left are removed.
     private static func securePrivateFiles(dataDir: String) throws -> RunDirectory {
@@ -180,26 +222,50 @@ final class Application: Sendable {
         return runDirectory
     }
 
-    /// Serves until SIGTERM or SIGINT; returns the exit code.
+    /// Serves until SIGTERM or SIGINT, or until a successor has taken over (SIGHUP starts one);
+    /// returns the exit code.
     func run() -> Int32 {
-        // SIGTERM and SIGINT were blocked in main before any thread started; one thread takes
-        // them with sigwait, so a signal arriving at any moment is never lost.
-        OSThread.detach(name: "signals") { [server, edge, httpsEdge] in
+        let launcher = UpgradeLauncher(arguments: Array(CommandLine.arguments.dropFirst()))
+        // SIGTERM, SIGINT and SIGHUP were blocked in main before any thread started; one thread
+        // takes them with sigwait, so a signal arriving at any moment is never lost.
+        OSThread.detach(name: "signals") { [self] in
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)
             sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGHUP)
             var received: Int32 = 0
-            while sigwait(&set, &received) != 0 {}
+            while true {
+                guard sigwait(&set, &received) == 0 else { continue }
+                guard received == SIGHUP else { break }
+                if handedOver.load(ordering: .acquiring) { continue }
+                if let launcher {
+                    launcher.launch()
+                } else {
+                    Log.error("upgrade: cannot tell where this binary is (/proc/self/exe), so SIGHUP cannot start its successor")
+                }
+            }
             Log.info("received signal \(received): finishing in-flight requests")
             server.shutdown()
             edge?.shutdown()
             httpsEdge?.shutdown()
         }
-        supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
-        acme?.start()
-        notificationSender.start()
-        expiryWatch.start()
+        if takeover != nil {
+            // The old process serves the apps until this one knows where their containers are:
+            // ports accepting before the first look would answer 503 "starting".
+            let firstLook = DispatchSemaphore(value: 0)
+            supervisor.start(afterFirstTick: { [service] in
+                service.queue.resume()
+                firstLook.signal()
+            })
+            if firstLook.wait(timeout: .now() + 60) == .timedOut {
+                Log.warning("upgrade: the first look at Docker takes more than 60 s; serving meanwhile")
+            }
+            Log.attempt("upgrade: accepting on the apps' ports") { try PortForwarder.releaseAccepting() }
+        } else {
+            supervisor.start(afterFirstTick: { [service] in service.queue.resume() })
+            startBackgroundWork()
+        }
         Log.info("slipway \(CommandLineParser.version) listening on http://\(config.host):\(server.port) (data in \(config.dataDir))")
         let edgeStopped = DispatchSemaphore(value: 0)
         if let edge {
@@ -222,10 +288,19 @@ final class Application: Sendable {
         } else {
             httpsEdgeStopped.signal()
         }
+        OSThread.detach(name: "upgrade") { [self] in finishStarting() }
         server.run()
         // In-flight requests on the edges finish too (each server waits out its grace period).
         edgeStopped.wait()
         httpsEdgeStopped.wait()
+        if handedOver.load(ordering: .acquiring) {
+            // What the apps' ports still relay finishes here, up to the drain period; new
+            // connections go to the successor.
+            let deadline = monotonicMilliseconds() + config.drainTimeout * 1000
+            while service.forwarders.openConnections > 0 && monotonicMilliseconds() < deadline { usleep(20_000) }
+            let cut = service.forwarders.openConnections
+            if cut > 0 { Log.warning("upgrade: closing \(cut) relayed connections still open after the \(config.drainTimeout) s drain period") }
+        }
         supervisor.stop()
         acme?.stop()
         notificationSender.stop()
@@ -234,5 +309,52 @@ final class Application: Sendable {
         store.checkpoint()
         Log.info("stopped")
         return 0
+    }
+}
+
+extension Application: HandoverParticipant {
+    func prepareHandover() throws(HandoverRefusal) -> [HandedListener] {
+        service.queue.pause()
+        // Deployments end within their timeouts; a successor's recovery would mark one still
+        // running as interrupted, so it waits for them.
+        let limit = Double(config.buildTimeout + config.healthTimeout + 60)
+        let running = service.queue.counts.running
+        if running > 0 { Log.info("upgrade: waiting for \(running) running deployments to finish before handing over") }
+        let left = service.queue.waitUntilIdle(seconds: limit)
+        guard left == 0 else {
+            service.queue.resume()
+            throw HandoverRefusal(description: "\(left) deployments still running after \(Int(limit)) s")
+        }
+        supervisor.pause()
+        // Requests to the dashboard may change apps: from now on they wait for the successor.
+        server.pauseAccepting()
+        var listeners: [HandedListener] = []
+        func add(host: String, port: Int, fd: Int32?) {
+            if let fd { listeners.append(HandedListener(host: host, port: port, fd: fd)) }
+        }
+        add(host: server.options.host, port: server.port, fd: server.duplicateListener())
+        if let edge { add(host: edge.options.host, port: edge.port, fd: edge.duplicateListener()) }
+        if let httpsEdge { add(host: httpsEdge.options.host, port: httpsEdge.port, fd: httpsEdge.duplicateListener()) }
+        for forwarder in service.forwarders.all {
+            add(host: forwarder.host, port: forwarder.port, fd: forwarder.duplicateListener())
+        }
+        return listeners
+    }
+
+    func abandonHandover() {
+        server.resumeAccepting()
+        supervisor.resume()
+        service.queue.resume()
+    }
+
+    func completeHandover() {
+        handedOver.store(true, ordering: .releasing)
+        for forwarder in service.forwarders.all { forwarder.close() }
+        edge?.handOver()
+        httpsEdge?.handOver()
+        server.handOver()
+        supervisor.stop()
+        acme?.stop()
+        notificationSender.stop()
     }
 }

@@ -12,6 +12,8 @@ var stopSignals = sigset_t()
 sigemptyset(&stopSignals)
 sigaddset(&stopSignals, SIGTERM)
 sigaddset(&stopSignals, SIGINT)
+// SIGHUP starts a seamless upgrade (`Application.run`), as systemd's reload.
+sigaddset(&stopSignals, SIGHUP)
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
 // `slipway apps`, `slipway deploy APP --wait`...: the client of a server's API.

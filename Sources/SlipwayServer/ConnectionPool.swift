@@ -98,6 +98,7 @@ final class ConnectionPool: Sendable {
     func accept(from fd: Int32) throws(IOError) {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         try listener.withLock { listening throws(IOError) in
+            guard listening != fd else { return }
             listening = fd
             try epoll.add(fd, events: Epoll.input | Epoll.oneShot, token: Self.listenerToken)
         }

@@ -53,8 +53,8 @@ public final class HTTPServer: Sendable {
         }
         pool.stopAccepting()
         listenerClosed.withLock { closed in
+            if !closed { close(listenFD) }
             closed = true
-            close(listenFD)
         }
         let deadline = monotonicMilliseconds() + options.shutdownGraceMilliseconds
         while connectionCount > 0 && monotonicMilliseconds() < deadline { usleep(10_000) }
@@ -66,6 +66,40 @@ public final class HTTPServer: Sendable {
         listenerClosed.withLock { closed in
             // Refuses new connections at once, before `run` closes the listener.
             if !closed { Glibc.shutdown(listenFD, Int32(SHUT_RD)) }
+        }
+        stopped.signal()
+    }
+
+    /// A copy of the listening socket, for the process taking over; nil once it is closed.
+    public func duplicateListener() -> Int32? {
+        listenerClosed.withLock { closed in closed ? nil : fcntl(listenFD, F_DUPFD_CLOEXEC, 0) }
+    }
+
+    /// Leaves connections in the backlog for a while (the upgrade hand-over is under way).
+    public func pauseAccepting() { pool.stopAccepting() }
+
+    /// Accepts again after `pauseAccepting` (the process that was to take over did not).
+    public func resumeAccepting() {
+        listenerClosed.withLock { closed in
+            guard !closed else { return }
+            do throws(IOError) {
+                try pool.accept(from: listenFD)
+            } catch {
+                Log.error("http: cannot accept connections again: \(error)")
+            }
+        }
+    }
+
+    /// Shuts down as `shutdown` does, but leaves the listening socket listening: another process
+    /// holds it now and accepts what waits in its backlog. Only this process's copy is closed,
+    /// after the workers stopped watching it (a socket shared with another process stays in an
+    /// epoll set after a close here, so it must leave the set first).
+    public func handOver() {
+        shutdownFlag.raise()
+        pool.stopAccepting()
+        listenerClosed.withLock { closed in
+            if !closed { close(listenFD) }
+            closed = true
         }
         stopped.signal()
     }

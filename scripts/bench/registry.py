@@ -39,4 +39,5 @@ BENCHMARKS: list[Benchmark] = [
     benchmark(8, "flood", "Bad webhook signatures beside valid deliveries"),
     benchmark(9, "edge", "HTTP edge against nginx"),
     benchmark(10, "edge_tls", "HTTPS edge against nginx"),
+    benchmark(11, "upgrade", "Upgrades and restarts under load"),
 ]

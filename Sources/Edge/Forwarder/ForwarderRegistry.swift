@@ -21,6 +21,12 @@ public final class ForwarderRegistry: Sendable {
         old?.close()
     }
 
+    /// Every forwarder, for the upgrade hand-over.
+    public var all: [PortForwarder] { forwarders.withLock { Array($0.values) } }
+
+    /// Relayed connections open through every forwarder.
+    public var openConnections: Int { all.reduce(0) { $0 + $1.openConnections } }
+
     public func closeAll() {
         let all = forwarders.withLock { f -> [PortForwarder] in
             defer { f.removeAll() }

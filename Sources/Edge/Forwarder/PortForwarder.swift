@@ -44,6 +44,19 @@ public final class PortForwarder: Sendable {
         relays.listen(listener) { [self] client in admit(client) }
     }
 
+    /// Forwarders made from now on accept only after `releaseAccepting` (an upgrade's new process,
+    /// until its first look at Docker has found the apps' containers).
+    public static func holdAccepting() throws(IOError) { try RelayPool.shared().hold() }
+
+    public static func releaseAccepting() throws(IOError) { try RelayPool.shared().release() }
+
+    /// A copy of the listening socket, for the process taking over; nil once closed.
+    public func duplicateListener() -> Int32? {
+        var copy: Int32?
+        listener.withDescriptor { copy = fcntl($0, F_DUPFD_CLOEXEC, 0) }
+        return copy.flatMap { $0 >= 0 ? $0 : nil }
+    }
+
     /// Stops listening; relayed connections end on their own.
     public func close() {
         let first = state.withLock { s -> Bool in

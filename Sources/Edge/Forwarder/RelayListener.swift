@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import SlipwaySystem
 import Synchronization
 
 /// A forwarder's listening socket, which every relay loop accepts on.
@@ -56,10 +57,15 @@ final class RelayListener: Sendable {
         }
     }
 
-    /// Closes the socket (which also takes it out of every epoll set). Idempotent.
-    func close() {
+    /// Takes the socket out of the relay loops' epoll sets, then closes it. Idempotent. A close
+    /// alone would not do: after an upgrade hand-over, the process taking over holds the same
+    /// socket, and the kernel keeps a socket in an epoll set for as long as any process has it open.
+    func close(leaving sets: [Epoll]) {
         fd.withLock { fd in
-            if fd >= 0 { Glibc.close(fd) }
+            if fd >= 0 {
+                for epoll in sets { epoll.remove(fd) }
+                Glibc.close(fd)
+            }
             fd = -1
         }
     }

@@ -32,6 +32,8 @@ final class RelayPool: Sendable {
     let counters = Counters()
     private let workers: [RelayWorker]
     private let nextListenerID = Atomic<UInt64>(0)
+    /// Listeners waiting for `release`; nil when none are held.
+    private let held = Mutex<[(listener: RelayListener, admit: RelayListener.Admit)]?>(nil)
 
     private init() throws(IOError) {
         // A worker per two cores, at most four: the workers share the machine with the apps they relay
@@ -57,14 +59,40 @@ final class RelayPool: Sendable {
         RelayListener(id: nextListenerID.wrappingAdd(1, ordering: .relaxed).newValue, fd: fd)
     }
 
-    /// Has every worker accept on `listener`, relaying each connection as `admit` says.
+    /// Has every worker accept on `listener`, relaying each connection as `admit` says (once
+    /// `release` is called, while listeners are held).
     func listen(_ listener: RelayListener, admit: @escaping RelayListener.Admit) {
-        for worker in workers { worker.send(.listen(listener, admit)) }
+        let started = held.withLock { held -> Bool in
+            guard held != nil else { return true }
+            held?.append((listener, admit))
+            return false
+        }
+        if started {
+            for worker in workers { worker.send(.listen(listener, admit)) }
+        }
     }
 
     /// Closes `listener` at once; the workers then forget it (and its `admit`).
     func stopListening(_ listener: RelayListener) {
-        listener.close()
+        held.withLock { held in held?.removeAll { $0.listener === listener } }
+        listener.close(leaving: workers.map(\.epoll))
         for worker in workers { worker.send(.unlisten(listener.id)) }
+    }
+
+    /// Listeners given to `listen` from now on wait, unaccepted, until `release`: while an
+    /// upgrade's new process starts, its apps' ports are not answered 503 before it knows where
+    /// their containers are (the old process still accepts on the same sockets meanwhile).
+    func hold() {
+        held.withLock { held in if held == nil { held = [] } }
+    }
+
+    func release() {
+        let waiting = held.withLock { held -> [(listener: RelayListener, admit: RelayListener.Admit)] in
+            defer { held = nil }
+            return held ?? []
+        }
+        for (listener, admit) in waiting {
+            for worker in workers { worker.send(.listen(listener, admit)) }
+        }
     }
 }

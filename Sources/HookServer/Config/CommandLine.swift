@@ -60,6 +60,10 @@ enum CommandLineParser {
         Option(flag: "--allow-local-repos", env: "SLIPWAY_ALLOW_LOCAL_REPOS", valueName: nil, help: "accept file:// URLs and local paths as repositories") { c, v, f throws(UsageError) in
             c.allowLocalRepos = try boolean(v, flag: f)
         },
+        Option(flag: "--takeover", env: nil, valueName: nil,
+               help: "take the listening sockets over from the Slipway running on this data directory, which then exits (an upgrade without refusing a connection; SIGHUP to the running one starts this)") { c, v, f throws(UsageError) in
+            c.takeover = try boolean(v, flag: f)
+        },
         Option(flag: "--templates-dir", env: "SLIPWAY_TEMPLATES_DIR", valueName: "DIR", help: "HTML templates (default: Templates beside the binary)") { c, v, _ in c.templatesDir = v },
         Option(flag: "--max-connections", env: "SLIPWAY_MAX_CONNECTIONS", valueName: "N", help: "simultaneous client connections (default 1024)") { c, v, f throws(UsageError) in
             c.maxConnections = try integer(v, flag: f, in: 1...100_000)

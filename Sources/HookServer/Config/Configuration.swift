@@ -13,6 +13,8 @@ struct Configuration: Sendable {
     var appsHost: String?
     var publicURL: String?
     var allowLocalRepos = false
+    /// Start by taking the listening sockets over from the running process (`--takeover`).
+    var takeover = false
     var templatesDir: String?
     var maxConnections = 1024
     var headerTimeout = 10

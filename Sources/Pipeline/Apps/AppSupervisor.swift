@@ -13,6 +13,9 @@ public final class AppSupervisor: Sendable {
     private let service: AppService
     private let recovered = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
+    private let paused = Atomic<Bool>(false)
+    /// Held through each look, so `pause` can wait for the one under way.
+    private let ticking = Mutex(())
     private let dockerAvailable = Atomic<Bool>(false)
 
     public init(service: AppService) {
@@ -25,7 +28,14 @@ public final class AppSupervisor: Sendable {
     /// (none under `--app-ports off`). Runs before the server accepts requests; needs no Docker.
     public func prepare() throws {
         let store = service.store
+        var waiting: [Deployment] = []
         for var d in try store.unfinishedDeployments() {
+            // One that never started has nothing to interrupt: it runs once the queue resumes
+            // (queued during an upgrade's hand-over, or just before a crash).
+            if d.status == .queued {
+                waiting.append(d)
+                continue
+            }
             d.status = .interrupted
             d.error = "interrupted: Slipway stopped before this deployment finished"
             d.finishedAt = Timestamp.now()
@@ -35,6 +45,10 @@ public final class AppSupervisor: Sendable {
             d.logPath = log.path
             try store.save(d)
             Log.warning("deployment \(d.id) of \(d.appName) was interrupted by a restart")
+        }
+        for d in waiting {
+            Log.info("deployment \(d.id) of \(d.appName) was queued before the restart: it runs now")
+            service.queue.enqueue(d)
         }
         // A build the killed run started may still be going: it would tag an image for a deployment
         // that is interrupted now.
@@ -95,7 +109,7 @@ public final class AppSupervisor: Sendable {
         OSThread.detach(name: "supervisor") { [self] in
             var first = true
             while !stopped.load(ordering: .acquiring) {
-                tick()
+                if !paused.load(ordering: .acquiring) { tick() }
                 if first {
                     first = false
                     afterFirstTick()
@@ -111,8 +125,24 @@ public final class AppSupervisor: Sendable {
 
     public func stop() { stopped.store(true, ordering: .releasing) }
 
+    /// Looks no more until `resume`, leaving the apps to the process an upgrade hands over to
+    /// (two supervisors would both restart a crashed container). Waits for a look under way.
+    public func pause() {
+        paused.store(true, ordering: .releasing)
+        ticking.withLock { _ in }
+    }
+
+    public func resume() { paused.store(false, ordering: .releasing) }
+
     /// One look at Docker: recover on the first success, then reconcile statuses.
     public func tick() {
+        ticking.withLock { _ in
+            guard !paused.load(ordering: .acquiring) else { return }
+            look()
+        }
+    }
+
+    private func look() {
         service.store.checkpoint(truncate: false)
         service.upstreams.closeExpiredIdleConnections()
         let available = service.runtime.isAvailable()
@@ -128,8 +158,22 @@ public final class AppSupervisor: Sendable {
                 recovered.store(true, ordering: .releasing)
             }
             try reconcile()
+            try adoptQueuedDeployments()
         } catch {
             Log.error("supervisor: \(error)")
+        }
+    }
+
+    /// Deployments stored as queued that this process's queue does not have: the process an
+    /// upgrade took over from queued them after this one had started (a webhook it was still
+    /// answering). Only those a few seconds old: a request may be between storing and queueing.
+    func adoptQueuedDeployments(now: Date = Date()) throws {
+        for d in try service.store.unfinishedDeployments() where d.status == .queued && !service.queue.has(deploymentID: d.id) {
+            guard let created = Timestamp.parse(d.createdAt), now.timeIntervalSince(created) >= 5,
+                  let fresh = try service.store.deployment(id: d.id), fresh.status == .queued,
+                  !service.queue.has(deploymentID: d.id) else { continue }
+            Log.info("deployment \(d.id) of \(d.appName) was queued by the process before this one: it runs here")
+            service.queue.enqueue(fresh)
         }
     }
 

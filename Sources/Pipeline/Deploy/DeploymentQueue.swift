@@ -29,15 +29,18 @@ public final class DeploymentQueue: Sendable {
         self.settings = settings
     }
 
-    /// Queues a deployment already stored with status queued.
+    /// Queues a deployment already stored with status queued (again: nothing).
     public func enqueue(_ deployment: Deployment) {
-        let superseded = state.withLock { s -> Int? in
+        let superseded = state.withLock { s -> (id: Int, by: Int)? in
+            if s.waiting[deployment.appID] == deployment.id || s.running[deployment.appID]?.deploymentID == deployment.id { return nil }
+            // An older one adopted after a newer arrived (an upgrade's hand-over) loses to it.
+            if let newer = s.waiting[deployment.appID], newer > deployment.id { return (deployment.id, newer) }
             let old = s.waiting[deployment.appID]
             s.waiting[deployment.appID] = deployment.id
             if old == nil { s.order.append(deployment.appID) }
-            return old
+            return old.map { ($0, deployment.id) }
         }
-        if let superseded { finish(superseded, status: .superseded, note: "superseded by deployment \(deployment.id)") }
+        if let superseded { finish(superseded.id, status: .superseded, note: "superseded by deployment \(superseded.by)") }
         schedule()
     }
 
@@ -81,6 +84,24 @@ public final class DeploymentQueue: Sendable {
     public func isRunning(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil } }
 
     public func isBusy(appID: Int) -> Bool { state.withLock { $0.running[appID] != nil || $0.waiting[appID] != nil } }
+
+    /// Whether this queue has `deploymentID`, waiting or running.
+    public func has(deploymentID: Int) -> Bool {
+        state.withLock { s in
+            s.waiting.values.contains(deploymentID) || s.running.values.contains { $0.deploymentID == deploymentID }
+        }
+    }
+
+    /// Waits up to `seconds` for the running deployments to finish (with the queue paused, none
+    /// starts meanwhile); returns how many still run.
+    public func waitUntilIdle(seconds: Double) -> Int {
+        let deadline = monotonicMilliseconds() + Int(seconds * 1000)
+        while true {
+            let running = counts.running
+            if running == 0 || monotonicMilliseconds() >= deadline { return running }
+            usleep(50_000)
+        }
+    }
 
     /// Holds new work until `resume` (used while start-up recovery runs).
     public func pause() { state.withLock { $0.paused = true } }

@@ -5,7 +5,10 @@ import Glibc
 /// docker processes Slipway spawns never inherit a client connection or the listener.
 public enum Socket {
     /// A listening TCP socket on host:port ("" or "*" for every address).
+    /// A socket inherited from the process this one took over from (`InheritedListeners`) is
+    /// used as it is.
     public static func listen(host: String, port: Int, backlog: Int32 = 1024) throws -> Int32 {
+        if let inherited = InheritedListeners.shared.take(host: host, port: port) { return inherited }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -22,9 +22,10 @@ class LoadClient(threading.Thread):
     """GETs / in a loop until told to stop, or its request or time budget runs out."""
 
     def __init__(self, port: int, keepalive: bool, bodies: dict[str, int], halt: threading.Event,
-                 max_seconds: float, max_requests: int, t0: float):
+                 max_seconds: float, max_requests: int, t0: float, host_header: Optional[str] = None):
         super().__init__(daemon=True)
         self.port, self.keepalive, self.bodies, self.halt = port, keepalive, bodies, halt
+        self.host_header = host_header
         self.deadline = time.monotonic() + max_seconds
         self.max_requests = max_requests
         self.t0 = t0
@@ -39,6 +40,8 @@ class LoadClient(threading.Thread):
     def run(self) -> None:
         conn: Optional[http.client.HTTPConnection] = None
         headers = {} if self.keepalive else {"Connection": "close"}
+        if self.host_header:
+            headers["Host"] = self.host_header
         while not self.halt.is_set() and time.monotonic() < self.deadline and self.requests < self.max_requests:
             self.requests += 1
             self.fresh = conn is None

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import API_TOKEN, HOST, poll, start_server
-from deploykit import Api, end_of_test, free_port_range, server_flags
+from deploykit import Api, end_of_test, fetch, free_port_range, server_flags
 from gitrepo import GitRepo, web_app
 from loopback import free_port
 from test_https_edge import plain
@@ -90,6 +90,13 @@ def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(tmp_path, pref
     assert f'slipway_http_requests_total{{app="{name}",class="2xx"}} 1' in lines, text
     assert f'slipway_http_request_duration_seconds_count{{app="{name}"}} 1' in lines, text
     assert f'slipway_http_request_duration_seconds_bucket{{app="{name}",le="+Inf"}} 1' in lines
+    # The app's own port relays connections: counted by what became of them.
+    app_port = api.app(name)["port"]
+    assert fetch(app_port)[0] == 200
+    lines = scrape(server, METRICS_TOKEN)[2].splitlines()
+    assert f'slipway_app_port_connections_total{{app="{name}",result="relayed"}} 1' in lines, "\n".join(lines)
+    assert f'slipway_app_port_connections_total{{app="{name}",result="unavailable"}} 0' in lines
+    assert any(l.startswith(f'slipway_app_port_open_connections{{app="{name}"}} ') for l in lines)
     assert any(l.startswith("process_resident_memory_bytes ") and int(l.split()[1]) > 1_000_000 for l in lines)
     assert any(l.startswith("process_open_fds ") for l in lines) and any(l.startswith("process_threads ") for l in lines)
     # Label values are names Slipway holds: never a commit message, a path, or a token.

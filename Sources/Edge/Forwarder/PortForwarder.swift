@@ -26,6 +26,11 @@ public final class PortForwarder: Sendable {
     /// Where connections go: the app's live container, shared with the HTTP edge.
     public let live: LiveUpstream
     private let state = Mutex(State())
+    /// Connections since the port was opened, by what became of them (/metrics). The port relays
+    /// bytes and reads no HTTP, so these are connections, not requests by status.
+    private let relayed = Atomic<Int>(0)
+    private let refusedUnavailable = Atomic<Int>(0)
+    private let refusedAtLimit = Atomic<Int>(0)
     private let relays: RelayPool
     private let listener: RelayListener
 
@@ -49,6 +54,10 @@ public final class PortForwarder: Sendable {
     public static func holdAccepting() throws(IOError) { try RelayPool.shared().hold() }
 
     public static func releaseAccepting() throws(IOError) { try RelayPool.shared().release() }
+
+    /// Looks again for connections waiting on every forwarder's port, once the process an upgrade
+    /// took over from has stopped accepting (`RelayPool.rewatchAll` says why).
+    public static func rearmAccepting() throws(IOError) { try RelayPool.shared().rewatchAll() }
 
     /// A copy of the listening socket, for the process taking over; nil once closed.
     public func duplicateListener() -> Int32? {
@@ -75,16 +84,19 @@ public final class PortForwarder: Sendable {
             return false
         }
         if full {
+            refusedAtLimit.wrappingAdd(1, ordering: .relaxed)
             ProxyReply.send(client, status: "503 Service Unavailable",
                             message: "this app has \(maxConnections) open connections, its limit; try again shortly")
             return nil
         }
         switch live.acquire() {
         case .unavailable(let why):
+            refusedUnavailable.wrappingAdd(1, ordering: .relaxed)
             state.withLock { $0.open -= 1 }
             ProxyReply.send(client, status: "503 Service Unavailable", message: why.message(app: live.appName))
             return nil
         case .upstream(let upstream):
+            relayed.wrappingAdd(1, ordering: .relaxed)
             return RelayListener.Admission(upstream: upstream) { [self] in
                 live.release(upstream)
                 state.withLock { $0.open -= 1 }
@@ -94,4 +106,10 @@ public final class PortForwarder: Sendable {
 
     /// Open relayed connections, to every version of the app.
     public var openConnections: Int { state.withLock { $0.open } }
+
+    /// Connections accepted since the port was opened: relayed to the app, answered 503 because
+    /// no container was there (stopped, starting, not deployed), and answered 503 at the limit.
+    public var connectionCounts: (relayed: Int, unavailable: Int, atLimit: Int) {
+        (relayed.load(ordering: .relaxed), refusedUnavailable.load(ordering: .relaxed), refusedAtLimit.load(ordering: .relaxed))
+    }
 }

@@ -79,6 +79,16 @@ final class RelayPool: Sendable {
         for worker in workers { worker.send(.unlisten(listener.id)) }
     }
 
+    /// Has every worker look again for connections waiting on its listeners. After an upgrade's
+    /// hand-over: a listener shared with another process sits in both processes' epoll sets,
+    /// and with EPOLLEXCLUSIVE a new connection wakes only one of them. If that was the old
+    /// process, which then took the listener out of its set, the wake-up is lost, and the
+    /// connection would wait in the backlog until the next one arrives. Adding the listener
+    /// again makes the kernel check it at once.
+    func rewatchAll() {
+        for worker in workers { worker.send(.rewatchAll) }
+    }
+
     /// Listeners given to `listen` from now on wait, unaccepted, until `release`: while an
     /// upgrade's new process starts, its apps' ports are not answered 503 before it knows where
     /// their containers are (the old process still accepts on the same sockets meanwhile).

@@ -67,6 +67,11 @@ final class RelayReactor {
         case .unlisten(let id):
             listeners[id] = nil
             paused.removeAll { $0 == id }
+        case .rewatchAll:
+            for (id, entry) in listeners where !paused.contains(id) {
+                entry.listener.withDescriptor { epoll.remove($0) }
+                watch(entry.listener)
+            }
         }
     }
 

@@ -12,6 +12,9 @@ final class RelayWorker: Sendable {
         case listen(RelayListener, RelayListener.Admit)
         /// The listener is closed: forget it.
         case unlisten(UInt64)
+        /// Take every listener out of the epoll set and put it back, which looks at once for
+        /// connections already waiting (see `RelayPool.rewatchAll`).
+        case rewatchAll
     }
 
     static let wakeToken = UInt64.max

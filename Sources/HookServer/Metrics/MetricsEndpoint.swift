@@ -94,6 +94,20 @@ struct MetricsEndpoint: Sendable {
             out.sample("slipway_http_bytes_total", [("app", app.name), ("direction", "out")], counters.bytesOut)
         }
 
+        // An app's own port relays TCP and reads no HTTP: its connections are counted, by what
+        // became of them, since the port was opened.
+        out.family("slipway_app_port_connections_total", "counter", "Connections to the apps' own ports, by app and result (relayed, or answered 503: unavailable, limit).")
+        var ports: [(App, PortForwarder)] = []
+        for app in apps { if let forwarder = api.service.forwarders.forwarder(for: app.id) { ports.append((app, forwarder)) } }
+        for (app, forwarder) in ports {
+            let counts = forwarder.connectionCounts
+            out.sample("slipway_app_port_connections_total", [("app", app.name), ("result", "relayed")], counts.relayed)
+            out.sample("slipway_app_port_connections_total", [("app", app.name), ("result", "unavailable")], counts.unavailable)
+            out.sample("slipway_app_port_connections_total", [("app", app.name), ("result", "limit")], counts.atLimit)
+        }
+        out.family("slipway_app_port_open_connections", "gauge", "Connections the apps' own ports relay now.")
+        for (app, forwarder) in ports { out.sample("slipway_app_port_open_connections", [("app", app.name)], forwarder.openConnections) }
+
         out.family("slipway_certificate_expiry_timestamp_seconds", "gauge", "When each domain's certificate ends (Unix time).")
         for app in apps {
             for summary in api.certificates.summaries(for: app.domains.map(\.value)) where summary.notAfter > 0 {

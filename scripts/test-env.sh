@@ -24,8 +24,11 @@ DOCKER_START_TIMEOUT=60
 # (Debian's own pair, so their versions match and Selenium never downloads a driver).
 # gcc, libc6-dev: the edge tests' app (Tests/E2E/edgeapp/edgeapp.c) and the benchmark's keep-alive
 # server are compiled with `cc -static` at run time, which needs libc.a.
+# iproute2, util-linux: the servers tests make a second host (a network namespace with a veth
+# pair, `ip netns`, and a private mount namespace for its dockerd, `unshare`); its sshd is
+# openssh-server's.
 DEB_PACKAGES=(libsqlite3-dev libssl-dev git docker.io busybox-static curl sqlite3 make procps openssh-client openssh-server jq libnss3-tools
-              chromium chromium-driver gcc libc6-dev openssl pebble prometheus)
+              chromium chromium-driver gcc libc6-dev openssl pebble prometheus iproute2 util-linux)
 
 log() { printf 'test-env: %s\n' "$*"; }
 die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }

@@ -42,6 +42,10 @@ final class Application: Sendable {
     let handedOver = Atomic<Bool>(false)
     /// Tells systemd that the service is ready, and which process it is after an upgrade.
     let systemd = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+    /// This binary's path at start-up: what SIGHUP starts, and what runs as `ssh` for docker.
+    let executable = ExecutablePath.current()
+    /// The other servers whose engines Slipway drives over SSH.
+    let servers: ServerDirectory
 
     init(config: Configuration) throws {
         self.config = config
@@ -94,6 +98,9 @@ final class Application: Sendable {
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
                                                                 githubHost: config.githubHost, publicURL: config.effectivePublicURL),
                                  notifications: notifications)
+        servers = try ServerDirectory(store: store, runner: runner,
+                                      settings: .init(root: config.dataDir + "/servers", dockerExecutable: config.dockerExecutable,
+                                                      wrapperBinary: ExecutablePath.current(), instanceID: instanceID))
         supervisor = AppSupervisor(service: service)
         // Recovery settles what a crash left behind before any new deployment may start.
         service.queue.pause()
@@ -132,15 +139,18 @@ final class Application: Sendable {
         let api = APIContext(service: service, credentials: credentials, config: config, rejectedDeliveries: rejectedDeliveries,
                              accessLogs: accessLogs, certificates: certificates)
         router.addAPIRoutes(api)
+        router.addServerRoutes(api, servers: servers)
         router.addWebhookRoutes(WebhookHandler(backend: service, rejected: rejectedDeliveries, tarpit: try Tarpit(),
                                                bodyLimit: config.webhookBodyLimit))
         // Templates are parsed now: a missing or broken one stops start-up, not a request.
         let renderer = try TemplateRenderer(directory: TemplateRenderer.locate(configured: config.templatesDir))
-        router.addWebRoutes(WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
+        let web = WebContext(service: service, credentials: credentials, config: config, renderer: renderer,
                                        sessions: SessionStore(secureCookie: config.publicURLIsHTTPS), throttle: FailureThrottle(),
                                        supervisor: supervisor, warnings: warnings, rejectedDeliveries: rejectedDeliveries,
                                        accessLogs: accessLogs, certificates: certificates,
-                                       hostGuard: HostGuard(config)))
+                                       hostGuard: HostGuard(config))
+        router.addWebRoutes(web)
+        router.addServerPages(web, servers: servers)
         let responder = Responder(router: router, defaultBodyLimit: config.serverOptions.limits.defaultBodyLimit)
         server = try HTTPServer(options: config.serverOptions, dispatcher: responder)
         let routes = AppEdgeRoutes(dashboardDomain: config.dashboardDomain, upstreams: service.upstreams,
@@ -190,6 +200,7 @@ final class Application: Sendable {
     private func finishStarting() {
         if let takeover {
             _ = takeover.ready()
+            Log.attempt("upgrade: looking for connections waiting on the apps' ports") { try PortForwarder.rearmAccepting() }
             let unused = InheritedListeners.shared.closeUnclaimed()
             if !unused.isEmpty { Log.info("upgrade: closed listening sockets this configuration does not use: \(unused.joined(separator: ", "))") }
             startBackgroundWork()
@@ -225,7 +236,7 @@ final class Application: Sendable {
     /// Serves until SIGTERM or SIGINT, or until a successor has taken over (SIGHUP starts one);
     /// returns the exit code.
     func run() -> Int32 {
-        let launcher = UpgradeLauncher(arguments: Array(CommandLine.arguments.dropFirst()))
+        let launcher = UpgradeLauncher(executable: executable, arguments: Array(CommandLine.arguments.dropFirst()))
         // SIGTERM, SIGINT and SIGHUP were blocked in main before any thread started; one thread
         // takes them with sigwait, so a signal arriving at any moment is never lost.
         OSThread.detach(name: "signals") { [self] in

@@ -4,6 +4,12 @@ import Glibc
 import Pipeline
 import SlipwaySystem
 
+// Started as `ssh` by Docker's SSH transport: become the real ssh with Slipway's options, before
+// any signal is blocked (ssh inherits the mask).
+if let argv0 = CommandLine.arguments.first, SSHWrapper.isInvoked(as: argv0) {
+    SSHWrapper.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+}
+
 // A client that disappears mid-write must give EPIPE, not kill the process.
 signal(SIGPIPE, SIG_IGN)
 // Blocked here, before any thread exists, so every thread inherits the mask and only the

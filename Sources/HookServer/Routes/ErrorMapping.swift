@@ -31,3 +31,15 @@ extension AppConflict: HTTPResponseError {
     public var code: String { "conflict" }
     public var message: String { description }
 }
+
+extension ServerError: HTTPResponseError {
+    public var status: Int {
+        if case .notFound = self { return 404 }
+        return 409
+    }
+    public var code: String {
+        if case .notFound = self { return "not_found" }
+        return "conflict"
+    }
+    public var message: String { description }
+}

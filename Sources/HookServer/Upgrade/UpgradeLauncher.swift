@@ -6,16 +6,13 @@ import SlipwaySystem
 /// started from, which `make install` may have replaced since, as `serve --takeover` with the
 /// same arguments and environment, so it takes the listening sockets over.
 struct UpgradeLauncher: Sendable {
-    /// The binary's path, read at start-up: once the file is replaced, /proc/self/exe names the
-    /// deleted one.
+    /// The binary's path, read at start-up (`ExecutablePath`).
     let executable: String
     let arguments: [String]
 
-    init?(arguments: [String]) {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { return nil }
-        executable = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    init?(executable: String?, arguments: [String]) {
+        guard let executable else { return nil }
+        self.executable = executable
         self.arguments = arguments
     }
 

@@ -14,7 +14,7 @@ public struct SpawnedProcessRunner: ProcessRunner {
         self.killGraceSeconds = killGraceSeconds
     }
 
-    private static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    public static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     public func run(_ spec: ProcessSpec, timeoutSeconds: Double, cancellation: Cancellation?,
                     onOutput: (@Sendable (String) -> Void)?) throws -> ProcessResult {

@@ -3,7 +3,7 @@ import SlipwaySystem
 
 /// Schema versions, applied in order and recorded in PRAGMA user_version.
 enum Migrations {
-    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14]
+    static let all: [@Sendable (Connection) throws -> Void] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15]
 
     /// Brings the schema to `target` (all of it, but for tests of a migration).
     ///
@@ -297,6 +297,33 @@ enum Migrations {
         )
         """)
         try conn.execute("CREATE INDEX app_changes_app ON app_changes (app_id, id)")
+    }
+
+    /// Other servers whose Docker engines Slipway drives over SSH, and each app's server (the
+    /// built-in `local` for every app there is).
+    private static func v15(_ conn: Connection) throws {
+        try conn.execute("""
+        CREATE TABLE servers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            ssh_user TEXT NOT NULL,
+            ssh_host TEXT NOT NULL,
+            ssh_port INTEGER NOT NULL,
+            address TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            last_error TEXT,
+            host_key_fingerprint TEXT,
+            engine_version TEXT,
+            engine_api_version TEXT,
+            engine_os TEXT,
+            engine_arch TEXT,
+            latency_ms INTEGER,
+            free_disk_bytes INTEGER,
+            checked_at TEXT,
+            created_at TEXT NOT NULL
+        )
+        """)
+        try conn.execute("ALTER TABLE apps ADD COLUMN server TEXT NOT NULL DEFAULT 'local'")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

@@ -89,6 +89,9 @@ final class Application: Sendable {
         outbound.timeoutMilliseconds = 10_000
         outbound.maxResponseBytes = 64 * 1024
         notificationSender = NotificationSender(queue: notifications, transport: outbound, retrySeconds: config.notificationRetrySeconds)
+        servers = try ServerDirectory(store: store, runner: runner,
+                                      settings: .init(root: config.dataDir + "/servers", dockerExecutable: config.dockerExecutable,
+                                                      wrapperBinary: ExecutablePath.current(), instanceID: instanceID))
         service = try AppService(store: store,
                                  runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
                                                     runDirectory: runDirectory),
@@ -97,10 +100,12 @@ final class Application: Sendable {
                                  settings: settings,
                                  statuses: GitHubStatusReporter(runner: runner, apiURL: config.githubAPIURL,
                                                                 githubHost: config.githubHost, publicURL: config.effectivePublicURL),
-                                 notifications: notifications)
-        servers = try ServerDirectory(store: store, runner: runner,
-                                      settings: .init(root: config.dataDir + "/servers", dockerExecutable: config.dockerExecutable,
-                                                      wrapperBinary: ExecutablePath.current(), instanceID: instanceID))
+                                 notifications: notifications,
+                                 servers: servers,
+                                 remoteRuntime: { [config] endpoint in
+                                     DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
+                                               runDirectory: runDirectory, endpoint: endpoint)
+                                 })
         supervisor = AppSupervisor(service: service)
         // Recovery settles what a crash left behind before any new deployment may start.
         service.queue.pause()

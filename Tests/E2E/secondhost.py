@@ -117,14 +117,26 @@ class SecondHost:
         def ready() -> bool:
             if self.dockerd.poll() is not None:
                 raise AssertionError(f"the second dockerd exited: {(self.root / 'dockerd.log').read_text()[-2000:]}")
-            return self.docker("info", "--format", "{{.ID}}", check=False, timeout=10).returncode == 0
-        wait_until(ready, 60, "the second host's dockerd", interval=0.2)
+            try:
+                return self.docker("info", "--format", "{{.ID}}", check=False, timeout=10).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
+        wait_until(ready, 90, "the second host's dockerd", interval=0.2)
 
     def stop_dockerd(self) -> None:
-        """Kills the second engine outright (a host going away); its containers die with it."""
+        """Stops the second engine (`kill`, not `kill -9`: a killed dockerd leaves its containerd
+        behind in the private mount namespace, where the next dockerd cannot reach it), and
+        whatever else of it is left in the namespace; sshd stays."""
         if self.dockerd is not None and self.dockerd.poll() is None:
-            self.dockerd.send_signal(signal.SIGKILL)
-            self.dockerd.wait(30)
+            self.dockerd.terminate()
+            try:
+                self.dockerd.wait(60)
+            except subprocess.TimeoutExpired:
+                self.dockerd.kill()
+                self.dockerd.wait(10)
+        for pid in namespace_pids(self.namespace):
+            if pid != self.sshd_pid:
+                kill_and_wait(pid, 5)
         pid_file = self.root / "dockerd.pid"
         if pid_file.exists():
             pid_file.unlink()

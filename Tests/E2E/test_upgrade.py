@@ -95,7 +95,9 @@ class Load(threading.Thread):
 
     def __init__(self, port: int, host_header: str, body: str):
         super().__init__(daemon=True)
-        self.port, self.host_header, self.body = port, host_header, body
+        self.port, self.host_header = port, host_header
+        # The app's answers: one body, or several while deployments switch between versions.
+        self.accepted = {body}
         self.ok = 0
         self.failures: list[str] = []
         self.stopping = threading.Event()
@@ -107,7 +109,7 @@ class Load(threading.Thread):
                 conn.request("GET", "/", headers={"Host": self.host_header})
                 resp = conn.getresponse()
                 text = resp.read().decode(errors="replace")
-                if resp.status == 200 and text.strip() == self.body:
+                if resp.status == 200 and text.strip() in self.accepted:
                     self.ok += 1
                 else:
                     self.failures.append(f"{resp.status} {text[:80]!r}")

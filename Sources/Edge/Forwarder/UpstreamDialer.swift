@@ -27,7 +27,7 @@ struct UpstreamDialer: Sendable {
                 guard let direct = upstream.direct else { continue }
                 address = (direct.host, direct.port, 1000)
             } else {
-                address = ("127.0.0.1", upstream.port, 5000)
+                address = (upstream.host, upstream.port, 5000)
             }
             if let started = try? Socket.beginConnect(ipv4: address.host, port: address.port) {
                 return Attempt(fd: started.fd, deadline: now + address.milliseconds)

@@ -39,7 +39,7 @@ final class UpstreamConnection {
             }
         }
         do {
-            return UpstreamConnection(fd: try Socket.connect(ipv4: "127.0.0.1", port: upstream.port, timeoutMilliseconds: timeoutMilliseconds),
+            return UpstreamConnection(fd: try Socket.connect(ipv4: upstream.host, port: upstream.port, timeoutMilliseconds: timeoutMilliseconds),
                                       reused: false)
         } catch {
             lastError = error.errno

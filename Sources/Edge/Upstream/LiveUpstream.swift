@@ -77,11 +77,11 @@ public final class LiveUpstream: Sendable {
     /// none), which the caller drains; when the container is the same one, nothing changes and
     /// that upstream is returned.
     @discardableResult
-    public func setUpstream(port: Int, direct: (host: String, port: Int)? = nil, deploymentID: Int?) -> Upstream? {
+    public func setUpstream(host: String = "127.0.0.1", port: Int, direct: (host: String, port: Int)? = nil, deploymentID: Int?) -> Upstream? {
         state.withLock { s in
             let old = s.upstream
-            if let old, old.isSameContainer(port: port, direct: direct, deploymentID: deploymentID) { return old }
-            s.upstream = Upstream(generation: s.nextGeneration, port: port, direct: direct, deploymentID: deploymentID)
+            if let old, old.isSameContainer(host: host, port: port, direct: direct, deploymentID: deploymentID) { return old }
+            s.upstream = Upstream(generation: s.nextGeneration, host: host, port: port, direct: direct, deploymentID: deploymentID)
             s.nextGeneration += 1
             // Idle connections to the old container would carry a request there after the switch.
             s.idle.closeAll(except: s.upstream?.generation)

@@ -7,7 +7,10 @@ import Synchronization
 /// What the API and the dashboard do to apps: create, deploy, roll back, stop, start, delete.
 public final class AppService: Sendable {
     public let store: Store
+    /// This machine's engine.
     public let runtime: any ContainerRuntime
+    /// Every server's engine; an app's live container is on its live deployment's server.
+    public let engines: Engines
     public let git: any GitSource
     public let settings: PipelineSettings
     public let forwarders: ForwarderRegistry
@@ -28,10 +31,12 @@ public final class AppService: Sendable {
     public let notifications: NotificationQueue?
 
     public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings,
-                statuses: any CommitStatusReporter = NoCommitStatus(), notifications: NotificationQueue? = nil) throws {
+                statuses: any CommitStatusReporter = NoCommitStatus(), notifications: NotificationQueue? = nil,
+                servers: ServerDirectory? = nil, remoteRuntime: Engines.RemoteRuntime? = nil) throws {
         self.store = store
         self.notifications = notifications
         self.runtime = runtime
+        engines = Engines(local: runtime, directory: servers, remote: remoteRuntime)
         self.git = git
         self.settings = settings
         for dir in [settings.reposDir, settings.logsDir, settings.buildsDir] {
@@ -40,7 +45,7 @@ public final class AppService: Sendable {
         DiskReserve(dataDir: settings.dataDir).ensure()
         forwarders = ForwarderRegistry()
         upstreams = UpstreamRegistry()
-        deployer = Deployer(store: store, runtime: runtime, git: git, settings: settings, upstreams: upstreams, statuses: statuses,
+        deployer = Deployer(store: store, engines: engines, git: git, settings: settings, upstreams: upstreams, statuses: statuses,
                             notifications: notifications)
         queue = DeploymentQueue(store: store, deployer: deployer, settings: settings)
         try domains.rebuild(from: store)
@@ -93,6 +98,9 @@ public final class AppService: Sendable {
         if let c = s.cpus { try AppValidation.cpus(c) }
         if let b = s.maxRequestBody { try AppValidation.maxRequestBody(b) }
         if let t = s.stopTimeout { try AppValidation.stopTimeout(t) }
+        if s.server != Server.localName, (try? store.server(named: s.server)) == nil {
+            throw ValidationError("server", "no server named \(s.server.prefix(100)): add it on the Servers page (or POST /api/servers) first")
+        }
     }
 
     /// The names as given, checked, in their stored form.
@@ -313,7 +321,8 @@ public final class AppService: Sendable {
     public func stop(_ app: App) throws -> App {
         try locks.withLock(appID: app.id) {
             let app = try current(app)
-            let (_, name) = try liveContainer(app)
+            let (d, name) = try liveContainer(app)
+            let runtime = try engines.engine(for: d.server).runtime
             upstreams.upstream(for: app.id)?.setUnavailable(.stopped)
             try store.setStatus(appID: app.id, .stopped)
             try runtime.stop(container: name, graceSeconds: Naming.stopGrace(of: app, settings: settings))
@@ -341,6 +350,7 @@ public final class AppService: Sendable {
             // 503 that says so, with Retry-After, instead of a 502 from a container going away,
             // and the requests already in it finish before it is stopped.
             let live = upstreams.upstream(for: app.id)
+            let runtime = try engines.engine(for: d.server).runtime
             if let live, let old = live.setUnavailable(.restarting) { live.drain(old, seconds: settings.drainSeconds) }
             try? runtime.stop(container: name, graceSeconds: Naming.stopGrace(of: app, settings: settings))
             try ensureRunning(app, deployment: d, name: name)
@@ -358,26 +368,40 @@ public final class AppService: Sendable {
 
     /// Starts the live container, re-creating it from its image when it is gone, and points the port at it.
     func ensureRunning(_ app: App, deployment d: Deployment, name: String) throws {
+        let engine = try engines.engine(for: d.server)
+        let runtime = engine.runtime
         let state = try runtime.state(container: name)
         if state == nil {
             guard let image = d.image else { throw AppConflict.liveImageMissing(app: app.name) }
             let env = try store.env(appID: app.id)
-            let spec = Naming.containerSpec(of: app, name: name, image: image, deployment: d.id, envNames: env.map(\.name), settings: settings)
+            var spec = Naming.containerSpec(of: app, name: name, image: image, deployment: d.id, envNames: env.map(\.name), settings: settings)
+            spec.publishHost = engine.publishHost
             _ = try runtime.run(spec, env: env.map { ($0.name, $0.value) }, log: .discard())
         } else if state?.isRunning == false {
             try runtime.start(container: name)
         }
         let endpoints = try runtime.endpoints(container: name, internalPort: app.internalPort)
-        upstreams.upstream(for: app.id)?.setUpstream(port: endpoints.hostPort, direct: endpoints.bridge.map { ($0, app.internalPort) },
+        upstreams.upstream(for: app.id)?.setUpstream(host: engine.publishHost, port: endpoints.hostPort,
+                                                       direct: engine.reachesBridge ? endpoints.bridge.map { ($0, app.internalPort) } : nil,
                                                        deploymentID: d.id)
     }
 
     public func runtimeLogs(_ app: App, tail: Int) throws -> String {
-        let (_, name) = try liveContainer(app)
-        return try runtime.logs(container: name, tail: tail)
+        let (d, name) = try liveContainer(app)
+        return try engines.engine(for: d.server).runtime.logs(container: name, tail: tail)
     }
 
     // MARK: deleting
+
+    private func removeContainersAndImages(of app: App, labels: [String], on runtime: any ContainerRuntime) throws {
+        for container in try runtime.containers(labels: labels) {
+            try runtime.remove(container: container.id)
+        }
+        // By id, so images that lost their name (a removal raced a container) go too.
+        for image in try runtime.images(labels: labels) {
+            Log.attempt("app \(app.name): removing image \(image.reference ?? image.id)") { try runtime.removeImage(image.id) }
+        }
+    }
 
     /// Removes everything of the app: deployments in flight, containers, images, mirror, logs, port
     /// and rows; its volumes (their data) only when `volumes` says so, else they are left for
@@ -389,14 +413,16 @@ public final class AppService: Sendable {
             forwarders.remove(appID: app.id)
             upstreams.remove(appID: app.id)
             let labels = ["\(Naming.appLabel)=\(app.name)", "\(Naming.instanceLabel)=\(settings.instanceID)"]
-            for container in try runtime.containers(labels: labels) {
-                try runtime.remove(container: container.id)
-            }
-            // By id, so images that lost their name (a removal raced a container) go too.
-            for image in try runtime.images(labels: labels) {
-                Log.attempt("app \(app.name): removing image \(image.reference ?? image.id)") { try runtime.removeImage(image.id) }
-            }
             let history = try store.deployments(appID: app.id, limit: 100_000)
+            try removeContainersAndImages(of: app, labels: labels, on: runtime)
+            // On every other server it ran on: best effort, a server that is gone cannot keep the app.
+            for server in Set(history.map(\.server) + [app.server]).subtracting([Server.localName]).sorted() {
+                do {
+                    try removeContainersAndImages(of: app, labels: labels, on: try engines.engine(for: server).runtime)
+                } catch {
+                    Log.warning("app \(app.name): cannot remove its containers and images on \(server): \(error)")
+                }
+            }
             for d in history {
                 try? FileManager.default.removeItem(atPath: settings.logPath(deploymentID: d.id))
             }

@@ -14,6 +14,8 @@ public final class AppSupervisor: Sendable {
     private let recovered = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let paused = Atomic<Bool>(false)
+    /// Other servers that could not be reached: when to look again, and the backoff that led there.
+    private let remote = Mutex<[String: (next: Int, backoff: Int)]>([:])
     /// Held through each look, so `pause` can wait for the one under way.
     private let ticking = Mutex(())
     private let dockerAvailable = Atomic<Bool>(false)
@@ -213,45 +215,93 @@ public final class AppSupervisor: Sendable {
                     if app.status != .running { try store.setStatus(appID: app.id, .running) }
                     Log.info("app \(app.name) serving" + (service.forwarders.forwarder(for: app.id).map { " on port \($0.port)" } ?? ""))
                 } catch {
+                    // On another server that cannot be reached now, the container may well run.
+                    let status: AppStatus = d.server == Server.localName ? .crashed : .unknown
                     Log.error("app \(app.name) could not be started: \(error)")
-                    Log.attempt("app \(app.name): marking it crashed") { try store.setStatus(appID: app.id, .crashed) }
+                    Log.attempt("app \(app.name): marking it \(status.rawValue)") { try store.setStatus(appID: app.id, status) }
                 }
             }
         }
     }
 
     /// Marks apps crashed or running by what their live container does, and follows port changes
-    /// (a container restarted by Docker may be published on a new port).
+    /// (a container restarted by Docker may be published on a new port): on this machine, then
+    /// on each other server that has live containers. A server that cannot be reached marks its
+    /// apps `unknown` (their containers may run on) and is tried again with backoff.
     func reconcile() throws {
         let store = service.store
+        let liveServers = try store.liveDeploymentServers()
+        var byServer: [String: [App]] = [:]
+        for app in try store.apps() { byServer[liveServers[app.id] ?? Server.localName, default: []].append(app) }
+        try reconcile(byServer[Server.localName] ?? [], on: service.engines.local)
+        for (server, apps) in byServer.sorted(by: { $0.key < $1.key }) where server != Server.localName {
+            guard remoteDue(server) else { continue }
+            do {
+                try reconcile(apps, on: try service.engines.engine(for: server))
+                remoteReached(server)
+            } catch {
+                remoteFailed(server, error: error, apps: apps)
+            }
+        }
+    }
+
+    private func reconcile(_ apps: [App], on engine: Engine) throws {
+        let store = service.store
         var generation = service.locks.generation
-        var containers = try service.runtime.containers(labels: [instanceLabel])
-        for listed in try store.apps() {
+        var containers = try engine.runtime.containers(labels: [instanceLabel])
+        for listed in apps {
             try service.locks.withLock(appID: listed.id, changes: false) {
                 // Read again under the lock: a stop, restart or delete may have finished since the
                 // listing, and a container it removed must not be taken for one that went missing.
                 guard let app = try store.app(id: listed.id) else { return }
                 if app != listed || service.locks.generation != generation {
                     generation = service.locks.generation
-                    containers = try service.runtime.containers(labels: [instanceLabel])
+                    containers = try engine.runtime.containers(labels: [instanceLabel])
                 }
-                try reconcile(app, containers: containers)
+                try reconcile(app, containers: containers, engine: engine)
             }
         }
     }
 
-    private func reconcile(_ app: App, containers: [ContainerInfo]) throws {
+    // MARK: other servers
+
+    /// Whether the server's backoff has passed.
+    private func remoteDue(_ server: String) -> Bool {
+        remote.withLock { $0[server].map { monotonicMilliseconds() >= $0.next } ?? true }
+    }
+
+    private func remoteReached(_ server: String) {
+        let was = remote.withLock { $0.removeValue(forKey: server) }
+        if was != nil { Log.info("server \(server) is reachable again: its apps are reconciled") }
+    }
+
+    private func remoteFailed(_ server: String, error: any Error, apps: [App]) {
+        let backoff = remote.withLock { states -> Int in
+            let next = min(max((states[server]?.backoff ?? 1_000) * 2, 2_000), 60_000)
+            states[server] = (monotonicMilliseconds() + next, next)
+            return next
+        }
+        Log.warning("server \(server) cannot be reached (\(error)); its apps are unknown; trying again in \(backoff / 1000) s")
+        for app in apps where app.status == .running || app.status == .crashed {
+            Log.attempt("app \(app.name): marking it unknown") { try service.store.setStatus(appID: app.id, .unknown) }
+        }
+    }
+
+    private func reconcile(_ app: App, containers: [ContainerInfo], engine: Engine) throws {
         let store = service.store
         guard let id = app.liveDeploymentID, app.status != .stopped, app.status != .deploying else { return }
         if service.queue.isRunning(appID: app.id) { return }
         let name = Naming.container(app: app.name, deployment: id)
         let container = containers.first { $0.name == name }
+        // Listed on another server's engine than its live deployment's: it went live (or moved)
+        // between the listing and now; the next look sees it where it is.
+        if container == nil || container?.running == false, try store.deployment(id: id)?.server != engine.server { return }
         let live = service.upstreams.upstream(for: app.id)
         if let container, container.running, let port = container.hostPort {
             // A new published port means Docker restarted the container: its bridge address may be new too.
-            if let live, live.current?.port != port {
-                let bridge = service.runtime.bridgeAddress(container: name)
-                live.setUpstream(port: port, direct: bridge.map { ($0, app.internalPort) }, deploymentID: id)
+            if let live, live.current?.port != port || live.current?.host != engine.publishHost {
+                let bridge = engine.reachesBridge ? engine.runtime.bridgeAddress(container: name) : nil
+                live.setUpstream(host: engine.publishHost, port: port, direct: bridge.map { ($0, app.internalPort) }, deploymentID: id)
             }
             if app.status != .running {
                 try store.setStatus(appID: app.id, .running)
@@ -272,6 +322,18 @@ public final class AppSupervisor: Sendable {
                     try store.setStatus(appID: app.id, .crashed)
                     service.notifications?.appStatusChanged(app, crashed: true)
                 }
+            }
+        } else if app.status == .unknown, let d = try store.deployment(id: id) {
+            // Its server is back, and its engine did not restart the container (the engine was
+            // killed with it): started again, as after a restart of this machine's engine.
+            Log.info("app \(app.name): its server is back; starting its container again")
+            do {
+                try service.ensureRunning(app, deployment: d, name: name)
+                try store.setStatus(appID: app.id, .running)
+            } catch {
+                Log.error("app \(app.name): cannot start its container again: \(error)")
+                try store.setStatus(appID: app.id, .crashed)
+                service.notifications?.appStatusChanged(app, crashed: true)
             }
         } else if app.status != .crashed {
             try store.setStatus(appID: app.id, .crashed)

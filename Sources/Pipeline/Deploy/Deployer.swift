@@ -8,7 +8,8 @@ import SlipwaySystem
 /// after the new one has passed its health check and taken over the port.
 public final class Deployer: Sendable {
     let store: Store
-    let runtime: any ContainerRuntime
+    /// Each server's engine; a deployment runs on its app's server.
+    let engines: Engines
     let git: any GitSource
     let settings: PipelineSettings
     let upstreams: UpstreamRegistry
@@ -21,13 +22,13 @@ public final class Deployer: Sendable {
     private let statusQueue = DispatchQueue(label: "slipway.commit-status")
     let reserve: DiskReserve
 
-    public init(store: Store, runtime: any ContainerRuntime, git: any GitSource, settings: PipelineSettings, upstreams: UpstreamRegistry,
+    public init(store: Store, engines: Engines, git: any GitSource, settings: PipelineSettings, upstreams: UpstreamRegistry,
                 statuses: any CommitStatusReporter = NoCommitStatus(), notifications: NotificationQueue? = nil) {
         self.statuses = statuses
         self.notifications = notifications
         self.reserve = DiskReserve(dataDir: settings.dataDir)
         self.store = store
-        self.runtime = runtime
+        self.engines = engines
         self.git = git
         self.settings = settings
         self.upstreams = upstreams
@@ -52,12 +53,15 @@ public final class Deployer: Sendable {
         } catch {
             deployment = progress.d
             let createdContainer = progress.createdContainer, builtImage = progress.builtImage
+            let runtime = progress.engine?.runtime ?? engines.local.runtime
             let cancelled = error is DeploymentCancelled || cancellation.isCancelled
             let skipped = error as? DeploymentSkipped
             var message = cancelled ? "cancelled" : skipped.map { "skipped: \($0.reason)" } ?? Self.describe(error)
             // The engine is asked only once something failed, so a healthy deployment pays nothing.
             if !cancelled, error is ContainerError, !runtime.isAvailable() {
-                message = "Docker is unavailable: cannot reach the Docker engine (\(message))"
+                message = progress.engine.map { $0.server == Server.localName } ?? true
+                    ? "Docker is unavailable: cannot reach the Docker engine (\(message))"
+                    : "the server \(app.server) is unavailable: cannot reach its Docker engine (\(message))"
             }
             log.line(cancelled ? "deployment cancelled" : skipped != nil ? "deployment \(message); the live version stays" : "deployment failed: \(message)")
             if let createdContainer {
@@ -99,19 +103,28 @@ public final class Deployer: Sendable {
         var d: Deployment
         var createdContainer: String?
         var builtImage: String?
+        /// The app's server's engine, once known.
+        var engine: Engine?
         init(_ d: Deployment) { self.d = d }
     }
 
     private func run(_ p: Progress, app: App, log: DeploymentLog, cancellation: Cancellation) throws {
+        let engine = try engines.engine(for: app.server)
+        let runtime = engine.runtime
+        p.engine = engine
+        p.d.server = engine.server
+        if engine.server != Server.localName { log.line("server \(engine.server): its Docker engine over SSH, published on \(engine.publishHost)") }
         var image: String?
         if p.d.trigger == .rollback, let sourceID = p.d.sourceDeploymentID, let source = try store.deployment(id: sourceID) {
             p.d.commitSHA = source.commitSHA
             p.d.commitMessage = source.commitMessage
             p.d.commitAuthor = source.commitAuthor
             p.d.ref = source.commitSHA
-            if let sourceImage = source.image, runtime.imageExists(sourceImage) {
+            if let sourceImage = source.image, source.server == engine.server, runtime.imageExists(sourceImage) {
                 log.line("rolling back to deployment \(sourceID): reusing image \(sourceImage), no build")
                 image = sourceImage
+            } else if source.server != engine.server {
+                log.line("deployment \(sourceID) ran on \(source.server), whose images stay there: rebuilding commit \(source.commitSHA ?? "?") on \(engine.server)")
             } else {
                 log.line("image of deployment \(sourceID) was pruned: rebuilding commit \(source.commitSHA ?? "?")")
             }
@@ -158,8 +171,9 @@ public final class Deployer: Sendable {
         try timed(p, .starting, "start", log) {
             let env = try store.env(appID: app.id)
             // The app's settings as they are now: a rollback mounts today's volumes, not the old ones.
-            let spec = Naming.containerSpec(of: app, name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
+            var spec = Naming.containerSpec(of: app, name: Naming.container(app: app.name, deployment: p.d.id), image: p.d.image!,
                                             deployment: p.d.id, envNames: env.map(\.name), settings: settings)
+            spec.publishHost = engine.publishHost
             if !spec.mounts.isEmpty { log.line("volumes: " + spec.mounts.map { "\($0.source) at \($0.target)" }.joined(separator: ", ")) }
             p.createdContainer = spec.name
             do {
@@ -183,13 +197,13 @@ public final class Deployer: Sendable {
                 }
                 throw error
             }
-            log.line("container \(spec.name) listening on 127.0.0.1:\(hostPort)")
+            log.line("container \(spec.name) listening on \(engine.publishHost):\(hostPort)")
         }
 
         try timed(p, .checking, "check", log) {
             let container = p.createdContainer!
-            log.line("health check: GET \(app.healthPath) on 127.0.0.1:\(hostPort), up to \(Int(settings.healthTimeoutSeconds)) s")
-            let outcome = HealthCheck.wait(port: hostPort, path: app.healthPath, timeoutSeconds: settings.healthTimeoutSeconds,
+            log.line("health check: GET \(app.healthPath) on \(engine.publishHost):\(hostPort), up to \(Int(settings.healthTimeoutSeconds)) s")
+            let outcome = HealthCheck.wait(host: engine.publishHost, port: hostPort, path: app.healthPath, timeoutSeconds: settings.healthTimeoutSeconds,
                                            containerState: { try? runtime.state(container: container) },
                                            cancellation: cancellation, log: log)
             switch outcome {
@@ -208,7 +222,8 @@ public final class Deployer: Sendable {
         // New connections to the port and new requests at the HTTP edge go to the new container
         // from here; those in flight finish on the old one, which the drain below waits for.
         let live = upstreams.upstream(for: app.id)
-        let oldUpstream = live?.setUpstream(port: hostPort, direct: bridge.map { ($0, app.internalPort) }, deploymentID: p.d.id)
+        let oldUpstream = live?.setUpstream(host: engine.publishHost, port: hostPort,
+                                            direct: engine.reachesBridge ? bridge.map { ($0, app.internalPort) } : nil, deploymentID: p.d.id)
         // Under --app-ports off no port is open, whatever the app has stored.
         let servedPort = settings.appPorts == nil ? nil : app.port
         log.line(servedPort.map { "port \($0) now forwards to the new container" } ?? "the new container is live; the app has no open port")
@@ -224,10 +239,14 @@ public final class Deployer: Sendable {
         // The old container still runs on its image while it drains: that image is pruned, if
         // it is one too many, once the container is gone (a forced removal of an image in use
         // only untags it, and leaves a nameless image behind for good).
-        pruneImages(app: app, log: log, sparing: previous?.image)
+        pruneImages(app: app, log: log, sparing: previous?.image, on: engine)
         if let previous {
             let drain = settings.drainSeconds, grace = Naming.stopGrace(of: app, settings: settings)
-            let runtime = self.runtime
+            // The old container is on the server the previous deployment ran on: another one
+            // when the app has just moved.
+            let oldEngine = (try? engines.engine(for: previous.server)) ?? engine
+            let runtime = oldEngine.runtime
+            if previous.server != engine.server { log.line("the app moved from \(previous.server) to \(engine.server): its old container there stops after the drain") }
             let name = Naming.container(app: app.name, deployment: previous.id)
             let logPath = log.path
             // Draining waits for open connections and requests in flight, so it runs off this
@@ -237,7 +256,7 @@ public final class Deployer: Sendable {
                 Log.attempt("app \(app.name): stopping the old container \(name)") { try runtime.stop(container: name, graceSeconds: grace) }
                 Log.attempt("app \(app.name): removing the old container \(name)") { try runtime.remove(container: name) }
                 let log = DeploymentLog(path: logPath)
-                pruneImages(app: app, log: log, sparing: nil)
+                pruneImages(app: app, log: log, sparing: nil, on: engine)
                 log.close()
             }
         }
@@ -251,9 +270,11 @@ public final class Deployer: Sendable {
 
     /// Keeps the images of the last N succeeded deployments, and `sparing` (an image a container
     /// still runs on); history rows stay.
-    func pruneImages(app: App, log: DeploymentLog, sparing: String?) {
+    func pruneImages(app: App, log: DeploymentLog, sparing: String?, on engine: Engine) {
+        let runtime = engine.runtime
         guard let history = try? store.deployments(appID: app.id, limit: 10_000) else { return }
-        let succeeded = history.filter { $0.status == .succeeded && $0.image != nil }
+        // Each server keeps its own images: the last N of those built there.
+        let succeeded = history.filter { $0.status == .succeeded && $0.image != nil && $0.server == engine.server }
         var kept = Set<String>()
         for d in succeeded where kept.count < settings.keepImages { kept.insert(d.image!) }
         var candidates = Set(succeeded.compactMap(\.image)).subtracting(kept)

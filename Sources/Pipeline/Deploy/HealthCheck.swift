@@ -13,10 +13,10 @@ public enum HealthCheck {
     }
 
     /// One GET; the status code, or nil when nothing answered.
-    public static func probe(port: Int, path: String, timeoutMilliseconds: Int = 2000) -> Int? {
-        guard let fd = try? Socket.connect(ipv4: "127.0.0.1", port: port, timeoutMilliseconds: timeoutMilliseconds) else { return nil }
+    public static func probe(host: String = "127.0.0.1", port: Int, path: String, timeoutMilliseconds: Int = 2000) -> Int? {
+        guard let fd = try? Socket.connect(ipv4: host, port: port, timeoutMilliseconds: timeoutMilliseconds) else { return nil }
         defer { close(fd) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: slipway-health-check\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: slipway-health-check\r\nConnection: close\r\n\r\n".utf8)
         var offset = 0
         let deadline = monotonicMilliseconds() + timeoutMilliseconds
         while offset < request.count {
@@ -44,7 +44,7 @@ public enum HealthCheck {
     /// Polls until healthy, exited, cancelled or the deadline. Probes start 20 ms apart and back
     /// off to 250 ms: most apps answer within a few tens of milliseconds of starting, and a fixed
     /// quarter second was most of a warm deployment's overhead (BENCHMARKS.md, deploy overhead).
-    public static func wait(port: Int, path: String, timeoutSeconds: Double, containerState: () -> ContainerState?,
+    public static func wait(host: String = "127.0.0.1", port: Int, path: String, timeoutSeconds: Double, containerState: () -> ContainerState?,
                             cancellation: Cancellation?, log: DeploymentLog) -> Outcome {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var lastProblem = "no answer"
@@ -53,7 +53,7 @@ public enum HealthCheck {
         var lastStateCheck = Date()
         while Date() < deadline {
             if cancellation?.isCancelled == true { return .cancelled }
-            if let status = probe(port: port, path: path) {
+            if let status = probe(host: host, port: port, path: path) {
                 if status < 500 { return .healthy(status: status) }
                 lastProblem = "answered \(status)"
             } else {

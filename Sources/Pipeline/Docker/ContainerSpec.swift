@@ -15,6 +15,9 @@ public struct ContainerSpec: Sendable, Equatable {
     /// Seconds between SIGTERM and SIGKILL when Docker itself stops the container (an engine
     /// shutdown); Slipway's own stops pass theirs.
     public var stopTimeout: Int?
+    /// The address the internal port is published on: loopback here, the server's private
+    /// address on another server (where Slipway's edge and health checks reach it).
+    public var publishHost = "127.0.0.1"
 
     public init(name: String, image: String, labels: [(String, String)], envNames: [String], internalPort: Int,
                 memoryMB: Int? = nil, cpus: Double? = nil) {

@@ -6,19 +6,28 @@ public struct DockerCLI: ContainerRuntime {
     /// Where `run` writes each container's env file, for the moment `docker run` reads it.
     public let runDirectory: RunDirectory
     private let builders: ImageBuilderProbe
+    /// This machine's engine, or another server's over SSH.
+    public let endpoint: DockerEndpoint
 
     public init(runner: any ProcessRunner, executable: String = "docker", builder: ImageBuilder.Choice = .auto,
-                runDirectory: RunDirectory) {
+                runDirectory: RunDirectory, endpoint: DockerEndpoint = .local) {
         self.runner = runner
         self.executable = executable
         self.runDirectory = runDirectory
         self.builders = ImageBuilderProbe(choice: builder)
+        self.endpoint = endpoint
+    }
+
+    /// A docker command to this runtime's engine.
+    private func spec(_ args: [String], environment: [String: String] = [:], stdin: String? = nil) -> ProcessSpec {
+        ProcessSpec(executable, endpoint.arguments + args, environment: endpoint.environment.merging(environment) { $1 },
+                    standardInputPath: stdin)
     }
 
     @discardableResult
     private func docker(_ args: [String], operation: String, timeout: Double = 120, env: [String: String] = [:],
                         stdin: String? = nil) throws -> String {
-        let result = try runner.run(ProcessSpec(executable, args, environment: env, standardInputPath: stdin), timeoutSeconds: timeout)
+        let result = try runner.run(self.spec(args, environment: env, stdin: stdin), timeoutSeconds: timeout)
         guard result.termination.isSuccess else {
             throw ContainerError(operation: operation, message: Self.lastLines(result.output, 3))
         }
@@ -45,7 +54,7 @@ public struct DockerCLI: ContainerRuntime {
                      cancellation: cancellation)
         // Whatever happens next: the unlabelled image carries no app label, so nothing would
         // ever find it to remove (a labelled image on top keeps its layers).
-        defer { _ = try? runner.run(ProcessSpec(executable, DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60) }
+        defer { _ = try? runner.run(self.spec(DockerCommands.removeImage(unlabelled)), timeoutSeconds: 60) }
         // Written by the runner for the moment the build runs, and removed after, as an env file is.
         let dockerfile = runDirectory.newFile("labels", contents: try DockerCommands.labelDockerfile(image: unlabelled, labels: labels))
         log.line("adding the labels in one step")
@@ -55,8 +64,8 @@ public struct DockerCLI: ContainerRuntime {
 
     private func runBuild(tag: String, labels: [(String, String)], input: String, builder: ImageBuilder, timeoutSeconds: Double,
                           log: DeploymentLog, cancellation: Cancellation?, files: [ProcessSecretFile] = []) throws {
-        var spec = ProcessSpec(executable, DockerCommands.build(tag: tag, labels: labels, builder: builder),
-                               environment: builder.environment, standardInputPath: input)
+        var spec = self.spec(DockerCommands.build(tag: tag, labels: labels, builder: builder),
+                             environment: builder.environment, stdin: input)
         spec.pidFile = input + ".pid"
         spec.secretFiles = files
         log.command(spec)
@@ -76,13 +85,13 @@ public struct DockerCLI: ContainerRuntime {
         // does, and never the client's own environment (see DockerCommands.run).
         for mount in spec.mounts {
             // Made here with Slipway's labels, rather than by `docker run` without any.
-            let made = try runner.run(ProcessSpec(executable, DockerCommands.createVolume(mount.source, labels: mount.labels)), timeoutSeconds: 60)
+            let made = try runner.run(self.spec(DockerCommands.createVolume(mount.source, labels: mount.labels)), timeoutSeconds: 60)
             guard made.termination.isSuccess else {
                 throw ContainerError(operation: "volume create", message: "\(mount.source): " + Self.lastLines(made.output, 2))
             }
         }
         let envFile = env.isEmpty ? nil : runDirectory.newFile("env", contents: try DockerCommands.envFile(env))
-        var process = ProcessSpec(executable, DockerCommands.run(spec, envFile: envFile?.path))
+        var process = self.spec(DockerCommands.run(spec, envFile: envFile?.path))
         process.secretFiles = envFile.map { [$0] } ?? []
         if !env.isEmpty { log.line("env: \(env.map(\.0).joined(separator: ", "))") }
         log.command(process)
@@ -131,7 +140,7 @@ public struct DockerCLI: ContainerRuntime {
     }
 
     public func state(container: String) throws -> ContainerState? {
-        let result = try runner.run(ProcessSpec(executable, DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
+        let result = try runner.run(self.spec(DockerCommands.inspectState(container: container)), timeoutSeconds: 30)
         guard result.termination.isSuccess else {
             if result.output.lowercased().hasOccurrence(of: "no such") { return nil }
             throw ContainerError(operation: "inspect", message: Self.lastLines(result.output, 1))
@@ -155,7 +164,7 @@ public struct DockerCLI: ContainerRuntime {
     }
 
     public func remove(container: String) throws {
-        let result = try runner.run(ProcessSpec(executable, DockerCommands.removeContainer(container)), timeoutSeconds: 60)
+        let result = try runner.run(self.spec(DockerCommands.removeContainer(container)), timeoutSeconds: 60)
         if !result.termination.isSuccess && !result.output.lowercased().hasOccurrence(of: "no such") {
             throw ContainerError(operation: "rm", message: Self.lastLines(result.output, 1))
         }
@@ -163,14 +172,14 @@ public struct DockerCLI: ContainerRuntime {
 
     @discardableResult
     public func removeImage(_ image: String) throws -> ImageRemoval {
-        let result = try runner.run(ProcessSpec(executable, DockerCommands.removeImage(image)), timeoutSeconds: 60)
+        let result = try runner.run(self.spec(DockerCommands.removeImage(image)), timeoutSeconds: 60)
         if result.termination.isSuccess { return .removed }
         if result.output.lowercased().hasOccurrence(of: "no such") { return .absent }
         throw ContainerError(operation: "rmi", message: Self.lastLines(result.output, 1))
     }
 
     public func imageExists(_ image: String) -> Bool {
-        (try? runner.run(ProcessSpec(executable, DockerCommands.imageExists(image)), timeoutSeconds: 30).termination.isSuccess) ?? false
+        (try? runner.run(self.spec(DockerCommands.imageExists(image)), timeoutSeconds: 30).termination.isSuccess) ?? false
     }
 
     public func logs(container: String, tail: Int) throws -> String {
@@ -228,6 +237,6 @@ public struct DockerCLI: ContainerRuntime {
     }
 
     public func isAvailable() -> Bool {
-        (try? runner.run(ProcessSpec(executable, DockerCommands.info()), timeoutSeconds: 15).termination.isSuccess) ?? false
+        (try? runner.run(self.spec(DockerCommands.info()), timeoutSeconds: 15).termination.isSuccess) ?? false
     }
 }

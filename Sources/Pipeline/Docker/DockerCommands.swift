@@ -49,7 +49,7 @@ public enum DockerCommands {
             "--restart", "unless-stopped",
             "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
             "--security-opt", "no-new-privileges",
-            "--publish", "127.0.0.1::\(spec.internalPort)",
+            "--publish", "\(spec.publishHost)::\(spec.internalPort)",
         ]
         // Names and paths are checked (`AppValidation.volumes`): none holds the ',' or '=' the
         // mount syntax separates with.

@@ -38,6 +38,9 @@ public struct App: Sendable, Equatable {
     public var domains: [DomainName] = []
     /// Named volumes mounted in every container of the app, in the order the user gave them.
     public var volumes: [AppVolume] = []
+    /// The server its next deployment builds and runs on (`local`, or one of /api/servers). Its
+    /// live container is on the live deployment's server, which differs while it moves.
+    public var server: String = Server.localName
 
     public static let defaultInternalPort = 5000
     public static let defaultHealthPath = "/"
@@ -57,10 +60,13 @@ public struct AppSettings: Sendable, Equatable {
     public var hsts = false
     public var initProcess = true
     public var stopTimeout: Int?
+    public var server: String = Server.localName
 
     public init(repoURL: String, branch: String = App.defaultBranch, internalPort: Int = App.defaultInternalPort,
                 healthPath: String = App.defaultHealthPath, memoryMB: Int? = nil, cpus: Double? = nil, maxRequestBody: Int? = nil,
-                httpsRedirect: Bool = true, hsts: Bool = false, initProcess: Bool = true, stopTimeout: Int? = nil) {
+                httpsRedirect: Bool = true, hsts: Bool = false, initProcess: Bool = true, stopTimeout: Int? = nil,
+                server: String = Server.localName) {
+        self.server = server
         self.repoURL = repoURL
         self.branch = branch
         self.internalPort = internalPort
@@ -78,7 +84,7 @@ public struct AppSettings: Sendable, Equatable {
     public init(of app: App) {
         self.init(repoURL: app.repoURL, branch: app.branch, internalPort: app.internalPort, healthPath: app.healthPath,
                   memoryMB: app.memoryMB, cpus: app.cpus, maxRequestBody: app.maxRequestBody, httpsRedirect: app.httpsRedirect,
-                  hsts: app.hsts, initProcess: app.initProcess, stopTimeout: app.stopTimeout)
+                  hsts: app.hsts, initProcess: app.initProcess, stopTimeout: app.stopTimeout, server: app.server)
     }
 }
 

@@ -22,6 +22,8 @@ public struct Deployment: Sendable, Equatable {
     /// Step name → milliseconds, in the order the steps ran.
     public var steps: [(name: String, milliseconds: Int)]
     public var logPath: String?
+    /// The server it was built and run on (set when it starts): where its container and image are.
+    public var server: String = Server.localName
 
     public static func == (a: Deployment, b: Deployment) -> Bool {
         a.id == b.id && a.status == b.status && a.image == b.image && a.error == b.error

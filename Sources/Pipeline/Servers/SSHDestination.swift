@@ -48,6 +48,15 @@ public struct SSHDestination: Sendable, Equatable, CustomStringConvertible {
         return user.utf8.allSatisfy { $0.isASCIILetterOrDigit || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 
+    /// A dotted-quad IPv4 address, as the edge and the health checks dial.
+    public static func isIPv4(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && Int(part).map { $0 <= 255 } == true
+                && !(part.count > 1 && part.first == "0")
+        }
+    }
+
     /// An IPv4 address or a DNS name (letters, digits, dashes, dots; no label starting with a dash).
     public static func isValidHost(_ host: String) -> Bool {
         guard (1...253).contains(host.utf8.count) else { return false }

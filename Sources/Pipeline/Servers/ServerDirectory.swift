@@ -64,8 +64,8 @@ public final class ServerDirectory: Sendable {
         try AppValidation.name(name)
         if name == Server.localName { throw ServerError.builtIn(name) }
         let destination = try SSHDestination.parse(ssh)
-        guard SSHDestination.isValidHost(address) else {
-            throw ValidationError("address", "address must be the server's private IPv4 address or host name (no port), got '\(address.prefix(100))'")
+        guard SSHDestination.isIPv4(address), !address.hasPrefix("127.") else {
+            throw ValidationError("address", "address must be the server's private IPv4 address, which this machine reaches (no port, not loopback), got '\(address.prefix(100))'")
         }
         if let privateKey, !privateKey.hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----") && !privateKey.hasPrefix("-----BEGIN") {
             throw ValidationError("private_key", "private_key must be a PEM or OpenSSH private key (-----BEGIN ...)")

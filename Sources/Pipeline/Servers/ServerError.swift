@@ -8,6 +8,8 @@ public enum ServerError: Error, CustomStringConvertible, Sendable, Equatable {
     case hasApps(server: String, apps: [String])
     /// Another connection attempt to it is under way.
     case busy(String)
+    /// Never connected, or its host key changed: nothing is sent to it.
+    case notConnected(server: String, state: ServerState)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum ServerError: Error, CustomStringConvertible, Sendable, Equatable {
         case .hasApps(let server, let apps):
             return "the server \(server) still has apps (\(apps.prefix(10).joined(separator: ", "))\(apps.count > 10 ? ", ..." : "")): move or delete them first"
         case .busy(let name): return "a connection to \(name) is already being tried"
+        case .notConnected(let name, let state):
+            return "the server \(name) is \(state.rawValue): connect it (POST /api/servers/\(name)/connect, or the Servers page) before deploying to it"
         }
     }
 }

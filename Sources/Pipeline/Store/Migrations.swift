@@ -324,6 +324,7 @@ enum Migrations {
         )
         """)
         try conn.execute("ALTER TABLE apps ADD COLUMN server TEXT NOT NULL DEFAULT 'local'")
+        try conn.execute("ALTER TABLE deployments ADD COLUMN server TEXT NOT NULL DEFAULT 'local'")
     }
 
     /// The seed kept its apps in `deployed_apps`; carry every row over so no app is lost. The old

@@ -2,12 +2,12 @@ import SlipwaySystem
 extension Store {
     static let deploymentColumns = """
         d.id, d.app_id, a.name, d.status, d.trigger, d.ref, d.commit_sha, d.commit_message, d.commit_author, d.image,
-        d.container_id, d.source_deployment_id, d.delivery_id, d.error, d.created_at, d.started_at, d.finished_at, d.steps, d.log_path
+        d.container_id, d.source_deployment_id, d.delivery_id, d.error, d.created_at, d.started_at, d.finished_at, d.steps, d.log_path, d.server
         """
     static let deploymentFrom = "FROM deployments d JOIN apps a ON a.id = d.app_id"
 
     static func deployment(from row: Row) -> Deployment {
-        Deployment(id: row.int(0), appID: row.int(1), appName: row.string(2),
+        var d = Deployment(id: row.int(0), appID: row.int(1), appName: row.string(2),
                    status: DeploymentStatus(rawValue: row.string(3)) ?? .failed,
                    trigger: DeploymentTrigger(rawValue: row.string(4)) ?? .manual,
                    ref: row.optionalString(5), commitSHA: row.optionalString(6), commitMessage: row.optionalString(7),
@@ -15,6 +15,8 @@ extension Store {
                    sourceDeploymentID: row.optionalInt(11), deliveryID: row.optionalString(12), error: row.optionalString(13),
                    createdAt: row.string(14), startedAt: row.optionalString(15), finishedAt: row.optionalString(16),
                    steps: decodeSteps(row.string(17)), logPath: row.optionalString(18))
+        d.server = row.string(19)
+        return d
     }
 
     /// Steps are stored as [["clone", 120], ["build", 3400]], keeping their order.
@@ -65,9 +67,9 @@ extension Store {
         try database.write {
             try $0.execute("""
                 UPDATE deployments SET status = ?, ref = ?, commit_sha = ?, commit_message = ?, commit_author = ?, image = ?,
-                container_id = ?, error = ?, started_at = ?, finished_at = ?, steps = ?, log_path = ? WHERE id = ?
+                container_id = ?, error = ?, started_at = ?, finished_at = ?, steps = ?, log_path = ?, server = ? WHERE id = ?
                 """, d.status.rawValue, d.ref, d.commitSHA, d.commitMessage, d.commitAuthor, d.image, d.containerID,
-                d.error, d.startedAt, d.finishedAt, Self.encodeSteps(d.steps), d.logPath, d.id)
+                d.error, d.startedAt, d.finishedAt, Self.encodeSteps(d.steps), d.logPath, d.server, d.id)
         }
     }
 

@@ -52,6 +52,17 @@ extension Store {
         try database.write { try $0.execute("DELETE FROM servers WHERE id = ?", id) }
     }
 
+    /// The server of each app's live deployment (where its container runs), by app id.
+    public func liveDeploymentServers() throws -> [Int: String] {
+        try database.read { conn in
+            var servers: [Int: String] = [:]
+            for row in try conn.query("SELECT a.id, d.server FROM apps a JOIN deployments d ON d.id = a.live_deployment_id") {
+                servers[row.int(0)] = row.string(1)
+            }
+            return servers
+        }
+    }
+
     /// The names of the apps on `server`, by name.
     public func appNames(onServer server: String) throws -> [String] {
         try database.read { try $0.query("SELECT name FROM apps WHERE server = ? ORDER BY name", server).map { $0.string(0) } }

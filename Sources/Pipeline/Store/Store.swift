@@ -51,16 +51,18 @@ public final class Store: Sendable {
 
     // MARK: apps
 
-    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token, max_request_body, https_redirect, hsts, init, stop_timeout"
+    static let appColumns = "id, name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, webhook_secret, status, live_deployment_id, created_at, git_token, deploy_key_public, github_token, max_request_body, https_redirect, hsts, init, stop_timeout, server"
 
     static func app(from row: Row) -> App {
-        App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.optionalInt(4),
+        var app = App(id: row.int(0), name: row.string(1), repoURL: row.string(2), branch: row.string(3), port: row.optionalInt(4),
             internalPort: row.int(5), healthPath: row.string(6), memoryMB: row.optionalInt(7), cpus: row.double(8),
             maxRequestBody: row.optionalInt(16), httpsRedirect: row.int(17) != 0, hsts: row.int(18) != 0,
             initProcess: row.int(19) != 0, stopTimeout: row.optionalInt(20),
             webhookSecret: row.string(9), status: AppStatus(rawValue: row.string(10)) ?? .new,
             liveDeploymentID: row.optionalInt(11), createdAt: row.string(12), gitToken: row.optionalString(13),
             deployKeyPublic: row.optionalString(14), githubToken: row.optionalString(15))
+        app.server = row.string(21)
+        return app
     }
 
     public func apps() throws -> [App] {
@@ -110,11 +112,11 @@ public final class Store: Sendable {
             return try database.write { conn in
                 try conn.execute("""
                     INSERT INTO apps (name, repo_url, branch, port, internal_port, health_path, memory_mb, cpus, max_request_body,
-                                      https_redirect, hsts, init, stop_timeout, webhook_secret, status, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                                      https_redirect, hsts, init, stop_timeout, server, webhook_secret, status, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
                     """, name, settings.repoURL, settings.branch, port, settings.internalPort, settings.healthPath,
                     settings.memoryMB, settings.cpus, settings.maxRequestBody, settings.httpsRedirect ? 1 : 0, settings.hsts ? 1 : 0,
-                    settings.initProcess ? 1 : 0, settings.stopTimeout, Secrets.newWebhookSecret(), Timestamp.now())
+                    settings.initProcess ? 1 : 0, settings.stopTimeout, settings.server, Secrets.newWebhookSecret(), Timestamp.now())
                 let id = conn.lastInsertRowID
                 for (key, value) in env {
                     try conn.execute("INSERT INTO env_vars (app_id, name, value) VALUES (?, ?, ?)", id, key, value)
@@ -143,10 +145,10 @@ public final class Store: Sendable {
         try database.write {
             try $0.execute("""
                 UPDATE apps SET repo_url = ?, branch = ?, internal_port = ?, health_path = ?, memory_mb = ?, cpus = ?,
-                    max_request_body = ?, https_redirect = ?, hsts = ?, init = ?, stop_timeout = ? WHERE id = ?
+                    max_request_body = ?, https_redirect = ?, hsts = ?, init = ?, stop_timeout = ?, server = ? WHERE id = ?
                 """, settings.repoURL, settings.branch, settings.internalPort, settings.healthPath, settings.memoryMB, settings.cpus,
                 settings.maxRequestBody, settings.httpsRedirect ? 1 : 0, settings.hsts ? 1 : 0, settings.initProcess ? 1 : 0,
-                settings.stopTimeout, appID)
+                settings.stopTimeout, settings.server, appID)
         }
     }
 

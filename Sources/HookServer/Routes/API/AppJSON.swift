@@ -9,6 +9,7 @@ enum AppJSON {
             ("name", .string(app.name)),
             ("repo_url", .string(app.repoURL)),
             ("branch", .string(app.branch)),
+            ("server", .string(app.server)),
             ("port", .from(address.port)),
             ("url", .from(address.url)),
             ("domains", .array(app.domains.map { .string($0.value) })),

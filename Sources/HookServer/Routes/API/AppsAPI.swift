@@ -16,6 +16,7 @@ struct AppsAPI: Sendable {
         var settings = AppSettings(repoURL: repo ?? "")
         let name = try body.string("name")
         if let v = try body.string("branch") { settings.branch = v }
+        if let v = try body.string("server") { settings.server = v }
         if let v = try body.int("internal_port") { settings.internalPort = v }
         if let v = try body.string("health_path") { settings.healthPath = v }
         settings.memoryMB = try body.int("memory_mb")
@@ -57,6 +58,7 @@ struct AppsAPI: Sendable {
         var s = AppSettings(of: app)
         if let v = try body.string("repo_url") { s.repoURL = v }
         if let v = try body.string("branch") { s.branch = v }
+        if let v = try body.string("server") { s.server = v }
         if let v = try body.int("internal_port") { s.internalPort = v }
         if let v = try body.string("health_path") { s.healthPath = v }
         // null clears a limit; absence keeps it.

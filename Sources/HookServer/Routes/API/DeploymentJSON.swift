@@ -14,6 +14,7 @@ enum DeploymentJSON {
             ("commit_message", .from(d.commitMessage)),
             ("commit_author", .from(d.commitAuthor)),
             ("image", .from(d.image)),
+            ("server", .string(d.server)),
             ("source_deployment_id", .from(d.sourceDeploymentID)),
             ("delivery_id", .from(d.deliveryID)),
             ("error", .from(d.error)),

@@ -251,18 +251,28 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
         # a further body is 503 at once, and is accepted again once they are gone.
         gh = GitHub(server, name, created["webhook_secret"])
         body, ctype = encode(ping_payload(name, created["webhook_url"]) | {"pad": "x" * 60_000}, "json")
-        # 16 senders of 64 KiB bodies hold the whole megabyte: each sends a byte every 0.3 s,
-        # within the 1 s body timeout, so none of them ends.
-        slow = []
-        for _ in range(16):
+        # 16 senders of 64 KiB bodies hold the whole megabyte: each sends a byte every 0.1 s,
+        # well within the 1 s body timeout, so none of them ends.
+        def slow_sender() -> RawConnection:
             conn = RawConnection(server.port, timeout=5)
             conn.send(head_only(name, {**headers, "X-GitHub-Delivery": str(uuid.uuid4())}, length=64 * 1024) + b"{")
-            slow.append(conn)
+            return conn
+
+        slow = [slow_sender() for _ in range(16)]
+        replaced: list[str] = []
         done = threading.Event()
 
         def trickle() -> None:
-            while not done.wait(0.3):
-                for conn in slow:
+            while not done.wait(0.1):
+                for i, conn in enumerate(slow):
+                    # The server reads the senders' heads while the first probes go out: a probe
+                    # can take the last 64 KiB before the 16th sender, which is then refused. Such
+                    # a sender is opened again, so the 16 come to hold the megabyte.
+                    seen = answered([conn])
+                    if seen:
+                        replaced.append(f"#{i}: {seen[0]}")
+                        conn.close()
+                        slow[i] = conn = slow_sender()
                     conn.send(b" ")
 
         trickler = threading.Thread(target=trickle, daemon=True)
@@ -272,7 +282,7 @@ def test_the_webhook_body_limit_and_the_memory_for_bodies_in_flight_are_flags(tm
 
             def probe():
                 last[:] = [gh.send("ping", body, ctype)]
-                return last[0].resp.status == 503, f"{last[0].describe()}; slow senders answered: {answered(slow)}"
+                return last[0].resp.status == 503, f"{last[0].describe()}; slow senders answered and opened again: {replaced}"
 
             poll(probe, 30, "a body to be refused while the memory for bodies is taken")
             refused = last[0]

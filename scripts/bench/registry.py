@@ -40,4 +40,5 @@ BENCHMARKS: list[Benchmark] = [
     benchmark(9, "edge", "HTTP edge against nginx"),
     benchmark(10, "edge_tls", "HTTPS edge against nginx"),
     benchmark(11, "upgrade", "Upgrades and restarts under load"),
+    benchmark(12, "remote", "Deploying to another server over SSH"),
 ]

@@ -157,7 +157,7 @@ struct AppActions: Sendable {
     /// The deploy form again, with what was typed and the error beside its field.
     private func deployFormPage(_ session: Session, _ form: [String: String], field: String, message: String) throws -> HTTPResponse {
         var values = [String: TemplateValue]()
-        for key in ["repo_url", "name", "branch", "internal_port", "health_path", "env", "memory_mb", "cpus", "max_request_body", "domains",
+        for key in ["repo_url", "name", "branch", "server", "internal_port", "health_path", "env", "memory_mb", "cpus", "max_request_body", "domains",
                     "volumes"] {
             values[key] = .string(form[key] ?? "")
         }

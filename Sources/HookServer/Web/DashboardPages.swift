@@ -28,7 +28,7 @@ struct DashboardPages: Sendable {
 
     func deployForm(_ request: HTTPRequest) throws -> HTTPResponse {
         let session = try web.requireSession(request)
-        return try web.page("deploy", ["form": ["branch": "main", "internal_port": "5000", "health_path": "/"],
+        return try web.page("deploy", ["form": ["branch": "main", "server": "local", "internal_port": "5000", "health_path": "/"],
                                        "default_max_request_body": .string(ByteSize.text(web.config.maxRequestBody))],
                             session: session, title: "Deploy an app")
     }

@@ -50,6 +50,7 @@ struct DeployForm {
         var s = base.map(AppSettings.init(of:)) ?? AppSettings(repoURL: repo ?? "")
         if let repo { s.repoURL = repo } else if let r = form["repo_url"]?.trimmingSpaces(), !r.isEmpty { s.repoURL = String(r) }
         if let b = form["branch"]?.trimmingSpaces(), !b.isEmpty { s.branch = String(b) }
+        if let server = form["server"]?.trimmingSpaces(), !server.isEmpty { s.server = String(server) }
         if let p = form["internal_port"]?.trimmingSpaces(), !p.isEmpty {
             guard let n = Int(p) else { throw ValidationError("internal_port", "internal_port must be a number") }
             s.internalPort = n

@@ -26,6 +26,7 @@ enum PageModel {
             "repo_url": .string(a.repoURL),
             "repo_linkable": .bool(HTML.isLinkable(a.repoURL)),
             "branch": .string(a.branch),
+            "server": .string(a.server),
             "port": .string(address.port.map(String.init) ?? "no port"),
             // Empty without a port and an exact domain; the pages then say so.
             "url": .string(address.url ?? ""),
@@ -91,6 +92,7 @@ enum PageModel {
         case "failed": return "Failed"
         case "deploying": return "Deploying"
         case "new": return "New"
+        case "unknown": return "Unknown (its server cannot be reached)"
         default: return status.prefix(1).uppercased() + status.dropFirst()
         }
     }

@@ -3,16 +3,21 @@ import Glibc
 import SlipwaySystem
 import Synchronization
 
-/// One deployment at a time per app, up to `maxBuilds` apps at once. A deployment that arrives
-/// while another of the same app is waiting supersedes the waiting one: only the newest matters.
+/// One deployment at a time per app, up to `maxBuilds` apps at once on each server (each server
+/// builds on its own engine, so one busy or slow server never holds up deployments to another).
+/// A deployment that arrives while another of the same app is waiting supersedes the waiting
+/// one: only the newest matters.
 public final class DeploymentQueue: Sendable {
     private struct State {
-        var running: [Int: (deploymentID: Int, cancellation: Cancellation)] = [:]
+        var running: [Int: (deploymentID: Int, cancellation: Cancellation, server: String)] = [:]
         /// appID → the one deployment waiting for that app.
         var waiting: [Int: Int] = [:]
         /// Apps with a waiting deployment, in arrival order.
         var order: [Int] = []
         var workers = 0
+        /// The server each waiting app deploys to, and deployments running per server.
+        var servers: [Int: String] = [:]
+        var busy: [String: Int] = [:]
         var paused = false
     }
 
@@ -31,7 +36,9 @@ public final class DeploymentQueue: Sendable {
 
     /// Queues a deployment already stored with status queued (again: nothing).
     public func enqueue(_ deployment: Deployment) {
+        let server = (try? store.app(id: deployment.appID))?.server ?? Server.localName
         let superseded = state.withLock { s -> (id: Int, by: Int)? in
+            s.servers[deployment.appID] = server
             if s.waiting[deployment.appID] == deployment.id || s.running[deployment.appID]?.deploymentID == deployment.id { return nil }
             // An older one adopted after a newer arrived (an upgrade's hand-over) loses to it.
             if let newer = s.waiting[deployment.appID], newer > deployment.id { return (deployment.id, newer) }
@@ -114,13 +121,16 @@ public final class DeploymentQueue: Sendable {
     private func schedule() {
         while true {
             let next = state.withLock { s -> (appID: Int, deploymentID: Int, cancellation: Cancellation)? in
-                guard !s.paused, s.workers < maxBuilds,
-                      let index = s.order.firstIndex(where: { s.running[$0] == nil }) else { return nil }
+                guard !s.paused, let index = s.order.firstIndex(where: { app in
+                    s.running[app] == nil && s.busy[s.servers[app] ?? Server.localName, default: 0] < maxBuilds
+                }) else { return nil }
                 let appID = s.order.remove(at: index)
                 guard let id = s.waiting.removeValue(forKey: appID) else { return nil }
                 let cancellation = Cancellation()
-                s.running[appID] = (id, cancellation)
+                let server = s.servers.removeValue(forKey: appID) ?? Server.localName
+                s.running[appID] = (id, cancellation, server)
                 s.workers += 1
+                s.busy[server, default: 0] += 1
                 return (appID, id, cancellation)
             }
             guard let next else { return }
@@ -129,7 +139,7 @@ public final class DeploymentQueue: Sendable {
             OSThread.detach(name: "deploy-\(next.deploymentID)") { [self] in
                 deployer.execute(deploymentID: next.deploymentID, cancellation: next.cancellation)
                 state.withLock { s in
-                    s.running[next.appID] = nil
+                    if let server = s.running.removeValue(forKey: next.appID)?.server { s.busy[server, default: 1] -= 1 }
                     s.workers -= 1
                 }
                 schedule()

@@ -38,14 +38,24 @@ public final class ServerDirectory: Sendable {
         self.runner = runner
         self.settings = settings
         sshProgram = SpawnedProcessRunner.basePath.split(separator: ":").map { "\($0)/ssh" }.first { access($0, X_OK) == 0 }
-        try FileManager.default.createDirectory(atPath: settings.root + "/bin", withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        if let binary = settings.wrapperBinary {
-            // Points at the binary by the path it was started from: an upgrade's new binary there is used.
-            let link = settings.root + "/bin/ssh"
-            unlink(link)
-            if symlink(binary, link) != 0 { Log.warning("servers: cannot link \(link) to \(binary): \(String(cString: strerror(errno)))") }
-        }
+        // Only once there are servers: a data directory without any has nothing of theirs.
+        if try !store.servers().isEmpty { try prepareWrapper() }
+    }
+
+    /// DATA_DIR/servers/bin/ssh, a link to this binary by the path it was started from (an
+    /// upgrade's new binary there is used from then on); the directories are Slipway's alone.
+    private func prepareWrapper() throws {
+        let bin = settings.root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        chmod(settings.root, 0o700)
+        chmod(bin, 0o700)
+        guard let binary = settings.wrapperBinary else { return }
+        let link = bin + "/ssh"
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink(link, &buffer, buffer.count - 1)
+        if length > 0, String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) == binary { return }
+        unlink(link)
+        if symlink(binary, link) != 0 { Log.warning("servers: cannot link \(link) to \(binary): \(String(cString: strerror(errno)))") }
     }
 
     public func files(_ name: String) -> ServerFiles { ServerFiles(root: settings.root, name: name) }
@@ -71,6 +81,7 @@ public final class ServerDirectory: Sendable {
             throw ValidationError("private_key", "private_key must be a PEM or OpenSSH private key (-----BEGIN ...)")
         }
         if try store.server(named: name) != nil { throw ServerError.nameTaken(name) }
+        try prepareWrapper()
         let files = files(name)
         files.remove()
         try files.create()

@@ -17,12 +17,15 @@ public final class FakeRuntime: ContainerRuntime {
         public var exitAtOnce = false
     }
     public let state = Mutex(State())
+    /// When set, every build waits for it to be signalled (a slow server).
+    public let buildGate = Mutex<DispatchSemaphore?>(nil)
 
     public init() {}
 
     public var calls: [String] { state.withLock { $0.calls } }
 
     public func build(tag: String, labels: [(String, String)], contextTar: String, timeoutSeconds: Double, log: DeploymentLog, cancellation: Cancellation?) throws {
+        buildGate.withLock { $0 }?.wait()
         try state.withLock { s in
             s.calls.append("build \(tag)")
             if s.failBuild { throw ContainerError(operation: "build", message: "RUN false returned 1") }

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from conftest import wait_until
+from slipway_process import alive
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE_PREFIX = "slipway-test-"
@@ -34,14 +35,6 @@ def run(*args: str, check: bool = True, timeout: float = 60, **kw) -> subprocess
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}")
     return done
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def kill_and_wait(pid: int, timeout: float = 20) -> None:

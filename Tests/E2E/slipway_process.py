@@ -41,6 +41,16 @@ def clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     return env
 
 
+def alive(pid: int) -> bool:
+    """Running, not a zombie: a process the test did not start itself (a server's successor, a
+    second host's daemon) is nobody's child here, so nothing reaps it when it ends."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 

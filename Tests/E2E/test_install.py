@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from conftest import REPO_ROOT, SERVE_FLAGS, SlipwayServer, require_binary, server_env, wait_until
+from slipway_process import alive
 
 
 def install(destdir: Path) -> subprocess.CompletedProcess:
@@ -77,7 +78,5 @@ def test_make_install_stages_the_binary_templates_unit_and_a_private_settings_fi
             server.assert_clean_stop()
         if successor:
             os.kill(successor, signal.SIGTERM)
-            wait_until(lambda: not Path(f"/proc/{successor}/cmdline").exists()
-                       or Path(f"/proc/{successor}/stat").read_text().rpartition(")")[2].split()[0] == "Z", 15,
-                       "the successor to stop on SIGTERM")
+            wait_until(lambda: not alive(successor), 15, "the successor to stop on SIGTERM")
         shutil.rmtree(work, ignore_errors=True)

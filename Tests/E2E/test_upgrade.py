@@ -29,19 +29,11 @@ from conftest import HOST, poll, run_cli, start_server
 from deploykit import Api, end_of_test, free_port_range, server_flags
 from gitrepo import GitRepo, dockerfile_with_run, web_app
 from loopback import free_port
+from slipway_process import alive
 
 APP_PORTS = (35000, 35999)
 _started: list = []
 _successors: list[int] = []
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (a successor outlives its parent, so no test process reaps it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ..server import Slipway
 from ..settings import HOST
 from .swap import LoadClient
 from loopback import free_port
+from slipway_process import alive
 
 THREADS_PER_TARGET = 4
 DOMAIN = "upgrade.bench"
@@ -58,14 +59,6 @@ def successor_pid(data_dir: str, not_pid: int, timeout: float = 30) -> int:
                 return int(entry)
         time.sleep(0.02)
     raise BenchError(f"no successor of the slipway on {data_dir} within {timeout:.0f}s")
-
-
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def longest_gap(times: list[float], start: float, end: float) -> float:
@@ -116,7 +109,7 @@ def measure(ctx: Context, sec: Section) -> None:
     successor = {"pid": 0}
 
     def kill_successor() -> None:
-        if successor["pid"] and not gone(successor["pid"]):
+        if successor["pid"] and alive(successor["pid"]):
             os.kill(successor["pid"], signal.SIGKILL)
     ctx.cleanup.add("the upgrade's successor process", kill_successor)
 
@@ -131,7 +124,7 @@ def measure(ctx: Context, sec: Section) -> None:
     def crash_and_restart() -> None:
         os.kill(successor["pid"], signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while not gone(successor["pid"]) and time.monotonic() < deadline:
+        while alive(successor["pid"]) and time.monotonic() < deadline:
             time.sleep(0.01)
         s.start()
 

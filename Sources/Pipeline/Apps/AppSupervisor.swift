@@ -151,6 +151,8 @@ public final class AppSupervisor: Sendable {
         let was = dockerAvailable.exchange(available, ordering: .acquiringAndReleasing)
         guard available else {
             if was { Log.warning("the Docker engine is unavailable") }
+            // Other servers' engines do not depend on this one.
+            if recovered.load(ordering: .acquiring) { Log.attempt("supervisor: looking at the other servers") { try reconcile(localToo: false) } }
             return
         }
         if !was { Log.info("the Docker engine is available") }
@@ -228,12 +230,12 @@ public final class AppSupervisor: Sendable {
     /// (a container restarted by Docker may be published on a new port): on this machine, then
     /// on each other server that has live containers. A server that cannot be reached marks its
     /// apps `unknown` (their containers may run on) and is tried again with backoff.
-    func reconcile() throws {
+    func reconcile(localToo: Bool = true) throws {
         let store = service.store
         let liveServers = try store.liveDeploymentServers()
         var byServer: [String: [App]] = [:]
         for app in try store.apps() { byServer[liveServers[app.id] ?? Server.localName, default: []].append(app) }
-        try reconcile(byServer[Server.localName] ?? [], on: service.engines.local)
+        if localToo { try reconcile(byServer[Server.localName] ?? [], on: service.engines.local) }
         for (server, apps) in byServer.sorted(by: { $0.key < $1.key }) where server != Server.localName {
             guard remoteDue(server) else { continue }
             do {

@@ -43,12 +43,13 @@ final class Application: Sendable {
     /// Tells systemd that the service is ready, and which process it is after an upgrade.
     let systemd = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
     /// This binary's path at start-up: what SIGHUP starts, and what runs as `ssh` for docker.
-    let executable = ExecutablePath.current()
+    let executable: String?
     /// The other servers whose engines Slipway drives over SSH.
     let servers: ServerDirectory
 
     init(config: Configuration) throws {
         self.config = config
+        executable = ExecutablePath.current()
         let descriptors = DescriptorLimit.raiseToHardLimit()
         Log.info("open file descriptor limit: \(descriptors.limit)\(descriptors.raised ? " (raised to the hard limit)" : "")")
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
@@ -91,7 +92,7 @@ final class Application: Sendable {
         notificationSender = NotificationSender(queue: notifications, transport: outbound, retrySeconds: config.notificationRetrySeconds)
         servers = try ServerDirectory(store: store, runner: runner,
                                       settings: .init(root: config.dataDir + "/servers", dockerExecutable: config.dockerExecutable,
-                                                      wrapperBinary: ExecutablePath.current(), instanceID: instanceID))
+                                                      wrapperBinary: executable, instanceID: instanceID))
         service = try AppService(store: store,
                                  runtime: DockerCLI(runner: runner, executable: config.dockerExecutable, builder: config.builder,
                                                     runDirectory: runDirectory),

@@ -44,10 +44,10 @@ struct ServersPage: Sendable {
     }
 
     private func render(_ session: Session, error: String?, form: [String: String]) throws -> HTTPResponse {
-        var rows: [TemplateValue] = [row(name: Server.localName, builtin: true, state: .ready, apps: try web.store.appNames(onServer: Server.localName))]
+        var rows: [TemplateValue] = [.object(row(name: Server.localName, builtin: true, state: .ready,
+                                                 apps: try web.store.appNames(onServer: Server.localName)))]
         for server in try servers.servers() {
-            var value = row(name: server.name, builtin: false, state: server.state, apps: try web.store.appNames(onServer: server.name))
-            guard case .object(var fields) = value else { continue }
+            var fields = row(name: server.name, builtin: false, state: server.state, apps: try web.store.appNames(onServer: server.name))
             fields["ssh"] = .string(server.destination.description)
             fields["ssh_user"] = .string(server.destination.user)
             fields["address"] = .string(server.address)
@@ -60,8 +60,7 @@ struct ServersPage: Sendable {
             }
             // Shown until a connection has succeeded: then it is authorized there.
             if server.state != .ready, let key = servers.publicKey(of: server) { fields["public_key"] = .string(key) }
-            value = .object(fields)
-            rows.append(value)
+            rows.append(.object(fields))
         }
         var context: [String: TemplateValue] = ["servers": .list(rows),
                                                 "form": .object(["name": .string(form["name"] ?? ""), "ssh": .string(form["ssh"] ?? ""),
@@ -80,15 +79,15 @@ struct ServersPage: Sendable {
         return "\(bytes >> 20) MiB"
     }
 
-    private func row(name: String, builtin: Bool, state: ServerState, apps: [String]) -> TemplateValue {
+    private func row(name: String, builtin: Bool, state: ServerState, apps: [String]) -> [String: TemplateValue] {
         let stateClass: String
         switch state {
         case .ready: stateClass = "running"
         case .pending: stateClass = "new"
         case .unreachable, .hostKeyChanged: stateClass = "failed"
         }
-        return .object(["name": .string(name), "builtin": .bool(builtin), "state": .string(state.rawValue), "state_class": .string(stateClass),
-                        "apps": .list(apps.map { .object(["name": .string($0)]) })])
+        return ["name": .string(name), "builtin": .bool(builtin), "state": .string(state.rawValue), "state_class": .string(stateClass),
+                "apps": .list(apps.map { .object(["name": .string($0)]) })]
     }
 }
 

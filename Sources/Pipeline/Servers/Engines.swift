@@ -53,10 +53,4 @@ public final class Engines: Sendable {
             return engine
         }
     }
-
-    /// The servers that have an engine to look at: `local` and every connected one.
-    public func connectedServers() -> [String] {
-        let others = ((try? directory?.servers()) ?? []).filter { $0.hostKeyFingerprint != nil && $0.state != .hostKeyChanged }
-        return [Server.localName] + others.map(\.name)
-    }
 }

@@ -51,9 +51,7 @@ public final class ServerDirectory: Sendable {
         chmod(bin, 0o700)
         guard let binary = settings.wrapperBinary else { return }
         let link = bin + "/ssh"
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink(link, &buffer, buffer.count - 1)
-        if length > 0, String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) == binary { return }
+        if ExecutablePath.target(of: link) == binary { return }
         unlink(link)
         if symlink(binary, link) != 0 { Log.warning("servers: cannot link \(link) to \(binary): \(String(cString: strerror(errno)))") }
     }
